@@ -1,0 +1,92 @@
+"""The node: one object holding a config's database, store and accounts, and `make_app(config)`,
+the factory of the WSGI application that serves the web app and the Content Management API."""
+import json
+import logging
+
+import bottle
+
+import privtube_auth as auth
+from privtube_db import Database
+from privtube_store import Store, StoreError, make_api
+
+logger = logging.getLogger('privtube.app')
+
+VERSION = '0.1.0'
+
+
+class Node:
+    """Everything one running node owns. Building it opens (and if needed upgrades) the database."""
+
+    def __init__(self, config):
+        self.config = config
+        self.name = config.node_name
+        self.version = VERSION
+        self.database = Database(config.get('registry', 'database'))
+        self.store = Store(self.database, config.get('store', 'media_dir'),
+                           config.get('store', 'max_upload_mb') * 1024 * 1024)
+        self.accounts = auth.Accounts(self.database)
+
+    def key_principal(self, token):
+        principal = self.accounts.key_principal(token)
+        if principal is None:
+            raise StoreError('unknown or revoked key', 401)
+        return principal
+
+    def close(self):
+        self.database.close()
+
+
+def make_app(config, node=None):
+    """Build the WSGI app for `config`: /api/v1 (keys) and /healthz."""
+    node = node or Node(config)
+    app = bottle.Bottle()
+    app.node = node
+    app.mount('/api/v1/', make_api(node))
+
+    @app.get('/healthz')
+    def healthz():
+        bottle.response.content_type = 'application/json'
+        return json.dumps({'status': 'ok'})
+
+    for code in (400, 404, 405, 413, 500):
+        app.error(code)(error_page)
+    return app
+
+
+ERROR_TEXT = {400: 'bad request', 404: 'not found', 405: 'method not allowed', 413: 'too large',
+              500: 'internal error'}
+
+
+def error_page(error):
+    """The one place where Bottle's own errors become answers: JSON under /api/, plain text elsewhere."""
+    if error.exception is not None:
+        exc = error.exception
+        logger.error('unexpected error on %s %s', bottle.request.method, bottle.request.path,
+                     exc_info=(type(exc), exc, exc.__traceback__))
+    message = ERROR_TEXT.get(error.status_code, 'error')
+    if bottle.request.path.startswith('/api/'):
+        bottle.response.content_type = 'application/json'
+        return json.dumps({'error': message})
+    bottle.response.content_type = 'text/plain; charset=utf-8'
+    return 'Sorry: %s.\n' % message
+
+
+def serve(config):
+    """Run the node on Waitress until SIGINT or SIGTERM."""
+    import waitress
+    node = Node(config)
+    app = make_app(config, node)
+    trusted = config.get('server', 'trusted_proxy')
+    server = waitress.create_server(
+        app, host=config.get('server', 'host'), port=config.get('server', 'port'),
+        threads=config.get('server', 'threads'), ident='privtube',
+        max_request_body_size=config.get('store', 'max_upload_mb') * 1024 * 1024 + 65536,
+        asyncore_use_poll=True, connection_limit=1000, channel_timeout=120,
+        trusted_proxy=trusted or None, trusted_proxy_headers={'x-forwarded-proto', 'x-forwarded-for'}
+        if trusted else None, clear_untrusted_proxy_headers=True)
+    logger.info('privtube %s node %r serving on %s', VERSION, node.name, config.base_url)
+    try:
+        server.run()
+    finally:
+        node.close()
+    return 0

@@ -1,0 +1,298 @@
+"""Who is asking and what they may see: passwords, keys, rules and the one visibility decision."""
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
+SCRYPT_MAXMEM = 64 * 1024 * 1024
+MAX_PASSWORD = 1024
+KEY_PREFIX = 'pt_'
+NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$')
+RULE_KINDS = ('tag', 'origin')
+
+
+class AuthError(ValueError):
+    """Bad input about accounts, groups, keys or rules; the message is shown to the user."""
+
+
+def hash_password(password):
+    check_password_length(password)
+    salt = secrets.token_bytes(16)
+    digest = scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    return 'scrypt$%d$%d$%d$%s$%s' % (SCRYPT_N, SCRYPT_R, SCRYPT_P, b64(salt), b64(digest))
+
+
+def verify_password(password, stored):
+    """True when `password` matches; overlong passwords are refused before any hashing."""
+    if len(password) > MAX_PASSWORD:
+        return False
+    try:
+        _, n, r, p, salt, digest = stored.split('$')
+        actual = scrypt(password, unb64(salt), int(n), int(r), int(p))
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, unb64(digest))
+
+
+def check_password_length(password):
+    if len(password) < 8:
+        raise AuthError('password must have at least 8 characters')
+    if len(password) > MAX_PASSWORD:
+        raise AuthError('password must have at most %d characters' % MAX_PASSWORD)
+
+
+def scrypt(password, salt, n, r, p):
+    return hashlib.scrypt(password.encode('utf-8'), salt=salt, n=n, r=r, p=p, maxmem=SCRYPT_MAXMEM, dklen=32)
+
+
+def b64(raw):
+    return base64.urlsafe_b64encode(raw).decode('ascii')
+
+
+def unb64(text):
+    return base64.urlsafe_b64decode(text.encode('ascii'))
+
+
+def new_key_token():
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token):
+    """Keys are stored only as this digest; a 256-bit random key needs no slow hash."""
+    return hashlib.sha256(token.encode('utf-8', 'surrogateescape')).hexdigest()
+
+
+def check_name(name, what='name'):
+    if not isinstance(name, str) or not NAME.match(name):
+        raise AuthError('%s must be 1-64 letters, digits or _ . @ - (starting with a letter or digit)' % what)
+    return name
+
+
+def normalize_tag(tag):
+    """Tags are case-folded, single-spaced, 1-64 printable characters without commas."""
+    if not isinstance(tag, str):
+        raise AuthError('a tag must be text')
+    tag = ' '.join(tag.split()).lower()
+    if not tag or len(tag) > 64 or ',' in tag or not tag.isprintable():
+        raise AuthError('tag %r must be 1-64 printable characters without commas' % tag[:70])
+    return tag
+
+
+def normalize_tags(tags):
+    seen = []
+    for tag in tags:
+        tag = normalize_tag(tag)
+        if tag not in seen:
+            seen.append(tag)
+    if len(seen) > 50:
+        raise AuthError('at most 50 tags')
+    return seen
+
+
+def split_tag_list(text):
+    """A comma list from a form or query string into normalized tags; blanks are dropped."""
+    return normalize_tags(part for part in (text or '').split(',') if part.strip())
+
+
+def parse_rule(rule):
+    rule = rule.strip() if isinstance(rule, str) else rule
+    if rule == '*':
+        return '*'
+    if not isinstance(rule, str) or ':' not in rule:
+        raise AuthError('rule %r must be *, tag:NAME or origin:NAME' % (rule,))
+    kind, _, value = rule.partition(':')
+    if kind not in RULE_KINDS:
+        raise AuthError('rule %r must be *, tag:NAME or origin:NAME' % (rule,))
+    if kind == 'tag':
+        return 'tag:' + normalize_tag(value)
+    return 'origin:' + check_name(value.strip(), 'origin name')
+
+
+def parse_rules(rules):
+    parsed = []
+    for rule in rules:
+        rule = parse_rule(rule)
+        if rule not in parsed:
+            parsed.append(rule)
+    if not parsed:
+        raise AuthError('give at least one rule with --allow (*, tag:NAME or origin:NAME)')
+    return parsed
+
+
+def dump_rules(rules):
+    return json.dumps(rules)
+
+
+def load_rules(text):
+    return json.loads(text)
+
+
+@dataclass
+class Principal:
+    """A caller: a key (peer or script) or a signed-in user."""
+    kind: str                  # 'key' or 'user'
+    id: int
+    name: str
+    rules: list = field(default_factory=list)
+    manage: bool = False
+    is_admin: bool = False
+    generation: int = 0
+
+    @property
+    def tag(self):
+        """Stable identity string for throttles and view marks."""
+        return '%s:%d' % (self.kind, self.id)
+
+
+def rule_matches(rule, tags, origin):
+    if rule == '*':
+        return True
+    kind, _, value = rule.partition(':')
+    if kind == 'tag':
+        return value in tags
+    return value == origin
+
+
+def can_see(principal, private, tags, origin='local', owner_id=None):
+    """The one visibility decision: may `principal` see an item with these attributes?
+
+    Keys never see private items and never see items of other origins (sharing is not transitive).
+    Users see their own items and admins see everything local; others need a matching rule.
+    """
+    if principal.kind == 'key':
+        if private or origin != 'local':
+            return False
+    elif principal.is_admin or (owner_id is not None and owner_id == principal.id and origin == 'local'):
+        return True
+    elif private:
+        return False
+    return any(rule_matches(rule, tags, origin) for rule in principal.rules)
+
+
+class Accounts:
+    """Users, groups and keys of one node's database."""
+
+    def __init__(self, database):
+        self.database = database
+        self.db = database.db
+
+    # users
+    def create_user(self, name, password, admin=False, groups=None):
+        check_name(name, 'user name')
+        User, UserGroup = self.database.User, self.database.UserGroup
+        if User.get_or_none(User.name == name):
+            raise AuthError('user %s already exists' % name)
+        wanted = ['members'] if groups is None else list(groups)
+        found = {g.name: g for g in UserGroup.select().where(UserGroup.name.in_(wanted))}
+        missing = [g for g in wanted if g not in found]
+        if missing:
+            raise AuthError('no group named %s' % missing[0])
+        password_hash = hash_password(password)
+        with self.db.atomic():
+            user = User.create(name=name, password_hash=password_hash, is_admin=admin)
+            for group in found.values():
+                self.database.Membership.create(user=user, group=group)
+        return user
+
+    def user(self, name):
+        user = self.database.User.get_or_none(self.database.User.name == name)
+        if user is None:
+            raise AuthError('no user named %s' % name)
+        return user
+
+    def set_password(self, name, password):
+        user = self.user(name)
+        user.password_hash = hash_password(password)
+        user.save()
+
+    def remove_user(self, name):
+        self.user(name).delete_instance()
+
+    def users(self):
+        User = self.database.User
+        return [(u, self.group_names(u)) for u in User.select().order_by(User.name)]
+
+    def group_names(self, user):
+        UserGroup, Membership = self.database.UserGroup, self.database.Membership
+        query = (UserGroup.select(UserGroup.name).join(Membership)
+                 .where(Membership.user == user.id).order_by(UserGroup.name))
+        return [g.name for g in query]
+
+    def user_rules(self, user_id):
+        UserGroup, Membership = self.database.UserGroup, self.database.Membership
+        rules = []
+        for group in UserGroup.select(UserGroup.rules).join(Membership).where(Membership.user == user_id):
+            rules += [r for r in load_rules(group.rules) if r not in rules]
+        return rules
+
+    def user_principal(self, user):
+        return Principal('user', user.id, user.name, self.user_rules(user.id), is_admin=user.is_admin)
+
+    # groups
+    def create_group(self, name, rules):
+        check_name(name, 'group name')
+        rules = parse_rules(rules)
+        UserGroup = self.database.UserGroup
+        if UserGroup.get_or_none(UserGroup.name == name):
+            raise AuthError('group %s already exists' % name)
+        return UserGroup.create(name=name, rules=dump_rules(rules))
+
+    def group(self, name):
+        group = self.database.UserGroup.get_or_none(self.database.UserGroup.name == name)
+        if group is None:
+            raise AuthError('no group named %s' % name)
+        return group
+
+    def remove_group(self, name):
+        self.group(name).delete_instance()
+
+    def groups(self):
+        UserGroup = self.database.UserGroup
+        return list(UserGroup.select().order_by(UserGroup.name))
+
+    # keys
+    def create_key(self, name, rules, manage=False):
+        """Issue a key; returns (row, token). Only the token's hash is stored."""
+        check_name(name, 'key name')
+        rules = parse_rules(rules)
+        ApiKey = self.database.ApiKey
+        if ApiKey.get_or_none(ApiKey.name == name):
+            raise AuthError('key %s already exists' % name)
+        token = new_key_token()
+        row = ApiKey.create(name=name, token_hash=token_hash(token), rules=dump_rules(rules), manage=manage)
+        return row, token
+
+    def key(self, name):
+        row = self.database.ApiKey.get_or_none(self.database.ApiKey.name == name)
+        if row is None:
+            raise AuthError('no key named %s' % name)
+        return row
+
+    def set_key_rules(self, name, rules):
+        """Change a key's rules; its readers are told to read their catalog again from the start."""
+        row = self.key(name)
+        row.rules = dump_rules(parse_rules(rules))
+        row.generation += 1
+        row.save()
+
+    def revoke_key(self, name):
+        self.key(name).delete_instance()
+
+    def keys(self):
+        ApiKey = self.database.ApiKey
+        return list(ApiKey.select().order_by(ApiKey.name))
+
+    def key_principal(self, token):
+        """The Principal of a presented key, or None when it is unknown or revoked."""
+        if not token or len(token) > 200:
+            return None
+        digest = token_hash(token)
+        row = self.database.ApiKey.get_or_none(self.database.ApiKey.token_hash == digest)
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            return None
+        return Principal('key', row.id, row.name, load_rules(row.rules), manage=row.manage,
+                         generation=row.generation)

@@ -1,0 +1,183 @@
+"""Configuration: defaults in code beside their type and help, config.ini layered on top.
+
+Every option lives in OPTIONS. A config file may only narrow or change them; unknown sections and keys
+are reported by name, and a value of the wrong type stops start-up with the option and file named.
+"""
+import configparser
+import logging
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+
+logger = logging.getLogger('privtube.config')
+
+PEER_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names the option and the file."""
+
+
+@dataclass(frozen=True)
+class Option:
+    section: str
+    key: str
+    kind: str          # 'str', 'int', 'path', 'url'
+    default: object
+    help: str
+    minimum: int = None
+    maximum: int = None
+
+
+OPTIONS = [
+    Option('node', 'name', 'str', '', 'Name of this node as peers and the web pages show it '
+           '(empty: the machine\'s host name).'),
+    Option('node', 'public_url', 'url', '', 'Address people and peers use to reach this node, '
+           'e.g. https://media.example.org (empty: built from [server] host and port).'),
+    Option('server', 'host', 'str', '127.0.0.1', 'Address to listen on; 0.0.0.0 for every interface '
+           '(use a TLS proxy or a VPN for links over the internet).'),
+    Option('server', 'port', 'int', 8080, 'TCP port for the web app and the API.', 1, 65535),
+    Option('server', 'threads', 'int', 4, 'Worker threads; streams do not hold one while they drain.', 1, 64),
+    Option('server', 'trusted_proxy', 'str', '', 'Address of a reverse proxy whose X-Forwarded-* '
+           'headers are believed (empty: none are).'),
+    Option('store', 'media_dir', 'path', 'media', 'Folder of your media, indexed in place; uploads go '
+           'to its uploads/ subfolder.'),
+    Option('store', 'max_upload_mb', 'int', 4096, 'Largest upload accepted, in MiB.', 1, 1024 * 1024),
+    Option('registry', 'database', 'path', 'privtube.db', 'SQLite database file.'),
+    Option('registry', 'sync_minutes', 'int', 15, 'Minutes between syncs of the peers\' catalogs.', 1, 10080),
+]
+
+PEER_KEYS = {'url', 'key', 'ca_file'}
+
+
+@dataclass
+class Config:
+    """Resolved settings: `values[(section, key)]`, plus the peers and where the file was."""
+    path: str
+    values: dict
+    peers: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    def get(self, section, key):
+        return self.values[(section, key)]
+
+    @property
+    def node_name(self):
+        return self.get('node', 'name') or socket.gethostname() or 'privtube'
+
+    @property
+    def base_url(self):
+        url = self.get('node', 'public_url')
+        if url:
+            return url.rstrip('/')
+        host = self.get('server', 'host')
+        shown = '127.0.0.1' if host in ('0.0.0.0', '::', '') else host
+        return 'http://%s:%d' % (shown, self.get('server', 'port'))
+
+
+def default_path():
+    return os.environ.get('PRIVTUBE_CONFIG') or 'config.ini'
+
+
+def load(path, overrides=None, must_exist=False):
+    """Read `path` (absent is fine unless must_exist) and apply `overrides` {(section, key): value}."""
+    path = os.path.abspath(path)
+    parser = configparser.ConfigParser(interpolation=None)
+    if os.path.exists(path):
+        try:
+            with open(path, encoding='utf-8') as fh:
+                parser.read_file(fh)
+        except (configparser.Error, UnicodeDecodeError, OSError) as exc:
+            raise ConfigError('%s: cannot read: %s' % (path, one_line(exc)))
+    elif must_exist:
+        raise ConfigError('%s: no such config file' % path)
+    config = Config(path=path, values={})
+    base = os.path.dirname(path)
+    for opt in OPTIONS:
+        raw = parser.get(opt.section, opt.key, fallback=None)
+        value = opt.default if raw is None else parse_value(opt, raw, path)
+        if overrides and (opt.section, opt.key) in overrides:
+            value = parse_value(opt, str(overrides[(opt.section, opt.key)]), path)
+        if opt.kind == 'path':
+            value = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+        config.values[(opt.section, opt.key)] = value
+    config.peers = read_peers(parser, path, base)
+    config.warnings = unknown_names(parser, path)
+    return config
+
+
+def parse_value(opt, raw, path):
+    raw = raw.strip()
+    where = '%s: [%s] %s' % (path, opt.section, opt.key)
+    if opt.kind == 'int':
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError('%s = %r is not a whole number' % (where, raw))
+        if (opt.minimum is not None and value < opt.minimum) or (opt.maximum is not None and value > opt.maximum):
+            raise ConfigError('%s = %d is outside %d..%d' % (where, value, opt.minimum, opt.maximum))
+        return value
+    if opt.kind == 'url' and raw and not re.match(r'^https?://[^\s/]+', raw):
+        raise ConfigError('%s = %r is not an http:// or https:// address' % (where, raw))
+    if opt.kind == 'path' and not raw:
+        raise ConfigError('%s is empty' % where)
+    return raw
+
+
+def read_peers(parser, path, base):
+    peers = {}
+    for section in parser.sections():
+        if not section.startswith('peer:'):
+            continue
+        name = section[len('peer:'):]
+        if not PEER_NAME.match(name):
+            raise ConfigError('%s: [%s] is not a valid peer name' % (path, section))
+        url = parser.get(section, 'url', fallback='').strip()
+        if not re.match(r'^https?://[^\s/]+', url):
+            raise ConfigError('%s: [%s] url = %r is not an http:// or https:// address' % (path, section, url))
+        key = parser.get(section, 'key', fallback='').strip()
+        if not key:
+            raise ConfigError('%s: [%s] key is missing' % (path, section))
+        ca_file = parser.get(section, 'ca_file', fallback='').strip()
+        peers[name] = {'url': url.rstrip('/'), 'key': key,
+                       'ca_file': os.path.join(base, ca_file) if ca_file else ''}
+    return peers
+
+
+def unknown_names(parser, path):
+    known = {(o.section, o.key) for o in OPTIONS}
+    sections = {o.section for o in OPTIONS}
+    found = []
+    for section in parser.sections():
+        if section.startswith('peer:'):
+            found += ['%s: unknown key [%s] %s' % (path, section, k)
+                      for k in parser[section] if k not in PEER_KEYS]
+        elif section not in sections:
+            found.append('%s: unknown section [%s]' % (path, section))
+        else:
+            found += ['%s: unknown key [%s] %s' % (path, section, k)
+                      for k in parser[section] if (section, k) not in known]
+    return found
+
+
+def one_line(exc):
+    return ' '.join(str(exc).split())
+
+
+def commented_template():
+    """The text of a fresh config.ini: every option, commented out at its default, with its help."""
+    lines = ['# privtube node configuration. Every option is optional; the value shown is the default.',
+             '# Relative paths are relative to the folder of this file.', '']
+    section = None
+    for opt in OPTIONS:
+        if opt.section != section:
+            if section is not None:
+                lines.append('')
+            lines.append('[%s]' % opt.section)
+            section = opt.section
+        lines.append('# %s' % opt.help)
+        lines.append('# %s = %s' % (opt.key, opt.default))
+    lines += ['', '# Peers are added with `privtube peer add NAME URL --key KEY`, which writes sections like:',
+              '# [peer:alice]', '# url = https://alice.example.org', '# key = pt_...', '']
+    return '\n'.join(lines)

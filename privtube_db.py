@@ -1,0 +1,224 @@
+"""The node's SQLite database: schema versions, migrations and Peewee models.
+
+Each node gets its own `Database` with its own model classes, so one process (a test, a benchmark) can
+hold several isolated nodes. The schema is built by numbered SQL steps; `PRAGMA user_version` records
+the last step applied, and an old database is upgraded on open, one logged transaction per step.
+"""
+import datetime
+import logging
+import os
+import sqlite3
+
+from peewee import (BooleanField, CompositeKey, FloatField, ForeignKeyField, IntegerField, Model,
+                    SqliteDatabase, TextField)
+
+logger = logging.getLogger('privtube.db')
+
+PRAGMAS = {'journal_mode': 'wal', 'foreign_keys': 1, 'busy_timeout': 10000, 'synchronous': 'full'}
+
+MIGRATIONS = {
+    1: [  # the content store, its change log and keys
+        """CREATE TABLE item (
+            id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '', mime TEXT NOT NULL, size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
+            views INTEGER NOT NULL DEFAULT 0, comments INTEGER NOT NULL DEFAULT 0,
+            duration REAL, width INTEGER, height INTEGER, thumbnail INTEGER NOT NULL DEFAULT 0,
+            private INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL)""",
+        "CREATE INDEX item_seq ON item (seq)",
+        """CREATE TABLE item_tag (
+            item_id TEXT NOT NULL REFERENCES item (id) ON DELETE CASCADE, tag TEXT NOT NULL,
+            PRIMARY KEY (item_id, tag))""",
+        "CREATE INDEX item_tag_tag ON item_tag (tag)",
+        "CREATE TABLE tombstone (item_id TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+        "CREATE INDEX tombstone_seq ON tombstone (seq)",
+        """CREATE TABLE item_state (
+            seq INTEGER PRIMARY KEY, item_id TEXT NOT NULL, private INTEGER NOT NULL,
+            tags TEXT NOT NULL, deleted INTEGER NOT NULL)""",
+        "CREATE INDEX item_state_item ON item_state (item_id, seq)",
+        "CREATE TABLE counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "INSERT INTO counter (name, value) VALUES ('seq', 0)",
+        """CREATE TABLE apikey (
+            id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE,
+            rules TEXT NOT NULL, manage INTEGER NOT NULL DEFAULT 0, generation INTEGER NOT NULL DEFAULT 1,
+            created TEXT NOT NULL)""",
+        """CREATE TABLE comment (
+            id TEXT PRIMARY KEY, item_id TEXT NOT NULL REFERENCES item (id) ON DELETE CASCADE,
+            author TEXT NOT NULL, body TEXT NOT NULL, created TEXT NOT NULL,
+            key_id INTEGER REFERENCES apikey (id) ON DELETE SET NULL)""",
+        "CREATE INDEX comment_item ON comment (item_id, created)",
+    ],
+    2: [  # local accounts and groups; items and comments gain an owning user
+        """CREATE TABLE user (
+            id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+            is_admin INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL)""",
+        "CREATE TABLE usergroup (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, rules TEXT NOT NULL)",
+        """CREATE TABLE membership (
+            user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+            group_id INTEGER NOT NULL REFERENCES usergroup (id) ON DELETE CASCADE,
+            PRIMARY KEY (user_id, group_id))""",
+        "INSERT INTO usergroup (name, rules) VALUES ('members', '*')",
+        "ALTER TABLE item ADD COLUMN owner_id INTEGER REFERENCES user (id) ON DELETE SET NULL",
+        "ALTER TABLE comment ADD COLUMN user_id INTEGER REFERENCES user (id) ON DELETE SET NULL",
+    ],
+    3: [  # views counted once per principal, viewer and item in a window
+        """CREATE TABLE view_mark (
+            item_id TEXT NOT NULL REFERENCES item (id) ON DELETE CASCADE, principal TEXT NOT NULL,
+            viewer TEXT NOT NULL, counted_at REAL NOT NULL, PRIMARY KEY (item_id, principal, viewer))""",
+    ],
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+class SchemaError(Exception):
+    """The database file is newer than this program or cannot be opened."""
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def iso(moment):
+    return moment.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def now_iso():
+    return iso(utcnow())
+
+
+def migrate(db, target=SCHEMA_VERSION):
+    """Apply every missing step up to `target`, each in its own transaction."""
+    current = db.execute_sql('PRAGMA user_version').fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise SchemaError('%s: schema version %d is newer than this privtube (%d)'
+                          % (db.database, current, SCHEMA_VERSION))
+    for version in range(current + 1, target + 1):
+        with db.atomic():
+            for statement in MIGRATIONS[version]:
+                db.execute_sql(statement)
+            db.execute_sql('PRAGMA user_version = %d' % version)
+        logger.info('database %s upgraded to schema version %d', db.database, version)
+
+
+class Database:
+    """One node's database and the model classes bound to it."""
+
+    def __init__(self, path, target=SCHEMA_VERSION):
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        self.path = path
+        self.db = SqliteDatabase(path, pragmas=PRAGMAS)
+        try:
+            with self.db.connection_context():
+                migrate(self.db, target)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise SchemaError('%s: cannot open database: %s' % (path, exc))
+        define_models(self)
+
+    def next_seq(self):
+        """Take the next change number; call inside the transaction that makes the change."""
+        return self.db.execute_sql(
+            "UPDATE counter SET value = value + 1 WHERE name = 'seq' RETURNING value").fetchone()[0]
+
+    def close(self):
+        if not self.db.is_closed():
+            self.db.close()
+
+
+def define_models(holder):
+    """Create the model classes bound to `holder.db` and set them as attributes of `holder`."""
+
+    class Base(Model):
+        class Meta:
+            database = holder.db
+            legacy_table_names = False
+
+    class User(Base):
+        name = TextField(unique=True)
+        password_hash = TextField()
+        is_admin = BooleanField(default=False)
+        created = TextField(default=now_iso)
+
+    class UserGroup(Base):
+        name = TextField(unique=True)
+        rules = TextField()
+
+        class Meta:
+            table_name = 'usergroup'
+
+    class Membership(Base):
+        user = ForeignKeyField(User, on_delete='CASCADE')
+        group = ForeignKeyField(UserGroup, on_delete='CASCADE')
+
+        class Meta:
+            primary_key = CompositeKey('user', 'group')
+
+    class Item(Base):
+        id = TextField(primary_key=True)
+        path = TextField(unique=True)
+        title = TextField()
+        description = TextField(default='')
+        mime = TextField()
+        size = IntegerField()
+        mtime_ns = IntegerField()
+        created = TextField(default=now_iso)
+        updated = TextField(default=now_iso)
+        views = IntegerField(default=0)
+        comments = IntegerField(default=0)
+        duration = FloatField(null=True)
+        width = IntegerField(null=True)
+        height = IntegerField(null=True)
+        thumbnail = BooleanField(default=False)
+        private = BooleanField(default=False)
+        seq = IntegerField()
+        owner = ForeignKeyField(User, null=True, on_delete='SET NULL')
+
+    class ItemTag(Base):
+        item = ForeignKeyField(Item, on_delete='CASCADE')
+        tag = TextField()
+
+        class Meta:
+            primary_key = CompositeKey('item', 'tag')
+
+    class Tombstone(Base):
+        item_id = TextField(primary_key=True)
+        seq = IntegerField()
+
+    class ItemState(Base):
+        seq = IntegerField(primary_key=True)
+        item_id = TextField()
+        private = BooleanField()
+        tags = TextField()
+        deleted = BooleanField()
+
+    class ApiKey(Base):
+        name = TextField(unique=True)
+        token_hash = TextField(unique=True)
+        rules = TextField()
+        manage = BooleanField(default=False)
+        generation = IntegerField(default=1)
+        created = TextField(default=now_iso)
+
+        class Meta:
+            table_name = 'apikey'
+
+    class Comment(Base):
+        id = TextField(primary_key=True)
+        item = ForeignKeyField(Item, on_delete='CASCADE')
+        author = TextField()
+        body = TextField()
+        created = TextField(default=now_iso)
+        key = ForeignKeyField(ApiKey, null=True, on_delete='SET NULL')
+        user = ForeignKeyField(User, null=True, on_delete='SET NULL')
+
+    class ViewMark(Base):
+        item = ForeignKeyField(Item, on_delete='CASCADE')
+        principal = TextField()
+        viewer = TextField()
+        counted_at = FloatField()
+
+        class Meta:
+            primary_key = CompositeKey('item', 'principal', 'viewer')
+
+    for model in (User, UserGroup, Membership, Item, ItemTag, Tombstone, ItemState, ApiKey, Comment, ViewMark):
+        setattr(holder, model.__name__, model)

@@ -1,0 +1,189 @@
+"""Serving bytes of a file: type detection, the allow-list, and RFC 9110 single ranges.
+
+A response body is a `FileWindow`: a real, seekable file limited to the bytes promised in Content-Length.
+Waitress recognises it through `wsgi.file_wrapper` and sends it from its main loop, so a slow client never
+holds a worker thread; servers without a wrapper iterate it and still stop at the window's end.
+"""
+import email.utils
+import mimetypes
+import os
+import re
+
+# Types a browser may show inline; everything else is sent as an attachment of octet-stream.
+INLINE_TYPES = {
+    'video/mp4', 'video/webm', 'video/ogg', 'video/quicktime', 'video/x-matroska',
+    'audio/mpeg', 'audio/mp4', 'audio/aac', 'audio/ogg', 'audio/flac', 'audio/wav', 'audio/webm', 'audio/opus',
+    'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif',
+}
+MEDIA_KINDS = ('video', 'audio', 'image')
+EXTENSIONS = {
+    'video/mp4': '.mp4', 'video/webm': '.webm', 'video/ogg': '.ogv', 'video/quicktime': '.mov',
+    'video/x-matroska': '.mkv', 'audio/mpeg': '.mp3', 'audio/mp4': '.m4a', 'audio/aac': '.aac',
+    'audio/ogg': '.ogg', 'audio/flac': '.flac', 'audio/wav': '.wav', 'audio/webm': '.weba', 'audio/opus': '.opus',
+    'image/jpeg': '.jpg', 'image/png': '.png', 'image/gif': '.gif', 'image/webp': '.webp', 'image/avif': '.avif',
+    'image/svg+xml': '.svg', 'text/html': '.html', 'application/pdf': '.pdf', 'text/plain': '.txt',
+}
+RANGE = re.compile(r'^bytes=(\d*)-(\d*)$')
+UNSATISFIABLE = 'unsatisfiable'
+
+
+def sniff_mime(path, head=None):
+    """Media type from the file's first bytes, falling back to its name."""
+    if head is None:
+        with open(path, 'rb') as fh:
+            head = fh.read(64)
+    return mime_from_magic(head) or mimetypes.guess_type(path)[0] or 'application/octet-stream'
+
+
+def mime_from_magic(head):
+    if head[4:8] == b'ftyp':
+        brand = head[8:12]
+        if brand in (b'M4A ', b'M4B '):
+            return 'audio/mp4'
+        if brand == b'qt  ':
+            return 'video/quicktime'
+        if brand in (b'avif', b'avis'):
+            return 'image/avif'
+        return 'video/mp4'
+    if head.startswith(b'\x1a\x45\xdf\xa3'):
+        return 'video/webm' if b'webm' in head else 'video/x-matroska'
+    if head.startswith(b'RIFF') and head[8:12] == b'WAVE':
+        return 'audio/wav'
+    if head.startswith(b'RIFF') and head[8:12] == b'WEBP':
+        return 'image/webp'
+    for magic, mime in MAGIC:
+        if head.startswith(magic):
+            return mime
+    return None
+
+
+MAGIC = [
+    (b'\xff\xd8\xff', 'image/jpeg'), (b'\x89PNG\r\n\x1a\n', 'image/png'), (b'GIF87a', 'image/gif'),
+    (b'GIF89a', 'image/gif'), (b'ID3', 'audio/mpeg'), (b'\xff\xfb', 'audio/mpeg'), (b'\xff\xf3', 'audio/mpeg'),
+    (b'\xff\xf2', 'audio/mpeg'), (b'fLaC', 'audio/flac'), (b'OggS', 'audio/ogg'), (b'%PDF', 'application/pdf'),
+    (b'\xff\xf1', 'audio/aac'), (b'\xff\xf9', 'audio/aac'),
+]
+
+
+def media_kind(mime):
+    kind = (mime or '').split('/')[0]
+    return kind if kind in MEDIA_KINDS else 'other'
+
+
+def served_type(mime):
+    """(Content-Type, Content-Disposition or None) for a stored type: allow-listed types inline only."""
+    if mime in INLINE_TYPES:
+        return mime, None
+    return 'application/octet-stream', 'attachment'
+
+
+def parse_range(header, size):
+    """(start, end) inclusive for one satisfiable range, UNSATISFIABLE, or None to send the whole file.
+
+    Malformed or multi-range headers are ignored, as RFC 9110 allows.
+    """
+    match = RANGE.match(header.strip().replace(' ', ''))
+    if not match or (not match.group(1) and not match.group(2)):
+        return None
+    first, last = match.groups()
+    if not first:
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            return UNSATISFIABLE
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None
+    if start >= size:
+        return UNSATISFIABLE
+    return start, min(end, size - 1)
+
+
+def etag_for(stat):
+    return '"%x-%x-%x"' % (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def http_date(timestamp):
+    return email.utils.formatdate(timestamp, usegmt=True)
+
+
+def if_range_allows(if_range, etag, last_modified):
+    """A Range is honoured when If-Range is absent or names the current (strong) validator."""
+    if not if_range:
+        return True
+    if_range = if_range.strip()
+    if if_range.startswith('"'):
+        return if_range == etag
+    return if_range == last_modified
+
+
+def etag_matches(if_none_match, etag):
+    if not if_none_match:
+        return False
+    tags = [tag.strip() for tag in if_none_match.split(',')]
+    return '*' in tags or etag in tags or ('W/' + etag) in tags
+
+
+class FileWindow:
+    """A seekable view of `length` bytes of an open file starting at `start`."""
+
+    def __init__(self, fh, start, length):
+        self.fh = fh
+        self.start = start
+        self.end = start + length
+        fh.seek(start)
+
+    def read(self, size=-1):
+        left = self.end - self.fh.tell()
+        if left <= 0:
+            return b''
+        return self.fh.read(left if size is None or size < 0 else min(size, left))
+
+    def seek(self, offset, whence=0):
+        if whence == 2:
+            return self.fh.seek(self.end + offset)
+        return self.fh.seek(offset, whence)
+
+    def tell(self):
+        return self.fh.tell()
+
+    def close(self):
+        self.fh.close()
+
+
+def file_response(response, headers, fh, mime, download_name=None):
+    """Fill `response` for the file `fh` (opened by the caller); return the body to hand to Bottle."""
+    stat = os.fstat(fh.fileno())
+    size = stat.st_size
+    etag, last_modified = etag_for(stat), http_date(stat.st_mtime)
+    content_type, disposition = served_type(mime)
+    response.set_header('Content-Type', content_type)
+    if disposition or download_name:
+        name = (download_name or 'download').replace('"', '')
+        response.set_header('Content-Disposition', '%s; filename="%s"' % (disposition or 'inline', name))
+    for name, value in (('Accept-Ranges', 'bytes'), ('ETag', etag), ('Last-Modified', last_modified),
+                        ('X-Content-Type-Options', 'nosniff'), ('Cache-Control', 'private, max-age=0')):
+        response.set_header(name, value)
+    if etag_matches(headers.get('If-None-Match'), etag):
+        fh.close()
+        response.status = 304
+        return b''
+    window = None
+    if headers.get('Range') and if_range_allows(headers.get('If-Range'), etag, last_modified):
+        window = parse_range(headers['Range'], size)
+    if window == UNSATISFIABLE:
+        fh.close()
+        response.status = 416
+        response.set_header('Content-Range', 'bytes */%d' % size)
+        response.set_header('Content-Length', '0')
+        return b''
+    start, end = window or (0, size - 1)
+    if window:
+        response.status = 206
+        response.set_header('Content-Range', 'bytes %d-%d/%d' % (start, end, size))
+    response.set_header('Content-Length', str(end - start + 1))
+    if size == 0:
+        fh.close()
+        return b''
+    return FileWindow(fh, start, end - start + 1)

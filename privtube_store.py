@@ -1,0 +1,645 @@
+"""The content store: media indexed in place, uploads written atomically, the catalog change log,
+comments and views. `make_api(node)` builds the Content Management API on top of it.
+"""
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import time
+
+import bottle
+
+import privtube_auth as auth
+import privtube_media as media
+from privtube_db import now_iso
+
+logger = logging.getLogger('privtube.store')
+
+ITEM_ID = re.compile(r'^[A-Za-z0-9_-]{22,64}$')
+UPLOADS = 'uploads'
+TEMP_PREFIX = '.tmp-'
+TEMP_SUFFIXES = ('.part', '.tmp', '.crdownload', '.partial', '~', '.swp')
+VIEW_WINDOW = 6 * 3600
+CHUNK = 1024 * 1024
+MAX_TITLE, MAX_DESCRIPTION, MAX_AUTHOR, MAX_COMMENT, MAX_VIEWER = 200, 10000, 64, 5000, 128
+CATALOG_DEFAULT, CATALOG_MAX = 500, 1000
+
+
+class StoreError(Exception):
+    """A request the store refuses; `status` is the HTTP status the API answers with."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+def not_found():
+    return StoreError('not found', 404)
+
+
+def new_id():
+    return secrets.token_urlsafe(16)   # 128 random bits, URL-safe
+
+
+def title_from_name(path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return ' '.join(stem.replace('_', ' ').split()) or stem or 'untitled'
+
+
+def is_ignored(name):
+    """Hidden files, our own temporary files and the usual partial-download names are never indexed."""
+    return name.startswith('.') or name.endswith(TEMP_SUFFIXES)
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_text(value, what, limit, required=False):
+    if not isinstance(value, str):
+        raise StoreError('%s must be text' % what)
+    value = value.strip()
+    if required and not value:
+        raise StoreError('%s must not be empty' % what)
+    if len(value) > limit:
+        raise StoreError('%s must have at most %d characters' % (what, limit))
+    if '\x00' in value:
+        raise StoreError('%s must not contain NUL' % what)
+    return value
+
+
+class Store:
+    """One node's media folder and the items, comments and views recorded about it."""
+
+    def __init__(self, database, media_dir, max_upload_bytes):
+        self.database = database
+        self.db = database.db
+        self.media_dir = os.path.realpath(media_dir)
+        self.uploads_dir = os.path.join(self.media_dir, UPLOADS)
+        self.max_upload_bytes = max_upload_bytes
+        os.makedirs(self.uploads_dir, exist_ok=True)
+
+    # --- files -----------------------------------------------------------------------------------
+
+    def full_path(self, relative):
+        """The real path of a stored item, or None when it is missing or escapes the media folder."""
+        path = os.path.realpath(os.path.join(self.media_dir, relative))
+        if not path.startswith(self.media_dir + os.sep) or not os.path.isfile(path):
+            return None
+        return path
+
+    def relative(self, path):
+        return os.path.relpath(path, self.media_dir).replace(os.sep, '/')
+
+    def inside(self, path):
+        return os.path.realpath(path).startswith(self.media_dir + os.sep)
+
+    def open_media(self, item):
+        path = self.full_path(item.path)
+        if path is None:
+            raise StoreError('the file of this item is missing; run scan', 404)
+        try:
+            return open(path, 'rb')
+        except OSError:
+            raise StoreError('the file of this item cannot be read', 404)
+
+    # --- change log ------------------------------------------------------------------------------
+
+    def touch(self, item, visibility_changed=False, tags=None):
+        """Give `item` a new change number; log its visibility state when that changed."""
+        item.seq = self.database.next_seq()
+        if visibility_changed:
+            tags = self.tags_of(item.id) if tags is None else tags
+            self.database.ItemState.create(seq=item.seq, item_id=item.id, private=item.private,
+                                           tags='\n'.join(tags), deleted=False)
+
+    def tags_of(self, item_id):
+        return [t.tag for t in self.database.ItemTag.select(self.database.ItemTag.tag)
+                .where(self.database.ItemTag.item == item_id).order_by(self.database.ItemTag.tag)]
+
+    def tags_for(self, item_ids):
+        tags = {item_id: [] for item_id in item_ids}
+        rows = self.database.ItemTag.select().where(self.database.ItemTag.item.in_(list(item_ids)))
+        for row in rows.order_by(self.database.ItemTag.tag).tuples():
+            tags[row[0]].append(row[1])
+        return tags
+
+    def set_tags(self, item_id, tags):
+        ItemTag = self.database.ItemTag
+        ItemTag.delete().where(ItemTag.item == item_id).execute()
+        if tags:
+            ItemTag.insert_many([{'item': item_id, 'tag': tag} for tag in tags]).execute()
+
+    # --- items -----------------------------------------------------------------------------------
+
+    def create_item(self, path, title, tags=(), private=False, owner_id=None, description=''):
+        """Record the file at `path` (inside the media folder) as a new item; returns the item."""
+        stat = os.stat(path)
+        with self.db.atomic():
+            item = self.database.Item(
+                id=new_id(), path=self.relative(path), title=title or title_from_name(path),
+                description=description, mime=media.sniff_mime(path), size=stat.st_size,
+                mtime_ns=stat.st_mtime_ns, private=bool(private), owner=owner_id)
+            self.touch(item, visibility_changed=True, tags=list(tags))
+            item.save(force_insert=True)
+            self.set_tags(item.id, list(tags))
+        return item
+
+    def get_item(self, item_id):
+        if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
+            return None
+        return self.database.Item.get_or_none(self.database.Item.id == item_id)
+
+    def edit_item(self, item, title=None, description=None, tags=None, private=None):
+        title = None if title is None else check_text(title, 'title', MAX_TITLE, required=True)
+        description = None if description is None else check_text(description, 'description', MAX_DESCRIPTION)
+        tags = None if tags is None else auth.normalize_tags(tags)
+        with self.db.atomic():
+            item = self.database.Item.get_by_id(item.id)
+            if title is not None:
+                item.title = title
+            if description is not None:
+                item.description = description
+            if private is not None:
+                item.private = bool(private)
+            if tags is not None:
+                self.set_tags(item.id, tags)
+            item.updated = now_iso()
+            self.touch(item, visibility_changed=tags is not None or private is not None)
+            item.save()
+        return item
+
+    def forget_item(self, item):
+        """Drop the item's record (not its file), leaving a tombstone for catalog readers."""
+        with self.db.atomic():
+            seq = self.database.next_seq()
+            self.database.ItemState.create(seq=seq, item_id=item.id, private=item.private, tags='', deleted=True)
+            self.database.Tombstone.insert(item_id=item.id, seq=seq).on_conflict_replace().execute()
+            self.database.Item.delete_by_id(item.id)
+
+    def delete_item(self, item):
+        """Remove the item and its file."""
+        self.forget_item(item)
+        path = self.full_path(item.path)
+        if path:
+            try:
+                os.unlink(path)
+            except OSError as exc:
+                logger.warning('could not remove %s: %s', path, exc)
+
+    def item_json(self, item, tags):
+        return {'id': item.id, 'title': item.title, 'description': item.description, 'tags': tags,
+                'mime': item.mime, 'size': item.size, 'created': item.created, 'updated': item.updated,
+                'views': item.views, 'comments': item.comments, 'duration': item.duration,
+                'width': item.width, 'height': item.height, 'thumbnail': bool(item.thumbnail)}
+
+    def visible_item(self, principal, item_id):
+        """The item if `principal` may see it; else StoreError 404 (unknown and hidden look the same)."""
+        item = self.get_item(item_id)
+        if item is None or not auth.can_see(principal, item.private, self.tags_of(item.id),
+                                            owner_id=item.owner_id):
+            raise not_found()
+        return item
+
+    # --- adding files ----------------------------------------------------------------------------
+
+    def add_file(self, source, title=None, tags=(), private=False, owner_id=None):
+        """Add an existing file: indexed in place when inside the media folder, else copied to uploads."""
+        if not os.path.isfile(source):
+            raise StoreError('%s: no such file' % source)
+        tags = auth.normalize_tags(tags)
+        title = check_text(title, 'title', MAX_TITLE) if title is not None else None
+        if self.inside(source):
+            real = os.path.realpath(source)
+            if self.database.Item.get_or_none(self.database.Item.path == self.relative(real)):
+                raise StoreError('%s is already in the store' % source)
+            return self.create_item(real, title or title_from_name(source), tags, private, owner_id)
+        with open(source, 'rb') as fh:
+            size = os.fstat(fh.fileno()).st_size
+            return self.save_stream(fh, size, os.path.splitext(source)[1], title or title_from_name(source),
+                                    tags, private, owner_id)
+
+    def save_stream(self, stream, length, extension, title, tags=(), private=False, owner_id=None,
+                    description=''):
+        """Write `length` bytes of `stream` to the uploads folder atomically, then record the item.
+
+        The bytes go to a hidden temporary file, are fsynced and renamed; any failure removes the file.
+        """
+        if length > self.max_upload_bytes:
+            raise StoreError('the file is larger than the limit of %d MiB' % (self.max_upload_bytes >> 20), 413)
+        temp = os.path.join(self.uploads_dir, TEMP_PREFIX + secrets.token_hex(8))
+        try:
+            head = self.copy_exactly(stream, temp, length)
+            mime = media.sniff_mime(temp, head)
+            extension = media.EXTENSIONS.get(mime) or clean_extension(extension)
+            final = os.path.join(self.uploads_dir, new_id() + extension)
+            os.rename(temp, final)
+            fsync_dir(self.uploads_dir)
+        except BaseException:
+            remove_quietly(temp)
+            raise
+        try:
+            return self.create_item(final, title, tags, private, owner_id, description)
+        except BaseException:
+            remove_quietly(final)
+            raise
+
+    def copy_exactly(self, stream, target, length):
+        """Copy `length` bytes to `target` and fsync; returns the first bytes for type detection."""
+        head, written = b'', 0
+        with open(target, 'wb') as out:
+            while written < length:
+                chunk = stream.read(min(CHUNK, length - written))
+                if not chunk:
+                    raise StoreError('the upload ended after %d of %d bytes' % (written, length))
+                if not head:
+                    head = chunk[:64]
+                out.write(chunk)
+                written += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        return head
+
+    # --- scan ------------------------------------------------------------------------------------
+
+    def walk_media(self):
+        """Yield (relative path, stat) of every indexable file under the media folder."""
+        for folder, dirs, files in os.walk(self.media_dir, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not is_ignored(d))
+            for name in sorted(files):
+                if is_ignored(name):
+                    continue
+                path = os.path.join(folder, name)
+                real = self.full_path(self.relative(path))
+                if real is None:
+                    continue   # a dangling link, or a link pointing out of the media folder
+                try:
+                    yield self.relative(path), os.stat(real)
+                except OSError:
+                    continue   # vanished while we looked
+
+    def scan(self, progress=None):
+        """Index the media folder in place: add new files, refresh changed ones, drop vanished ones."""
+        Item = self.database.Item
+        known = {row[0]: (row[1], row[2], row[3]) for row in
+                 Item.select(Item.path, Item.id, Item.size, Item.mtime_ns).tuples()}
+        summary = {'seen': 0, 'added': 0, 'changed': 0, 'removed': 0}
+        for relative, stat in self.walk_media():
+            summary['seen'] += 1
+            record = known.pop(relative, None)
+            if record is None:
+                self.index_new(relative, summary)
+            elif (record[1], record[2]) != (stat.st_size, stat.st_mtime_ns):
+                self.refresh(record[0], relative, stat, summary)
+            if progress:
+                progress(summary)
+        for relative, (item_id, _, _) in known.items():
+            item = Item.get_or_none(Item.id == item_id)
+            if item is not None:
+                self.forget_item(item)
+                summary['removed'] += 1
+        return summary
+
+    def index_new(self, relative, summary):
+        try:
+            self.create_item(os.path.join(self.media_dir, relative), title_from_name(relative))
+            summary['added'] += 1
+        except OSError as exc:
+            logger.warning('skipped %s: %s', relative, exc)
+
+    def refresh(self, item_id, relative, stat, summary):
+        path = os.path.join(self.media_dir, relative)
+        with self.db.atomic():
+            item = self.database.Item.get_by_id(item_id)
+            item.size, item.mtime_ns = stat.st_size, stat.st_mtime_ns
+            try:
+                item.mime = media.sniff_mime(path)
+            except OSError:
+                return
+            item.updated = now_iso()
+            self.touch(item)
+            item.save()
+        summary['changed'] += 1
+
+    # --- catalog ---------------------------------------------------------------------------------
+
+    def catalog(self, principal, since=None, limit=CATALOG_DEFAULT):
+        """One page of this node's items as seen by a key; see CONTRACT.md for the protocol.
+
+        A cursor is `key.generation.base.position`: `base` is where the reader's last complete read
+        ended, `position` how far this read has come. An item that is no longer visible is listed in
+        `removed` only if the key could have seen it at `base` or was sent it since.
+        """
+        base = position = 0
+        reset = False
+        if since:
+            key_id, generation, base, position = parse_cursor(since)
+            if (key_id, generation) != (principal.id, principal.generation):
+                reset, base, position = True, 0, 0
+        with self.db.atomic():   # one snapshot for the whole page
+            return self.catalog_page(principal, base, position, limit, reset)
+
+    def catalog_page(self, principal, base, position, limit, reset):
+        items, removed, examined, looked = [], [], position, 0
+        while len(items) + len(removed) < limit and looked < limit * 20:
+            page = self.changed_since(examined, limit - len(items) - len(removed))
+            if not page:
+                break
+            self.sort_candidates(principal, page, base, position, items, removed)
+            examined, looked = page[-1][0], looked + len(page)
+        more = bool(self.changed_since(examined, 1))
+        cursor = '%d.%d.%d.%d' % (principal.id, principal.generation, base if more else examined, examined)
+        return {'items': items, 'removed': removed, 'cursor': cursor, 'more': more, 'reset': reset}
+
+    def changed_since(self, seq, limit):
+        """[(seq, item_id, alive)] of items and tombstones changed after `seq`, oldest change first."""
+        Item, Tombstone = self.database.Item, self.database.Tombstone
+        alive = Item.select(Item.seq, Item.id).where(Item.seq > seq).order_by(Item.seq).limit(limit).tuples()
+        dead = (Tombstone.select(Tombstone.seq, Tombstone.item_id).where(Tombstone.seq > seq)
+                .order_by(Tombstone.seq).limit(limit).tuples())
+        merged = sorted([(s, i, True) for s, i in alive] + [(s, i, False) for s, i in dead])
+        return merged[:limit]
+
+    def sort_candidates(self, principal, page, base, position, items, removed):
+        alive_ids = [item_id for _, item_id, alive in page if alive]
+        Item = self.database.Item
+        rows = {item.id: item for item in Item.select().where(Item.id.in_(alive_ids))}
+        tags = self.tags_for(alive_ids)
+        hidden = []
+        for _, item_id, alive in page:
+            item = rows.get(item_id) if alive else None
+            if item is not None and auth.can_see(principal, item.private, tags[item_id]):
+                items.append(self.item_json(item, tags[item_id]))
+            elif position > 0:
+                hidden.append(item_id)
+        removed.extend(self.once_visible(principal, hidden, base, position))
+
+    def once_visible(self, principal, item_ids, base, position):
+        """Those of `item_ids` the reader may hold: visible at `base`, or in any state logged up to `position`."""
+        if not item_ids:
+            return []
+        ItemState = self.database.ItemState
+        states = (ItemState.select().where(ItemState.item_id.in_(item_ids) & (ItemState.seq <= position))
+                  .order_by(ItemState.seq))
+        at_base, later = {}, {}
+        for state in states:
+            if state.seq <= base:
+                at_base[state.item_id] = [state]     # ordered by seq: the last one is the state at base
+            else:
+                later.setdefault(state.item_id, []).append(state)
+        found = []
+        for item_id in item_ids:
+            for state in at_base.get(item_id, []) + later.get(item_id, []):
+                if not state.deleted and auth.can_see(principal, state.private, state.tags.split('\n')):
+                    found.append(item_id)
+                    break
+        return found
+
+    # --- comments and views ----------------------------------------------------------------------
+
+    def comments_json(self, item):
+        Comment = self.database.Comment
+        rows = Comment.select().where(Comment.item == item.id).order_by(Comment.created, Comment.id)
+        return [{'id': c.id, 'author': c.author, 'body': c.body, 'created': c.created} for c in rows]
+
+    def add_comment(self, item, author, body, key_id=None, user_id=None):
+        body = check_text(body, 'body', MAX_COMMENT, required=True)
+        with self.db.atomic():
+            comment = self.database.Comment.create(id=new_id(), item=item.id, author=author, body=body,
+                                                   key=key_id, user=user_id, created=now_iso())
+            self.bump_count(item.id, 'comments', 1)
+        return {'id': comment.id, 'author': comment.author, 'body': comment.body, 'created': comment.created}
+
+    def delete_comment(self, item, comment_id, may_delete):
+        """Delete a comment of `item` if `may_delete(comment)` allows; StoreError otherwise."""
+        Comment = self.database.Comment
+        comment = Comment.get_or_none((Comment.id == comment_id) & (Comment.item == item.id))
+        if comment is None:
+            raise not_found()
+        if not may_delete(comment):
+            raise StoreError('only the author of a comment may delete it', 403)
+        with self.db.atomic():
+            if Comment.delete().where(Comment.id == comment.id).execute():
+                self.bump_count(item.id, 'comments', -1)
+
+    def count_view(self, item, principal_tag, viewer):
+        """Count a view unless this principal and viewer were counted for the item in the last 6 hours."""
+        now = time.time()
+        with self.db.atomic():
+            counted = self.db.execute_sql(
+                'INSERT INTO view_mark (item_id, principal, viewer, counted_at) VALUES (?, ?, ?, ?) '
+                'ON CONFLICT (item_id, principal, viewer) DO UPDATE SET counted_at = excluded.counted_at '
+                'WHERE view_mark.counted_at <= ?',
+                (item.id, principal_tag, viewer, now, now - VIEW_WINDOW)).rowcount
+            if counted:
+                self.bump_count(item.id, 'views', 1)
+        return bool(counted)
+
+    def bump_count(self, item_id, column, delta):
+        """Atomic counter update that also gives the item a new change number."""
+        Item = self.database.Item
+        field = getattr(Item, column)
+        Item.update({field: field + delta, Item.seq: self.database.next_seq()}).where(Item.id == item_id).execute()
+
+
+def parse_cursor(text):
+    parts = text.split('.') if isinstance(text, str) and len(text) <= 100 else []
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        raise StoreError('since is not a cursor from this node')
+    key_id, generation, base, position = (int(p) for p in parts)
+    if base > position:
+        raise StoreError('since is not a cursor from this node')
+    return key_id, generation, base, position
+
+
+def clean_extension(extension):
+    extension = (extension or '').lower()
+    return extension if re.match(r'^\.[a-z0-9]{1,8}$', extension) else '.bin'
+
+
+def remove_quietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+# --- the Content Management API ------------------------------------------------------------------
+
+KEY_PARAMS = {'key', 'api_key', 'apikey', 'token', 'access_token', 'auth', 'authorization', 'bearer'}
+
+
+def make_api(node):
+    """The Content Management API as a Bottle app, to be mounted at /api/v1."""
+    api = bottle.Bottle()
+    store = node.store
+    api.install(ApiPlugin(node))
+
+    @api.get('/node')
+    def node_info(principal):
+        return {'name': node.name, 'version': node.version, 'api': 1}
+
+    @api.get('/catalog')
+    def catalog(principal):
+        limit = int_param('limit', CATALOG_DEFAULT, 1, CATALOG_MAX)
+        page = store.catalog(principal, bottle.request.query.get('since') or None, limit)
+        return dict(node=node.name, **page)
+
+    @api.get('/content/<item_id>')
+    def item(principal, item_id):
+        found = store.visible_item(principal, item_id)
+        return store.item_json(found, store.tags_of(found.id))
+
+    @api.get('/content/<item_id>/media')
+    def item_media(principal, item_id):
+        found = store.visible_item(principal, item_id)
+        return media.file_response(bottle.response, bottle.request.headers, store.open_media(found), found.mime)
+
+    @api.get('/content/<item_id>/thumbnail')
+    def thumbnail(principal, item_id):
+        store.visible_item(principal, item_id)
+        raise StoreError('this item has no thumbnail', 404)
+
+    @api.get('/content/<item_id>/comments')
+    def comments(principal, item_id):
+        return {'comments': store.comments_json(store.visible_item(principal, item_id))}
+
+    @api.post('/content/<item_id>/comments')
+    def post_comment(principal, item_id):
+        found = store.visible_item(principal, item_id)
+        body = json_body()
+        author = check_text(body.get('author', ''), 'author', MAX_AUTHOR, required=True)
+        bottle.response.status = 201
+        return store.add_comment(found, '%s@%s' % (author, principal.name), body.get('body'), key_id=principal.id)
+
+    @api.delete('/content/<item_id>/comments/<comment_id>')
+    def delete_comment(principal, item_id, comment_id):
+        found = store.visible_item(principal, item_id)
+        store.delete_comment(found, comment_id, lambda c: principal.manage or c.key_id == principal.id)
+        bottle.response.status = 204
+        return ''
+
+    @api.post('/content/<item_id>/views')
+    def post_view(principal, item_id):
+        found = store.visible_item(principal, item_id)
+        viewer = check_text(json_body().get('viewer', ''), 'viewer', MAX_VIEWER, required=True)
+        store.count_view(found, principal.tag, viewer)
+        bottle.response.status = 204
+        return ''
+
+    @api.post('/content')
+    def upload(principal):
+        require_manage(principal)
+        query = bottle.request.query
+        length = content_length()
+        title = check_text(query.getunicode('title', '') or '', 'title', MAX_TITLE) or 'untitled'
+        tags = auth.split_tag_list(query.getunicode('tags', ''))
+        found = store.save_stream(bottle.request.environ['wsgi.input'], length, '', title, tags,
+                                  private=query.get('private') in ('1', 'true', 'yes'))
+        bottle.response.status = 201
+        return store.item_json(found, tags)
+
+    @api.route('/content/<item_id>', method='PATCH')
+    def edit(principal, item_id):
+        require_manage(principal)
+        found = store.visible_item(principal, item_id)
+        changes = json_body()
+        unknown = set(changes) - {'title', 'description', 'tags', 'private'}
+        if unknown:
+            raise StoreError('unknown field %s' % sorted(unknown)[0])
+        if 'tags' in changes and not isinstance(changes['tags'], list):
+            raise StoreError('tags must be a list')
+        if 'private' in changes and not isinstance(changes['private'], bool):
+            raise StoreError('private must be true or false')
+        found = store.edit_item(found, changes.get('title'), changes.get('description'), changes.get('tags'),
+                                changes.get('private'))
+        return store.item_json(found, store.tags_of(found.id))
+
+    @api.delete('/content/<item_id>')
+    def delete(principal, item_id):
+        require_manage(principal)
+        store.delete_item(store.visible_item(principal, item_id))
+        bottle.response.status = 204
+        return ''
+
+    return api
+
+
+def require_manage(principal):
+    if not principal.manage:
+        raise StoreError('this key may not manage content', 403)
+
+
+def int_param(name, default, low, high):
+    raw = bottle.request.query.get(name)
+    if raw is None or raw == '':
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise StoreError('%s must be a whole number from %d to %d' % (name, low, high))
+    return int(raw)
+
+
+def content_length():
+    raw = bottle.request.environ.get('CONTENT_LENGTH') or ''
+    if not raw.isdigit():
+        raise StoreError('Content-Length is required', 411)
+    return int(raw)
+
+
+def json_body(limit=64 * 1024):
+    length = content_length()
+    if length > limit:
+        raise StoreError('the JSON body is too large', 413)
+    try:
+        data = json.loads(bottle.request.environ['wsgi.input'].read(length).decode('utf-8'))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise StoreError('the body is not valid JSON')
+    if not isinstance(data, dict):
+        raise StoreError('the body must be a JSON object')
+    return data
+
+
+class ApiPlugin:
+    """Wraps every API route: refuse keys in the query, authenticate the bearer key, open the
+    database around the call, and turn StoreError and AuthError into JSON errors."""
+    name, api = 'privtube_api', 2
+
+    def __init__(self, node):
+        self.node = node
+
+    def apply(self, callback, route):
+        def wrapper(*args, **kwargs):
+            bottle.response.set_header('Cache-Control', 'no-store')
+            try:
+                with self.node.database.db.connection_context():
+                    refuse_query_keys()
+                    principal = self.node.key_principal(bearer_token())
+                    return callback(principal, *args, **kwargs)
+            except (StoreError, auth.AuthError) as exc:
+                status = getattr(exc, 'status', 400)
+                bottle.response.status = status
+                bottle.response.content_type = 'application/json'
+                if status == 401:
+                    bottle.response.set_header('WWW-Authenticate', 'Bearer realm="privtube"')
+                return json.dumps({'error': str(exc)})
+        return wrapper
+
+
+def refuse_query_keys():
+    names = {name.lower() for name in bottle.request.query.keys()}
+    if names & KEY_PARAMS:
+        raise StoreError('send the key in the Authorization header, never in the address')
+
+
+def bearer_token():
+    header = bottle.request.headers.get('Authorization', '')
+    scheme, _, token = header.partition(' ')
+    if scheme.lower() != 'bearer' or not token.strip():
+        raise StoreError('an Authorization: Bearer key is required', 401)
+    return token.strip()
