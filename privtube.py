@@ -334,6 +334,9 @@ def main(argv=None):
         return fail('interrupted', 1)
     except OSError as exc:
         return fail(exc, 1)
+    except Exception as exc:   # a bug: say so in one line, keep the details for the log
+        logger.debug('unexpected error', exc_info=True)
+        return fail('unexpected %s: %s' % (type(exc).__name__, exc), 1)
 
 
 def fail(message, status):

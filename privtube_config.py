@@ -177,7 +177,7 @@ def commented_template():
             lines.append('[%s]' % opt.section)
             section = opt.section
         lines.append('# %s' % opt.help)
-        lines.append('# %s = %s' % (opt.key, opt.default))
+        lines.append(('# %s = %s' % (opt.key, opt.default)).rstrip())
     lines += ['', '# Peers are added with `privtube peer add NAME URL --key KEY`, which writes sections like:',
               '# [peer:alice]', '# url = https://alice.example.org', '# key = pt_...', '']
     return '\n'.join(lines)

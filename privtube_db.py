@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 
-from peewee import (BooleanField, CompositeKey, FloatField, ForeignKeyField, IntegerField, Model,
+from peewee import (BooleanField, CompositeKey, DatabaseError, FloatField, ForeignKeyField, IntegerField, Model,
                     SqliteDatabase, TextField)
 
 logger = logging.getLogger('privtube.db')
@@ -57,7 +57,7 @@ MIGRATIONS = {
             user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
             group_id INTEGER NOT NULL REFERENCES usergroup (id) ON DELETE CASCADE,
             PRIMARY KEY (user_id, group_id))""",
-        "INSERT INTO usergroup (name, rules) VALUES ('members', '*')",
+        """INSERT INTO usergroup (name, rules) VALUES ('members', '["*"]')""",
         "ALTER TABLE item ADD COLUMN owner_id INTEGER REFERENCES user (id) ON DELETE SET NULL",
         "ALTER TABLE comment ADD COLUMN user_id INTEGER REFERENCES user (id) ON DELETE SET NULL",
     ],
@@ -111,7 +111,7 @@ class Database:
         try:
             with self.db.connection_context():
                 migrate(self.db, target)
-        except (sqlite3.DatabaseError, OSError) as exc:
+        except (sqlite3.DatabaseError, DatabaseError, OSError) as exc:
             raise SchemaError('%s: cannot open database: %s' % (path, exc))
         define_models(self)
 

@@ -553,6 +553,8 @@ def make_api(node):
         unknown = set(changes) - {'title', 'description', 'tags', 'private'}
         if unknown:
             raise StoreError('unknown field %s' % sorted(unknown)[0])
+        if None in changes.values():
+            raise StoreError('a field may not be null')
         if 'tags' in changes and not isinstance(changes['tags'], list):
             raise StoreError('tags must be a list')
         if 'private' in changes and not isinstance(changes['private'], bool):
@@ -638,7 +640,7 @@ def refuse_query_keys():
 
 
 def bearer_token():
-    header = bottle.request.headers.get('Authorization', '')
+    header = bottle.request.environ.get('HTTP_AUTHORIZATION', '')
     scheme, _, token = header.partition(' ')
     if scheme.lower() != 'bearer' or not token.strip():
         raise StoreError('an Authorization: Bearer key is required', 401)

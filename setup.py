@@ -1,0 +1,14 @@
+from setuptools import setup
+
+setup(
+    name='privtube',
+    version='0.1.0',
+    description='A private media network for a few trusted homes, on small hardware.',
+    py_modules=['privtube', 'privtube_app', 'privtube_auth', 'privtube_config', 'privtube_db',
+                'privtube_media', 'privtube_store'],
+    data_files=[],
+    python_requires='>=3.10',
+    install_requires=['bottle>=0.13', 'peewee>=3.17', 'schedule>=1.2', 'requests>=2.31', 'waitress>=3.0'],
+    extras_require={'test': ['pytest>=8', 'webtest>=3', 'hypothesis>=6']},
+    entry_points={'console_scripts': ['privtube = privtube:main']},
+)

@@ -1,0 +1,68 @@
+"""Schema versions: a database of the first version is upgraded on open without losing rows."""
+import sqlite3
+
+import pytest
+from peewee import SqliteDatabase
+
+import privtube_db
+from privtube_db import Database, SchemaError, migrate
+
+
+def first_version_database(path):
+    db = SqliteDatabase(path, pragmas=privtube_db.PRAGMAS)
+    migrate(db, target=1)
+    db.execute_sql("INSERT INTO item (id, path, title, mime, size, mtime_ns, created, updated, seq) "
+                   "VALUES ('AAAAAAAAAAAAAAAAAAAAAA', 'a.mp4', 'Old film', 'video/mp4', 10, 1, "
+                   "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1)")
+    db.execute_sql("INSERT INTO item_tag (item_id, tag) VALUES ('AAAAAAAAAAAAAAAAAAAAAA', 'family')")
+    db.execute_sql("INSERT INTO apikey (name, token_hash, rules, created) VALUES ('bob', 'h', '[\"*\"]', 'x')")
+    db.execute_sql("INSERT INTO comment (id, item_id, author, body, created, key_id) "
+                   "VALUES ('c1', 'AAAAAAAAAAAAAAAAAAAAAA', 'al@bob', 'hi', 'x', 1)")
+    db.close()
+
+
+def test_first_version_upgrades_without_losing_rows(tmp_path):
+    path = str(tmp_path / 'old.db')
+    first_version_database(path)
+    database = Database(path)
+    assert database.db.execute_sql('PRAGMA user_version').fetchone()[0] == privtube_db.SCHEMA_VERSION
+    item = database.Item.get_by_id('AAAAAAAAAAAAAAAAAAAAAA')
+    assert (item.title, item.owner_id) == ('Old film', None)
+    assert [t.tag for t in database.ItemTag.select()] == ['family']
+    assert database.Comment.get_by_id('c1').key.name == 'bob'
+    assert database.UserGroup.get(database.UserGroup.name == 'members').rules == '["*"]'
+    database.close()
+
+
+def test_reopening_a_current_database_changes_nothing(tmp_path):
+    path = str(tmp_path / 'n.db')
+    Database(path).close()
+    database = Database(path)
+    assert database.UserGroup.select().count() == 1
+    database.close()
+
+
+def test_pragmas_are_in_force(tmp_path):
+    database = Database(str(tmp_path / 'n.db'))
+    with database.db.connection_context():
+        assert database.db.execute_sql('PRAGMA journal_mode').fetchone()[0] == 'wal'
+        assert database.db.execute_sql('PRAGMA foreign_keys').fetchone()[0] == 1
+        assert database.db.execute_sql('PRAGMA busy_timeout').fetchone()[0] >= 5000
+    database.close()
+
+
+def test_newer_database_is_refused_not_recreated(tmp_path):
+    path = str(tmp_path / 'future.db')
+    conn = sqlite3.connect(path)
+    conn.execute('PRAGMA user_version = 999')
+    conn.close()
+    with pytest.raises(SchemaError, match='newer'):
+        Database(path)
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / 'junk.db'
+    path.write_bytes(b'this is not sqlite' * 100)
+    with pytest.raises(SchemaError, match='cannot open database'):
+        Database(str(path))
+    assert path.read_bytes().startswith(b'this is not sqlite')
