@@ -2,6 +2,7 @@
 the factory of the WSGI application that serves the web app and the Content Management API."""
 import json
 import logging
+import signal
 
 import bottle
 
@@ -76,17 +77,33 @@ def serve(config):
     import waitress
     node = Node(config)
     app = make_app(config, node)
-    trusted = config.get('server', 'trusted_proxy')
-    server = waitress.create_server(
-        app, host=config.get('server', 'host'), port=config.get('server', 'port'),
-        threads=config.get('server', 'threads'), ident='privtube',
-        max_request_body_size=config.get('store', 'max_upload_mb') * 1024 * 1024 + 65536,
-        asyncore_use_poll=True, connection_limit=1000, channel_timeout=120,
-        trusted_proxy=trusted or None, trusted_proxy_headers={'x-forwarded-proto', 'x-forwarded-for'}
-        if trusted else None, clear_untrusted_proxy_headers=True)
+    server = waitress.create_server(app, **waitress_options(config))
+    signal.signal(signal.SIGTERM, stop_serving)
     logger.info('privtube %s node %r serving on %s', VERSION, node.name, config.base_url)
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.close()
         node.close()
+        logger.info('stopped')
     return 0
+
+
+def stop_serving(signum, frame):
+    """SIGTERM ends `serve` the same way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def waitress_options(config):
+    """Waitress settings for `serve`; proxy headers are believed only from the configured proxy."""
+    options = dict(
+        host=config.get('server', 'host'), port=config.get('server', 'port'),
+        threads=config.get('server', 'threads'), ident='privtube',
+        max_request_body_size=config.get('store', 'max_upload_mb') * 1024 * 1024 + 65536,
+        asyncore_use_poll=True, connection_limit=1000, channel_timeout=120, clear_untrusted_proxy_headers=True)
+    trusted = config.get('server', 'trusted_proxy')
+    if trusted:   # Waitress refuses trusted_proxy_headers=None, so name them only with a proxy
+        options.update(trusted_proxy=trusted, trusted_proxy_headers={'x-forwarded-proto', 'x-forwarded-for'})
+    return options

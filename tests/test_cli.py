@@ -105,7 +105,12 @@ def test_content_add_list_edit_rm(cli, tmp_path):
 def test_content_errors(cli, tmp_path):
     assert 'no such file' in one_line_error(cli('content', 'add', str(tmp_path / 'nope.mp4')), 1)
     assert 'no user' in one_line_error(cli('content', 'add', str(tmp_path / 'config.ini'), '--owner', 'x'), 1)
-    assert 'title' in one_line_error(cli('content', 'edit', 'AAAAAAAAAAAAAAAAAAAAAA', '--title', ''), 1) or True
+    assert 'no item' in one_line_error(cli('content', 'edit', 'AAAAAAAAAAAAAAAAAAAAAA', '--title', 'x'), 1)
+    film = tmp_path / 'film.mp4'
+    film.write_bytes(b'\x00\x00\x00\x18ftypmp42')
+    item_id = cli('content', 'add', str(film)).stdout.strip()
+    assert 'title' in one_line_error(cli('content', 'edit', item_id, '--title', ' '), 1)
+    assert 'tag' in one_line_error(cli('content', 'edit', item_id, '--tag', 'a,b'), 1)
 
 
 def test_scan_reports_a_summary(cli, tmp_path):
@@ -145,7 +150,7 @@ def test_missing_config_given_explicitly_is_an_error(tmp_path):
 
 def test_unknown_config_key_is_warned_by_name(cli, tmp_path):
     with open(tmp_path / 'config.ini', 'a') as fh:
-        fh.write('\n[server]\nprot = 1\n')
+        fh.write('\n[nonsense]\nprot = 1\n')
     done = cli('key', 'list')
     assert done.returncode == 0 and '[nonsense]' in done.stderr
 

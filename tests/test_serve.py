@@ -1,0 +1,96 @@
+"""`serve` as a real process on a loopback port: health, ranged media over a socket, clean stop."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(config, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config] + list(args),
+                          capture_output=True, text=True, timeout=60)
+
+
+def wait_for(url, deadline=20):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read()
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError('%s did not answer' % url)
+
+
+@pytest.fixture
+def served(tmp_path):
+    port = free_port()
+    config = str(tmp_path / 'config.ini')
+    with open(config, 'w') as fh:
+        fh.write('[node]\nname = realnode\n[server]\nport = %d\n' % port)
+    os.makedirs(tmp_path / 'media')
+    (tmp_path / 'media' / 'clip.mp4').write_bytes(b'\x00\x00\x00\x18ftypmp42' + os.urandom(300_000))
+    key = run_cli(config, 'key', 'create', 'bob', '--allow', '*').stdout.strip()
+    run_cli(config, 'scan')
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = 'http://127.0.0.1:%d' % port
+    try:
+        try:
+            wait_for(base + '/healthz')
+        except AssertionError:
+            process.kill()
+            raise AssertionError(process.communicate(timeout=10)[1].decode()[-3000:])
+        yield process, base, key, tmp_path
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def get(url, key, **headers):
+    request = urllib.request.Request(url, headers=dict(headers, Authorization='Bearer ' + key))
+    return urllib.request.urlopen(request, timeout=10)
+
+
+def test_serve_answers_health_and_streams_ranges(served):
+    process, base, key, folder = served
+    assert json.loads(wait_for(base + '/healthz')) == {'status': 'ok'}
+    catalog = json.loads(get(base + '/api/v1/catalog', key).read())
+    url = base + '/api/v1/content/%s/media' % catalog['items'][0]['id']
+    data = (folder / 'media' / 'clip.mp4').read_bytes()
+    with get(url, key, Range='bytes=1000-') as response:
+        assert response.status == 206
+        assert response.read() == data[1000:]
+    with get(url, key, Range='bytes=-10') as response:
+        assert response.read() == data[-10:]
+    with get(url, key) as response:
+        assert response.status == 200 and response.read() == data
+
+
+def test_serve_stops_on_sigterm(served):
+    process, base, key, folder = served
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert b'stopped' in process.communicate(timeout=5)[1]
+
+
+def test_second_serve_on_the_same_port_fails_clearly(served):
+    process, base, key, folder = served
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config',
+                           str(folder / 'config.ini'), 'serve'], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert 'Traceback' not in done.stderr and 'in use' in done.stderr
