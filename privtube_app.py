@@ -7,8 +7,10 @@ import signal
 import bottle
 
 import privtube_auth as auth
+import privtube_media as media
 from privtube_db import Database
 from privtube_store import Store, StoreError, make_api
+from privtube_web import make_web, render
 
 logger = logging.getLogger('privtube.app')
 
@@ -38,13 +40,13 @@ class Node:
 
 
 def make_app(config, node=None):
-    """Build the WSGI app for `config`: /api/v1 (keys) and /healthz."""
+    """Build the WSGI app for `config`: the web app, the API under /api/v1 (keys) and /healthz."""
     node = node or Node(config)
-    app = bottle.Bottle()
+    app = make_web(node)
     app.node = node
     app.mount('/api/v1/', make_api(node))
 
-    @app.get('/healthz')
+    @app.get('/healthz', skip=True)
     def healthz():
         bottle.response.content_type = 'application/json'
         return json.dumps({'status': 'ok'})
@@ -68,8 +70,7 @@ def error_page(error):
     if bottle.request.path.startswith('/api/'):
         bottle.response.content_type = 'application/json'
         return json.dumps({'error': message})
-    bottle.response.content_type = 'text/plain; charset=utf-8'
-    return 'Sorry: %s.\n' % message
+    return render('message', title='Sorry', message='Sorry: %s.' % message, user=None)
 
 
 def serve(config):
@@ -77,7 +78,7 @@ def serve(config):
     import waitress
     node = Node(config)
     app = make_app(config, node)
-    server = waitress.create_server(app, **waitress_options(config))
+    server = waitress.create_server(zero_copy_files(app), **waitress_options(config))
     signal.signal(signal.SIGTERM, stop_serving)
     logger.info('privtube %s node %r serving on %s', VERSION, node.name, config.base_url)
     try:
@@ -107,3 +108,22 @@ def waitress_options(config):
     if trusted:   # Waitress refuses trusted_proxy_headers=None, so name them only with a proxy
         options.update(trusted_proxy=trusted, trusted_proxy_headers={'x-forwarded-proto', 'x-forwarded-for'})
     return options
+
+
+def zero_copy_files(app):
+    """Wrap `app` so Waitress sends FileWindow bodies as memoryviews of the file, not read copies.
+
+    Safe with Waitress only: its file wrapper hands each read straight to socket.send().
+    """
+    def app_with_zero_copy_files(environ, start_response):
+        file_wrapper = environ.get('wsgi.file_wrapper')
+        if file_wrapper is not None:
+            environ['wsgi.file_wrapper'] = lambda body, *args: file_wrapper(zero_copy(body), *args)
+        return app(environ, start_response)
+    return app_with_zero_copy_files
+
+
+def zero_copy(body):
+    if isinstance(body, media.FileWindow):
+        body.zero_copy = True
+    return body

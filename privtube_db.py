@@ -66,6 +66,19 @@ MIGRATIONS = {
             item_id TEXT NOT NULL REFERENCES item (id) ON DELETE CASCADE, principal TEXT NOT NULL,
             viewer TEXT NOT NULL, counted_at REAL NOT NULL, PRIMARY KEY (item_id, principal, viewer))""",
     ],
+    4: [  # web sessions, node-made secrets and full-text search
+        "CREATE TABLE secret (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE session (
+            id_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL, created REAL NOT NULL, last_seen REAL NOT NULL)""",
+        """CREATE VIRTUAL TABLE item_fts USING fts5(
+            item_id UNINDEXED, title, description, tags, origin,
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')""",
+        """INSERT INTO item_fts (rowid, item_id, title, description, tags, origin)
+            SELECT rowid, id, title, description,
+                   coalesce((SELECT group_concat(tag, ' ') FROM item_tag WHERE item_id = item.id), ''), 'local'
+            FROM item""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -220,5 +233,17 @@ def define_models(holder):
         class Meta:
             primary_key = CompositeKey('item', 'principal', 'viewer')
 
-    for model in (User, UserGroup, Membership, Item, ItemTag, Tombstone, ItemState, ApiKey, Comment, ViewMark):
+    class Secret(Base):
+        name = TextField(primary_key=True)
+        value = TextField()
+
+    class Session(Base):
+        id_hash = TextField(primary_key=True)
+        user = ForeignKeyField(User, on_delete='CASCADE')
+        csrf = TextField()
+        created = FloatField()
+        last_seen = FloatField()
+
+    for model in (User, UserGroup, Membership, Item, ItemTag, Tombstone, ItemState, ApiKey, Comment, ViewMark,
+                  Secret, Session):
         setattr(holder, model.__name__, model)

@@ -6,8 +6,10 @@ holds a worker thread; servers without a wrapper iterate it and still stop at th
 """
 import email.utils
 import mimetypes
+import mmap
 import os
 import re
+import sys
 
 # Types a browser may show inline; everything else is sent as an attachment of octet-stream.
 INLINE_TYPES = {
@@ -23,6 +25,9 @@ EXTENSIONS = {
     'image/jpeg': '.jpg', 'image/png': '.png', 'image/gif': '.gif', 'image/webp': '.webp', 'image/avif': '.avif',
     'image/svg+xml': '.svg', 'text/html': '.html', 'application/pdf': '.pdf', 'text/plain': '.txt',
 }
+# Bytes of a file one stream maps at a time: as much as a socket's send buffer takes at once (fewer maps and
+# sends), but bounded, and smaller in a 32-bit process (a Raspberry Pi) whose address space is small.
+MAP_WINDOW = (4 if sys.maxsize > 2 ** 32 else 1) * 1024 * 1024
 RANGE = re.compile(r'^bytes=(\d*)-(\d*)$')
 UNSATISFIABLE = 'unsatisfiable'
 
@@ -126,29 +131,60 @@ def etag_matches(if_none_match, etag):
 
 
 class FileWindow:
-    """A seekable view of `length` bytes of an open file starting at `start`."""
+    """A seekable view of `length` bytes of an open file starting at `start`.
+
+    `read` returns bytes, as WSGI iteration requires. A server that hands each read straight to send()
+    sets `zero_copy` (`privtube_app.zero_copy_files` does, for Waitress): reads are then memoryviews of
+    a bounded memory map of the file, so no bytes are copied, and bytes read again after a partial send
+    cost nothing. Only the kernel touches mapped bytes, so a file truncated meanwhile makes send() fail
+    with EFAULT rather than kill the server with SIGBUS.
+    """
 
     def __init__(self, fh, start, length):
         self.fh = fh
         self.start = start
         self.end = start + length
-        fh.seek(start)
+        self.position = start
+        self.zero_copy = False
+        self.mapped, self.mapped_at = None, 0
 
     def read(self, size=-1):
-        left = self.end - self.fh.tell()
-        if left <= 0:
+        left = self.end - self.position
+        size = left if size is None or size < 0 else min(size, left)
+        if size <= 0:
             return b''
-        return self.fh.read(left if size is None or size < 0 else min(size, left))
+        data = self.view(size) if self.zero_copy else self.read_copy(size)
+        self.position += len(data)
+        return data
+
+    def read_copy(self, size):
+        self.fh.seek(self.position)
+        return self.fh.read(size)
+
+    def view(self, size):
+        """Up to `size` bytes from the position: a memoryview of the mapped window holding them."""
+        if self.mapped is None or not 0 <= self.position - self.mapped_at < len(self.mapped):
+            self.map_window()
+        offset = self.position - self.mapped_at
+        return memoryview(self.mapped)[offset:offset + size]
+
+    def map_window(self):
+        # Dropped, not closed: a view still queued for send() keeps the old map alive until it is sent.
+        self.mapped = None
+        self.mapped_at = self.position - self.position % mmap.ALLOCATIONGRANULARITY
+        length = min(MAP_WINDOW, self.end - self.mapped_at)
+        # mmap raises ValueError if the file is now shorter than the window; the server drops the stream.
+        self.mapped = mmap.mmap(self.fh.fileno(), length, offset=self.mapped_at, access=mmap.ACCESS_READ)
 
     def seek(self, offset, whence=0):
-        if whence == 2:
-            return self.fh.seek(self.end + offset)
-        return self.fh.seek(offset, whence)
+        self.position = {0: 0, 1: self.position, 2: self.end}[whence] + offset
+        return self.position
 
     def tell(self):
-        return self.fh.tell()
+        return self.position
 
     def close(self):
+        self.mapped = None
         self.fh.close()
 
 

@@ -10,6 +10,7 @@ import shutil
 import time
 
 import bottle
+from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
@@ -136,6 +137,19 @@ class Store:
         if tags:
             ItemTag.insert_many([{'item': item_id, 'tag': tag} for tag in tags]).execute()
 
+    # --- search index ---------------------------------------------------------------------------
+
+    def index_text(self, item_id, title, description, tags):
+        """(Re)write the item's row in the full-text index; its rowid is the item's."""
+        self.unindex_text(item_id)
+        self.db.execute_sql(
+            "INSERT INTO item_fts (rowid, item_id, title, description, tags, origin) "
+            "SELECT rowid, id, ?, ?, ?, 'local' FROM item WHERE id = ?",
+            (title, description, ' '.join(tags), item_id))
+
+    def unindex_text(self, item_id):
+        self.db.execute_sql('DELETE FROM item_fts WHERE rowid = (SELECT rowid FROM item WHERE id = ?)', (item_id,))
+
     # --- items -----------------------------------------------------------------------------------
 
     def create_item(self, path, title, tags=(), private=False, owner_id=None, description=''):
@@ -149,6 +163,7 @@ class Store:
             self.touch(item, visibility_changed=True, tags=list(tags))
             item.save(force_insert=True)
             self.set_tags(item.id, list(tags))
+            self.index_text(item.id, item.title, item.description, list(tags))
         return item
 
     def get_item(self, item_id):
@@ -173,6 +188,7 @@ class Store:
             item.updated = now_iso()
             self.touch(item, visibility_changed=tags is not None or private is not None)
             item.save()
+            self.index_text(item.id, item.title, item.description, self.tags_of(item.id))
         return item
 
     def forget_item(self, item):
@@ -181,6 +197,7 @@ class Store:
             seq = self.database.next_seq()
             self.database.ItemState.create(seq=seq, item_id=item.id, private=item.private, tags='', deleted=True)
             self.database.Tombstone.insert(item_id=item.id, seq=seq).on_conflict_replace().execute()
+            self.unindex_text(item.id)
             self.database.Item.delete_by_id(item.id)
 
     def delete_item(self, item):
@@ -206,6 +223,29 @@ class Store:
                                             owner_id=item.owner_id):
             raise not_found()
         return item
+
+    def visible_query(self, principal):
+        Item = self.database.Item
+        return Item.select().where(auth.visible_filter(principal, Item, self.database.ItemTag))
+
+    def search(self, principal, text, tag='', kind='', sort='relevance', offset=0, limit=24):
+        """([item], more) of the items `principal` may see that match every word of `text` by prefix."""
+        Item, ItemTag = self.database.Item, self.database.ItemTag
+        query = self.visible_query(principal)
+        match = fts_query(text)
+        if match:
+            query = query.from_(Item, SQL('item_fts')).where(
+                SQL('item_fts MATCH ?', [match]), Item.id == SQL('item_fts.item_id'))
+        if tag:
+            query = query.where(Item.id.in_(ItemTag.select(ItemTag.item).where(ItemTag.tag == tag)))
+        if kind:
+            query = query.where(Item.mime.startswith(kind + '/'))
+        order = {'newest': [Item.created.desc()], 'views': [Item.views.desc(), Item.created.desc()]}.get(sort)
+        if order is None:
+            order = [SQL('item_fts.rank')] if match else [Item.created.desc()]
+        # objects(): Peewee builds no model rows from a multi-source FROM otherwise
+        rows = list(query.order_by(*order, Item.id).offset(offset).limit(limit + 1).objects())
+        return rows[:limit], len(rows) > limit
 
     # --- adding files ----------------------------------------------------------------------------
 
@@ -456,6 +496,12 @@ def parse_cursor(text):
     if base > position:
         raise StoreError('since is not a cursor from this node')
     return key_id, generation, base, position
+
+
+def fts_query(text):
+    """An FTS5 query that matches every word of `text` by prefix; user syntax is never passed through."""
+    words = re.findall(r'\w+', text or '')[:12]
+    return ' '.join('"%s"*' % word for word in words) or None
 
 
 def clean_extension(extension):

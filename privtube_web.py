@@ -1,0 +1,478 @@
+"""The web app: sign-in, browse, search, watch, upload, comments and views, account and admin pages.
+
+Every page goes through `signed_in()` (a server-side session), every state change through a POST with
+the session's CSRF token, and every item through `Store.visible_item` or `auth.visible_filter`.
+"""
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+
+import bottle
+
+import privtube_auth as auth
+import privtube_media as media
+from privtube_store import MAX_COMMENT, StoreError, check_text
+
+logger = logging.getLogger('privtube.web')
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VIEWS = os.path.join(HERE, 'views')
+STATIC = os.path.join(HERE, 'views', 'static')
+COOKIE = 'privtube_session'
+SESSION_IDLE = 30 * 24 * 3600
+PAGE_SIZE = 24
+ANONYMOUS = {'/login', '/setup', '/healthz'}
+
+
+class Redirect(Exception):
+    def __init__(self, location):
+        super().__init__(location)
+        self.location = location
+
+
+class Throttle:
+    """At most `limit` failures per bucket in `window` seconds (one bucket per account, one per client)."""
+
+    def __init__(self, limit=5, window=300):
+        self.limit, self.window = limit, window
+        self.failures = defaultdict(deque)
+        self.lock = threading.Lock()
+
+    def blocked(self, *buckets):
+        now = time.monotonic()
+        with self.lock:
+            for bucket in buckets:
+                times = self.failures[bucket]
+                while times and times[0] < now - self.window:
+                    times.popleft()
+                if len(times) >= self.limit:
+                    return True
+        return False
+
+    def fail(self, *buckets):
+        with self.lock:
+            for bucket in buckets:
+                self.failures[bucket].append(time.monotonic())
+
+
+def render(name, **values):
+    """A template from views/ (found by absolute path, whatever the working directory)."""
+    return bottle.template(name, template_lookup=[VIEWS], **values)
+
+
+def session_hash(token):
+    return hashlib.sha256(token.encode('utf-8', 'surrogateescape')).hexdigest()
+
+
+class Web:
+    """Request-level helpers bound to one node."""
+
+    def __init__(self, node):
+        self.node = node
+        self.database = node.database
+        self.throttle = Throttle()
+        self.dummy_hash = auth.hash_password('not a real password')
+
+    # sessions
+    def start_session(self, user):
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        self.database.Session.create(id_hash=session_hash(token), user=user.id, csrf=secrets.token_urlsafe(24),
+                                     created=now, last_seen=now)
+        secure = bottle.request.urlparts.scheme == 'https'
+        bottle.response.set_cookie(COOKIE, token, httponly=True, samesite='lax', secure=secure, path='/',
+                                   max_age=SESSION_IDLE)
+
+    def current_session(self):
+        token = bottle.request.get_cookie(COOKIE)
+        if not token or len(token) > 100:
+            return None
+        Session = self.database.Session
+        session = Session.get_or_none(Session.id_hash == session_hash(token))
+        if session is None or session.last_seen < time.time() - SESSION_IDLE:
+            return None
+        return session
+
+    def end_session(self):
+        session = self.current_session()
+        if session is not None:
+            session.delete_instance()
+        bottle.response.delete_cookie(COOKIE, path='/')
+
+    def signed_in(self):
+        """(session, user, principal) of the request, or redirect to /login."""
+        session = self.current_session()
+        if session is None:
+            raise Redirect('/login?next=' + bottle.request.fullpath)
+        user = session.user
+        return session, user, self.node.accounts.user_principal(user)
+
+    def check_csrf(self, session):
+        sent = bottle.request.forms.get('csrf') or bottle.request.get_header('X-CSRF-Token') or ''
+        if bottle.request.method != 'POST' or not hmac.compare_digest(sent, session.csrf):
+            raise StoreError('the form expired; reload the page and try again', 403)
+
+    # setup
+    def setup_token(self):
+        """The one-time first-run token, made when the node has no user yet."""
+        if self.database.User.select().exists():
+            return None
+        Secret = self.database.Secret
+        row = Secret.get_or_none(Secret.name == 'setup_token')
+        if row is None:
+            row = Secret.create(name='setup_token', value=secrets.token_urlsafe(24))
+        return row.value
+
+    def client_address(self):
+        return bottle.request.remote_addr if self.node.config.get('server', 'trusted_proxy') else \
+            bottle.request.environ.get('REMOTE_ADDR', '')
+
+    def login(self, name, password):
+        """The user when the name and password match; None (after equal work) otherwise."""
+        if len(password) > auth.MAX_PASSWORD or len(name) > 64:
+            return None
+        user = self.database.User.get_or_none(self.database.User.name == name)
+        if user is None:
+            auth.verify_password(password, self.dummy_hash)
+            return None
+        return user if auth.verify_password(password, user.password_hash) else None
+
+
+def make_web(node):
+    """The web app as a Bottle app; the API is mounted on it by `make_app`."""
+    app = bottle.Bottle()
+    web = Web(node)
+    store = node.store
+    app.install(PagePlugin(web))
+
+    @app.get('/static/<name:re:[a-z]+\\.(css|js)>', skip=True)
+    def static(name):
+        return bottle.static_file(name, root=STATIC)
+
+    @app.get('/setup', anonymous=True)
+    def setup_form():
+        token = bottle.request.query.get('token', '')
+        expected = web.setup_token()
+        if expected is None or not hmac.compare_digest(token, expected):
+            bottle.response.status = 404
+            return render('message', title='Setup is done', user=None,
+                          message='This node already has an administrator. Sign in instead.')
+        return render('setup', user=None, token=token, error=None)
+
+    @app.post('/setup', anonymous=True)
+    def setup_submit():
+        form = bottle.request.forms
+        expected = web.setup_token()
+        if expected is None or not hmac.compare_digest(form.get('token', ''), expected):
+            raise StoreError('this setup link is no longer valid', 403)
+        try:
+            user = node.accounts.create_user(form.getunicode('username', ''), form.getunicode('password', ''),
+                                             admin=True)
+        except auth.AuthError as exc:
+            bottle.response.status = 400
+            return render('setup', user=None, token=expected, error=str(exc))
+        node.database.Secret.delete().where(node.database.Secret.name == 'setup_token').execute()
+        web.start_session(user)
+        raise Redirect('/')
+
+    @app.get('/login', anonymous=True)
+    def login_form():
+        return render('login', user=None, error=None, next=safe_next())
+
+    @app.post('/login', anonymous=True)
+    def login_submit():
+        form = bottle.request.forms
+        name, password = form.getunicode('username', '') or '', form.getunicode('password', '') or ''
+        buckets = ('account:' + name.lower()[:64], 'client:' + web.client_address())
+        if web.throttle.blocked(*buckets):
+            bottle.response.status = 429
+            return render('login', user=None, next=safe_next(),
+                          error='Too many failed sign-ins. Wait a few minutes and try again.')
+        user = web.login(name, password)
+        if user is None:
+            web.throttle.fail(*buckets)
+            bottle.response.status = 401
+            return render('login', user=None, next=safe_next(), error='Wrong user name or password.')
+        web.end_session()
+        web.start_session(user)
+        raise Redirect(safe_next())
+
+    @app.get('/logout')
+    def logout_form(session, user, principal):
+        return render('logout', user=user, csrf=session.csrf)
+
+    @app.post('/logout')
+    def logout(session, user, principal):
+        web.check_csrf(session)
+        web.end_session()
+        raise Redirect('/login')
+
+    @app.get('/')
+    def home(session, user, principal):
+        Item = node.database.Item
+        visible = store.visible_query(principal)
+        recent = list(visible.order_by(Item.created.desc(), Item.id).limit(12))
+        popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
+        return render('home', user=user, csrf=session.csrf, recent=recent, popular=popular)
+
+    @app.get('/search')
+    def search(session, user, principal):
+        query = bottle.request.query
+        q = (query.getunicode('q') or '')[:1000]
+        sort = query.get('sort') if query.get('sort') in ('relevance', 'newest', 'views') else 'relevance'
+        kind = query.get('kind') if query.get('kind') in media.MEDIA_KINDS else ''
+        tag = (query.getunicode('tag') or '').strip().lower()[:64]
+        page = int(query.get('page')) if (query.get('page') or '').isdigit() and 0 < int(query.get('page')) < 10000 \
+            else 1
+        results, more = store.search(principal, q, tag=tag, kind=kind, sort=sort, offset=(page - 1) * PAGE_SIZE,
+                                     limit=PAGE_SIZE)
+        return render('search', user=user, csrf=session.csrf, q=q, sort=sort, kind=kind, tag=tag, page=page,
+                      results=results, more=more)
+
+    @app.get('/watch/<item_id>')
+    def watch(session, user, principal, item_id):
+        item = store.visible_item(principal, item_id)
+        return render('watch', user=user, csrf=session.csrf, item=item, tags=store.tags_of(item.id),
+                      kind=media.media_kind(item.mime), comments=store.comments_json(item),
+                      may_edit=may_edit(user, item), owner=item.owner.name if item.owner_id else None,
+                      node_name=node.name)
+
+    @app.get('/media/<item_id>')
+    def item_media(session, user, principal, item_id):
+        item = store.visible_item(principal, item_id)
+        download = bottle.request.query.get('download') == '1'
+        name = os.path.basename(item.path) if download else None
+        body = media.file_response(bottle.response, bottle.request.headers, store.open_media(item), item.mime, name)
+        if download:
+            bottle.response.set_header('Content-Disposition', 'attachment; filename="%s"' % name.replace('"', ''))
+        return body
+
+    @app.post('/watch/<item_id>/comments')
+    def post_comment(session, user, principal, item_id):
+        web.check_csrf(session)
+        item = store.visible_item(principal, item_id)
+        body = check_text(bottle.request.forms.getunicode('body') or '', 'comment', MAX_COMMENT, required=True)
+        store.add_comment(item, user.name, body, user_id=user.id)
+        raise Redirect('/watch/%s#comments' % item.id)
+
+    @app.post('/watch/<item_id>/comments/<comment_id>/delete')
+    def delete_comment(session, user, principal, item_id, comment_id):
+        web.check_csrf(session)
+        item = store.visible_item(principal, item_id)
+        store.delete_comment(item, comment_id, lambda c: user.is_admin or c.user_id == user.id)
+        raise Redirect('/watch/%s#comments' % item.id)
+
+    @app.post('/watch/<item_id>/view')
+    def count_view(session, user, principal, item_id):
+        web.check_csrf(session)
+        item = store.visible_item(principal, item_id)
+        counted = item.owner_id != user.id and store.count_view(item, principal.tag, 'web')
+        return {'counted': bool(counted), 'views': store.get_item(item.id).views}
+
+    @app.get('/upload')
+    def upload_form(session, user, principal):
+        return render('upload', user=user, csrf=session.csrf, error=None,
+                      max_mb=node.config.get('store', 'max_upload_mb'))
+
+    @app.post('/upload')
+    def upload(session, user, principal):
+        web.check_csrf(session)
+        item = receive_upload(store, user)
+        if bottle.request.get_header('X-Requested-With') == 'fetch':
+            return {'id': item.id, 'url': '/watch/' + item.id}
+        raise Redirect('/watch/' + item.id)
+
+    @app.get('/edit/<item_id>')
+    def edit_form(session, user, principal, item_id):
+        item = editable(store, principal, user, item_id)
+        return render('edit', user=user, csrf=session.csrf, item=item, tags=store.tags_of(item.id), error=None)
+
+    @app.post('/edit/<item_id>')
+    def edit(session, user, principal, item_id):
+        web.check_csrf(session)
+        item = editable(store, principal, user, item_id)
+        form = bottle.request.forms
+        store.edit_item(item, form.getunicode('title', ''), form.getunicode('description', ''),
+                        auth.split_tag_list(form.getunicode('tags', '')), bool(form.get('private')))
+        raise Redirect('/watch/' + item.id)
+
+    @app.post('/delete/<item_id>')
+    def delete(session, user, principal, item_id):
+        web.check_csrf(session)
+        store.delete_item(editable(store, principal, user, item_id))
+        raise Redirect('/')
+
+    @app.get('/account')
+    def account(session, user, principal):
+        return render('account', user=user, csrf=session.csrf, error=None, done=False)
+
+    @app.post('/account')
+    def change_password(session, user, principal):
+        web.check_csrf(session)
+        form = bottle.request.forms
+        if web.login(user.name, form.getunicode('current', '') or '') is None:
+            bottle.response.status = 400
+            return render('account', user=user, csrf=session.csrf, error='The current password is wrong.',
+                          done=False)
+        node.accounts.set_password(user.name, form.getunicode('password', '') or '')
+        Session = node.database.Session
+        Session.delete().where((Session.user == user.id) & (Session.id_hash != session.id_hash)).execute()
+        return render('account', user=user, csrf=session.csrf, error=None, done=True)
+
+    add_admin_routes(app, web)
+    return app
+
+
+def add_admin_routes(app, web):
+    node = web.node
+    accounts = node.accounts
+
+    @app.get('/admin/users')
+    def users(session, user, principal):
+        require_admin(user)
+        return render('admin_users', user=user, csrf=session.csrf, users=accounts.users(),
+                      groups=accounts.groups(), error=None)
+
+    @app.post('/admin/users')
+    def users_change(session, user, principal):
+        web.check_csrf(session)
+        require_admin(user)
+        form = bottle.request.forms
+        if form.get('action') == 'remove':
+            if form.getunicode('name') == user.name:
+                raise StoreError('you cannot remove yourself')
+            accounts.remove_user(form.getunicode('name', ''))
+        else:
+            groups = [g for g in form.getall('groups')] or None
+            accounts.create_user(form.getunicode('name', ''), form.getunicode('password', ''),
+                                 admin=bool(form.get('admin')), groups=groups)
+        raise Redirect('/admin/users')
+
+    @app.get('/admin/groups')
+    def groups(session, user, principal):
+        require_admin(user)
+        return render('admin_groups', user=user, csrf=session.csrf, groups=accounts.groups(),
+                      load_rules=auth.load_rules)
+
+    @app.post('/admin/groups')
+    def groups_change(session, user, principal):
+        web.check_csrf(session)
+        require_admin(user)
+        form = bottle.request.forms
+        if form.get('action') == 'remove':
+            accounts.remove_group(form.getunicode('name', ''))
+        else:
+            accounts.create_group(form.getunicode('name', ''), (form.getunicode('rules', '') or '').split())
+        raise Redirect('/admin/groups')
+
+    @app.get('/admin/keys')
+    def keys(session, user, principal):
+        require_admin(user)
+        return render('admin_keys', user=user, csrf=session.csrf, keys=accounts.keys(), load_rules=auth.load_rules,
+                      new_key=None, peer_line=None)
+
+    @app.post('/admin/keys')
+    def keys_change(session, user, principal):
+        web.check_csrf(session)
+        require_admin(user)
+        form = bottle.request.forms
+        new_key = peer_line = None
+        if form.get('action') == 'revoke':
+            accounts.revoke_key(form.getunicode('name', ''))
+        else:
+            _, new_key = accounts.create_key(form.getunicode('name', ''), (form.getunicode('rules', '') or '').split(),
+                                             manage=bool(form.get('manage')))
+            peer_line = 'privtube peer add %s %s --key %s' % (node.name, node.config.base_url, new_key)
+        return render('admin_keys', user=user, csrf=session.csrf, keys=accounts.keys(), load_rules=auth.load_rules,
+                      new_key=new_key, peer_line=peer_line)
+
+
+def require_admin(user):
+    if not user.is_admin:
+        raise StoreError('only administrators may open this page', 403)
+
+
+def may_edit(user, item):
+    return user.is_admin or (item.owner_id is not None and item.owner_id == user.id)
+
+
+def editable(store, principal, user, item_id):
+    item = store.visible_item(principal, item_id)
+    if not may_edit(user, item):
+        raise StoreError('only the owner of this item or an administrator may change it', 403)
+    return item
+
+
+def receive_upload(store, user):
+    """The file as the raw request body (metadata in the query) or, without JavaScript, a multipart form."""
+    request = bottle.request
+    if (request.content_type or '').startswith('multipart/form-data'):
+        upload = request.files.get('file')
+        if upload is None:
+            raise StoreError('choose a file to upload')
+        fields, stream, length = request.forms, upload.file, content_size(upload.file)
+        extension = os.path.splitext(upload.raw_filename or '')[1]
+    else:
+        fields, stream = request.query, request.environ['wsgi.input']
+        length = int(request.environ.get('CONTENT_LENGTH') or 0)
+        extension = os.path.splitext(request.query.getunicode('filename') or '')[1]
+    if length <= 0:
+        raise StoreError('the file is empty')
+    title = check_text(fields.getunicode('title') or '', 'title', 200) or 'untitled'
+    description = check_text(fields.getunicode('description') or '', 'description', 10000)
+    tags = auth.split_tag_list(fields.getunicode('tags') or '')
+    return store.save_stream(stream, length, extension, title, tags, private=bool(fields.get('private')),
+                             owner_id=user.id, description=description)
+
+
+def content_size(fh):
+    fh.seek(0, 2)
+    size = fh.tell()
+    fh.seek(0)
+    return size
+
+
+def safe_next():
+    """Where to go after sign-in: a local path only, never another site."""
+    target = bottle.request.query.getunicode('next') or bottle.request.forms.getunicode('next') or '/'
+    return target if re.match(r'^/(?![/\\])', target) else '/'
+
+
+class PagePlugin:
+    """Wraps every web route: database connection, sign-in check, and errors as pages."""
+    name, api = 'privtube_web', 2
+
+    def __init__(self, web):
+        self.web = web
+
+    def apply(self, callback, route):
+        anonymous = route.config.get('anonymous')
+
+        def wrapper(*args, **kwargs):
+            bottle.response.set_header('X-Frame-Options', 'DENY')
+            bottle.response.set_header('Content-Security-Policy', "default-src 'self'; media-src 'self'; "
+                                       "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'")
+            bottle.response.set_header('Referrer-Policy', 'same-origin')
+            try:
+                with self.web.node.database.db.connection_context():
+                    if anonymous:
+                        return callback(*args, **kwargs)
+                    session, user, principal = self.web.signed_in()
+                    self.web.database.Session.update(last_seen=time.time()).where(
+                        self.web.database.Session.id_hash == session.id_hash).execute()
+                    return callback(session, user, principal, *args, **kwargs)
+            except Redirect as moved:
+                bottle.response.status = 303
+                bottle.response.set_header('Location', moved.location)
+                return ''
+            except (StoreError, auth.AuthError) as exc:
+                bottle.response.status = getattr(exc, 'status', 400)
+                return render('message', title='Sorry', message=str(exc), user=None)
+
+        return wrapper

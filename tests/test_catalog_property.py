@@ -1,0 +1,307 @@
+"""The catalog guarantee (CONTRACT.md): a reader that follows pages to `more: false` holds exactly the items
+its key may see now, and `removed` never names an item the key could never see (existence never leaks).
+
+A hypothesis state machine interleaves changes to items and to the key's rules with partial and full reads;
+a plain model of the items, kept here independently of the store, says what the key may see.
+"""
+import tempfile
+from urllib.parse import quote
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from conftest import NodeFixture
+
+TAGS = ('a', 'b', 'c')
+RULE_SETS = (('*',), ('tag:a',), ('tag:b',), ('tag:c',), ('tag:a', 'tag:c'), ('tag:b', 'tag:c'))
+
+
+def may_see(rules, private, tags):
+    """What a key with `rules` may see, written from the contract, not from privtube_auth."""
+    if private:
+        return False
+    return any(r == '*' or (r.startswith('tag:') and r[4:] in tags) for r in rules)
+
+
+class Reader:
+    """A catalog reader of one key: holds id -> item, follows cursors, applies items, removed and reset."""
+
+    def __init__(self, client, headers):
+        self.client, self.headers = client, headers
+        self.held, self.cursor, self.pages = {}, None, []
+
+    def read_page(self, limit):
+        url = '/api/v1/catalog?limit=%d' % limit + ('&since=' + quote(self.cursor) if self.cursor else '')
+        page = self.client.get(url, headers=self.headers, status=200).json
+        assert len(page['items']) + len(page['removed']) <= limit
+        if page['reset']:
+            self.held.clear()
+        for item in page['items']:
+            self.held[item['id']] = item
+        for item_id in page['removed']:
+            self.held.pop(item_id, None)
+        self.cursor = page['cursor']
+        self.pages.append(page)
+        return page
+
+    def read_to_end(self, limit=1000):
+        pages = [self.read_page(limit)]
+        while pages[-1]['more']:
+            assert len(pages) < 1000, 'the catalog never ends'
+            pages.append(self.read_page(limit))
+        return pages
+
+    def removed_ever(self):
+        return {item_id for page in self.pages for item_id in page['removed']}
+
+
+class CatalogMachine(RuleBasedStateMachine):
+    """One node, one reader key; the model holds every item's current state and every state it ever had."""
+
+    def __init__(self):
+        super().__init__()
+        self.folder = tempfile.TemporaryDirectory()
+        self.node = NodeFixture(self.folder.name)
+        self.rules = ('*',)
+        self.reader = Reader(self.node.client, self.node.key('reader', self.rules))
+        self.items = {}        # id -> {'title', 'tags', 'private', 'comments'}
+        self.history = {}      # id -> [(private, tags)] every visibility state the item ever had
+        self.made = 0
+        self.rules_changed = False   # since the reader's cursor was issued
+
+    def teardown(self):
+        self.node.close()
+        self.folder.cleanup()
+
+    # --- the model ---------------------------------------------------------------------------------
+
+    def visible_now(self):
+        return {item_id: state for item_id, state in self.items.items()
+                if may_see(self.rules, state['private'], state['tags'])}
+
+    def ever_visible(self):
+        """Ids the key could see, under its current rules, in some state the item ever had."""
+        return {item_id for item_id, states in self.history.items()
+                if any(may_see(self.rules, private, tags) for private, tags in states)}
+
+    def pick(self, index):
+        ids = sorted(self.items)
+        return ids[index % len(ids)]
+
+    def log_state(self, item_id):
+        state = self.items[item_id]
+        self.history[item_id].append((state['private'], tuple(state['tags'])))
+
+    # --- changes -----------------------------------------------------------------------------------
+
+    @initialize(tags=st.sets(st.sampled_from(TAGS)), private=st.booleans())
+    def add_first_item(self, tags, private):
+        self.add_item(tags, private)
+
+    @rule(tags=st.sets(st.sampled_from(TAGS)), private=st.booleans())
+    def add_item(self, tags, private):
+        self.made += 1
+        title = 'item %d' % self.made
+        item = self.node.add('m/%d.mp4' % self.made, tags=sorted(tags), private=private, title=title)
+        self.items[item.id] = {'title': title, 'tags': sorted(tags), 'private': private, 'comments': 0}
+        self.history[item.id] = []
+        self.log_state(item.id)
+
+    @precondition(lambda self: self.items)
+    @rule(index=st.integers(0, 1000), tags=st.sets(st.sampled_from(TAGS)))
+    def change_tags(self, index, tags):
+        item_id = self.pick(index)
+        self.node.store.edit_item(self.node.store.get_item(item_id), tags=sorted(tags))
+        self.items[item_id]['tags'] = sorted(tags)
+        self.log_state(item_id)
+
+    @precondition(lambda self: self.items)
+    @rule(index=st.integers(0, 1000))
+    def change_title(self, index):
+        item_id = self.pick(index)
+        self.made += 1
+        title = 'retitled %d' % self.made
+        self.node.store.edit_item(self.node.store.get_item(item_id), title=title)
+        self.items[item_id]['title'] = title
+
+    @precondition(lambda self: self.items)
+    @rule(index=st.integers(0, 1000), private=st.booleans())
+    def set_private(self, index, private):
+        item_id = self.pick(index)
+        self.node.store.edit_item(self.node.store.get_item(item_id), private=private)
+        self.items[item_id]['private'] = private
+        self.log_state(item_id)
+
+    @precondition(lambda self: self.items)
+    @rule(index=st.integers(0, 1000))
+    def add_comment(self, index):
+        """A change that is not about visibility still gives the item a new change number."""
+        item_id = self.pick(index)
+        self.node.store.add_comment(self.node.store.get_item(item_id), 'x@y', 'hello')
+        self.items[item_id]['comments'] += 1
+
+    @precondition(lambda self: self.items)
+    @rule(index=st.integers(0, 1000))
+    def delete_item(self, index):
+        item_id = self.pick(index)
+        self.node.store.delete_item(self.node.store.get_item(item_id))
+        del self.items[item_id]
+
+    @rule(rules=st.sampled_from(RULE_SETS))
+    def change_rules(self, rules):
+        self.node.accounts.set_key_rules('reader', list(rules))
+        self.rules = rules
+        self.rules_changed = True
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    @rule(limit=st.integers(1, 4))
+    def read_one_page(self, limit):
+        self.check_page(self.reader.read_page(limit))
+
+    @rule(limit=st.integers(1, 4))
+    def read_to_the_end(self, limit):
+        page = self.reader.read_page(limit)
+        self.check_page(page)
+        while page['more']:
+            page = self.reader.read_page(limit)
+            self.check_page(page)
+        self.check_reader_holds_exactly_what_the_key_may_see()
+
+    def check_page(self, page):
+        had_cursor = len(self.reader.pages) > 1
+        assert page['reset'] is (self.rules_changed and had_cursor)
+        self.rules_changed = False
+        visible = self.visible_now()
+        for item in page['items']:
+            assert item['id'] in visible, 'a page lists an item the key may not see'
+            self.assert_same_content(item, visible[item['id']])
+        leaked = set(page['removed']) - self.ever_visible()
+        assert not leaked, 'removed names items the key could never see: %s' % sorted(leaked)
+
+    def check_reader_holds_exactly_what_the_key_may_see(self):
+        visible = self.visible_now()
+        assert set(self.reader.held) == set(visible)
+        for item_id, item in self.reader.held.items():
+            self.assert_same_content(item, visible[item_id])
+
+    @staticmethod
+    def assert_same_content(item, state):
+        assert (item['title'], item['tags'], item['comments']) == (state['title'], state['tags'], state['comments'])
+
+    @invariant()
+    def never_private_in_removed(self):
+        always_private = {i for i, states in self.history.items() if all(private for private, _ in states)}
+        assert not always_private & self.reader.removed_ever()
+
+
+TestCatalogGuarantee = CatalogMachine.TestCase
+TestCatalogGuarantee.settings = settings(max_examples=60, stateful_step_count=40, deadline=None,
+                                         suppress_health_check=[HealthCheck.too_slow])
+
+
+# --- pinned cases ----------------------------------------------------------------------------------
+
+
+def reader_of(node, name='reader', rules=('*',)):
+    return Reader(node.client, node.key(name, rules))
+
+
+def test_item_made_private_after_a_read_is_listed_in_removed(node):
+    item = node.add('a.mp4', title='A')
+    reader = reader_of(node)
+    reader.read_to_end()
+    assert set(reader.held) == {item.id}
+    node.store.edit_item(item, private=True)
+    page = reader.read_to_end()[-1]
+    assert page['removed'] == [item.id] and page['items'] == []
+    assert reader.held == {}
+
+
+def test_item_private_from_the_start_then_deleted_is_never_in_removed(node):
+    secret = node.add('secret.mp4', private=True, tags=['a'])
+    shown = node.add('shown.mp4', tags=['a'])
+    reader = reader_of(node)
+    reader.read_to_end()
+    node.store.delete_item(secret)
+    reader.read_to_end()
+    assert secret.id not in reader.removed_ever()
+    assert set(reader.held) == {shown.id}
+
+
+def test_private_item_deleted_in_the_middle_of_a_paged_read_is_never_in_removed(node):
+    shown = [node.add('s%d.mp4' % n) for n in range(2)]
+    secret = node.add('secret.mp4', private=True)
+    reader = reader_of(node)
+    reader.read_page(1)
+    node.store.delete_item(secret)
+    reader.read_to_end(limit=1)
+    assert secret.id not in reader.removed_ever()
+    assert set(reader.held) == {i.id for i in shown}
+
+
+def test_changed_rules_reset_the_reader(node):
+    a = node.add('a.mp4', tags=['a'])
+    node.add('b.mp4', tags=['b'])
+    reader = reader_of(node)
+    reader.read_to_end()
+    assert len(reader.held) == 2
+    node.accounts.set_key_rules('reader', ['tag:a'])
+    page = reader.read_page(1000)
+    assert page['reset'] is True
+    reader.read_to_end()
+    assert set(reader.held) == {a.id}
+    assert reader.read_page(1000)['reset'] is False
+
+
+def test_changed_rules_in_the_middle_of_a_paged_read_reset_the_reader(node):
+    a = [node.add('a%d.mp4' % n, tags=['a']) for n in range(3)]
+    node.add('b.mp4', tags=['b'])
+    reader = reader_of(node)
+    reader.read_page(1)
+    node.accounts.set_key_rules('reader', ['tag:a'])
+    assert reader.read_page(1)['reset'] is True
+    reader.read_to_end(limit=1)
+    assert set(reader.held) == {i.id for i in a}
+
+
+def test_item_changed_between_pages_of_one_read(node):
+    first = node.add('1.mp4', title='first', tags=['a'])
+    second = node.add('2.mp4', title='second')
+    third = node.add('3.mp4', title='third')
+    reader = reader_of(node)
+    assert [i['id'] for i in reader.read_page(1)['items']] == [first.id]
+    node.store.edit_item(first, title='first, renamed', tags=['b'])   # already sent: must come again
+    node.store.edit_item(third, private=True)                           # not sent yet: must never come
+    node.store.edit_item(second, title='second, renamed')
+    reader.read_to_end(limit=1)
+    assert {i: (v['title'], v['tags']) for i, v in reader.held.items()} == {
+        first.id: ('first, renamed', ['b']), second.id: ('second, renamed', [])}
+
+
+def test_item_sent_then_hidden_in_the_middle_of_a_paged_read_is_removed(node):
+    first = node.add('1.mp4')
+    others = [node.add('%d.mp4' % n) for n in range(2, 5)]
+    reader = reader_of(node)
+    reader.read_page(1)
+    assert set(reader.held) == {first.id}
+    node.store.edit_item(first, private=True)
+    reader.read_to_end(limit=1)
+    assert set(reader.held) == {i.id for i in others}
+    assert first.id in reader.removed_ever()
+
+
+def test_cursor_of_a_revoked_key_is_not_honoured_for_a_reissued_key(node):
+    """Bug: key ids are SQLite rowids, reused after `key revoke`; a key re-issued under the same name
+    with narrower rules gets the old id and generation, so the old cursor is accepted without reset and
+    the reader keeps items the new key may not see."""
+    a = node.add('a.mp4', tags=['a'])
+    node.add('b.mp4', tags=['b'])
+    reader = reader_of(node, 'peer', ['*'])
+    reader.read_to_end()
+    assert len(reader.held) == 2
+    node.accounts.revoke_key('peer')
+    reader.headers = node.key('peer', ['tag:a'])
+    reader.read_to_end()
+    assert set(reader.held) == {a.id}

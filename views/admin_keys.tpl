@@ -1,0 +1,31 @@
+% rebase('base', title='Keys', user=user)
+% include('admin_nav')
+<h1>Keys</h1>
+% if new_key:
+<div class="card notice" role="status">
+  <p>The new key, shown this once:</p>
+  <pre id="new-key">{{new_key}}</pre>
+  <p>Send this line to the person who runs the peer node:</p>
+  <pre id="peer-line">{{peer_line}}</pre>
+</div>
+% end
+% if not keys:
+<p class="empty">No keys yet. Issue one for each peer node or script that should read this node.</p>
+% end
+<table>
+<tr><th>Name</th><th>Rules</th><th>Manage</th><th>Created</th><th></th></tr>
+% for key in keys:
+<tr><td>{{key.name}}</td><td>{{' '.join(load_rules(key.rules))}}</td><td>{{'yes' if key.manage else 'no'}}</td><td>{{key.created[:10]}}</td>
+<td><form method="post" action="/admin/keys"><input type="hidden" name="csrf" value="{{csrf}}">
+<input type="hidden" name="action" value="revoke"><input type="hidden" name="name" value="{{key.name}}">
+<button class="link">Revoke</button></form></td></tr>
+% end
+</table>
+<h2>Issue a key</h2>
+<form method="post" action="/admin/keys" class="card">
+  <input type="hidden" name="csrf" value="{{csrf}}">
+  <label>Name (the peer's name) <input name="name" required maxlength="64"></label>
+  <label>Rules, separated by spaces: * · tag:NAME <input name="rules" required value="*"></label>
+  <label class="check"><input type="checkbox" name="manage" value="1"> May upload, edit and delete (for scripts)</label>
+  <button type="submit">Issue key</button>
+</form>

@@ -1,0 +1,14 @@
+% rebase('base', title='Edit ' + item.title, user=user)
+<h1>Edit</h1>
+<form method="post" action="/edit/{{item.id}}" class="card">
+  <input type="hidden" name="csrf" value="{{csrf}}">
+  <label>Title <input name="title" value="{{item.title}}" required maxlength="200"></label>
+  <label>Description <textarea name="description" maxlength="10000" rows="4">{{item.description}}</textarea></label>
+  <label>Tags, separated by commas <input name="tags" value="{{', '.join(tags)}}"></label>
+  <label class="check"><input type="checkbox" name="private" value="1" {{'checked' if item.private else ''}}> Private</label>
+  <button type="submit">Save</button>
+</form>
+<form method="post" action="/delete/{{item.id}}" class="card danger">
+  <input type="hidden" name="csrf" value="{{csrf}}">
+  <button type="submit">Delete this item and its file</button>
+</form>

@@ -1,0 +1,11 @@
+% rebase('base', title='Sign in', user=None)
+<h1>Sign in</h1>
+% if error:
+<p class="error" role="alert">{{error}}</p>
+% end
+<form method="post" action="/login" class="card">
+  <input type="hidden" name="next" value="{{next}}">
+  <label>User name <input name="username" autocomplete="username" required maxlength="64"></label>
+  <label>Password <input type="password" name="password" autocomplete="current-password" required maxlength="1024"></label>
+  <button type="submit">Sign in</button>
+</form>

@@ -1,0 +1,32 @@
+% rebase('base', title='Search', user=user)
+<h1>Search</h1>
+<form action="/search" method="get" class="filters">
+  <input type="search" name="q" value="{{q}}" placeholder="Words from a title, description or tag" aria-label="Search words">
+  <input name="tag" value="{{tag}}" placeholder="tag" aria-label="Tag">
+  <select name="kind" aria-label="Kind">
+    <option value="">any kind</option>
+    % for k in ('video', 'audio', 'image'):
+    <option value="{{k}}" {{'selected' if kind == k else ''}}>{{k}}</option>
+    % end
+  </select>
+  <select name="sort" aria-label="Sort">
+    % for value, label in (('relevance', 'best match'), ('newest', 'newest'), ('views', 'most viewed')):
+    <option value="{{value}}" {{'selected' if sort == value else ''}}>{{label}}</option>
+    % end
+  </select>
+  <button type="submit">Search</button>
+</form>
+% if not results:
+<p class="empty">Nothing found{{' for "%s"' % q if q else ''}}. Try fewer or shorter words.</p>
+% else:
+% include('cards', items=results)
+% end
+<nav class="pages">
+% from urllib.parse import urlencode
+% if page > 1:
+<a href="/search?{{urlencode(dict(q=q, tag=tag, kind=kind, sort=sort, page=page - 1))}}">Previous</a>
+% end
+% if more:
+<a href="/search?{{urlencode(dict(q=q, tag=tag, kind=kind, sort=sort, page=page + 1))}}">Next</a>
+% end
+</nav>

@@ -1,0 +1,52 @@
+% rebase('base', title=item.title, user=user)
+<article class="watch" data-item="{{item.id}}" data-kind="{{kind}}" data-csrf="{{csrf}}">
+% if kind == 'video':
+  <video id="player" src="/media/{{item.id}}" controls preload="metadata" playsinline></video>
+% elif kind == 'audio':
+  <audio id="player" src="/media/{{item.id}}" controls preload="metadata"></audio>
+% elif kind == 'image':
+  <img id="player" src="/media/{{item.id}}" alt="{{item.title}}">
+% else:
+  <p class="notice">Your browser cannot show this file here; download it instead.</p>
+% end
+  <h1>{{item.title}}</h1>
+  <p class="meta"><span id="views">{{item.views}}</span> views · {{item.created[:10]}} · {{'%.1f MB' % (item.size / 1e6)}} ·
+  from {{node_name}}{{' · by ' + owner if owner else ''}}{{' · private' if item.private else ''}}</p>
+  % if tags:
+  <p class="tags">
+  % for tag in tags:
+    <a href="/search?tag={{tag}}">{{tag}}</a>
+  % end
+  </p>
+  % end
+  % if item.description:
+  <p class="description">{{item.description}}</p>
+  % end
+  <p class="actions"><a href="/media/{{item.id}}?download=1">Download</a>
+  % if may_edit:
+   · <a href="/edit/{{item.id}}">Edit</a>
+  % end
+  </p>
+</article>
+<section id="comments">
+  <h2>Comments</h2>
+  % if not comments:
+  <p class="empty">No comments yet. Be the first.</p>
+  % end
+  <ol class="comments">
+  % for comment in comments:
+    <li><strong>{{comment['author']}}</strong> <time>{{comment['created'][:16].replace('T', ' ')}}</time>
+      <p>{{comment['body']}}</p>
+      % if user.is_admin or comment['author'] == user.name:
+      <form method="post" action="/watch/{{item.id}}/comments/{{comment['id']}}/delete">
+        <input type="hidden" name="csrf" value="{{csrf}}"><button class="link">Delete</button></form>
+      % end
+    </li>
+  % end
+  </ol>
+  <form method="post" action="/watch/{{item.id}}/comments" class="card">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <label>Add a comment <textarea name="body" required maxlength="5000" rows="3"></textarea></label>
+    <button type="submit">Post comment</button>
+  </form>
+</section>
