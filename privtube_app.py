@@ -10,7 +10,7 @@ import privtube_auth as auth
 import privtube_media as media
 from privtube_db import Database
 from privtube_store import Store, StoreError, make_api
-from privtube_web import make_web, render
+from privtube_web import make_web, render, setup_token
 
 logger = logging.getLogger('privtube.app')
 
@@ -81,6 +81,11 @@ def serve(config):
     server = waitress.create_server(zero_copy_files(app), **waitress_options(config))
     signal.signal(signal.SIGTERM, stop_serving)
     logger.info('privtube %s node %r serving on %s', VERSION, node.name, config.base_url)
+    with node.database.db.connection_context():
+        token = setup_token(node.database)
+    if token:
+        print('No user yet: open %s/setup?token=%s to create the administrator.' % (config.base_url, token),
+              flush=True)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -61,6 +61,17 @@ class Throttle:
                 self.failures[bucket].append(time.monotonic())
 
 
+def setup_token(database):
+    """The one-time first-run token, made when the node has no user yet; None once one exists."""
+    if database.User.select().exists():
+        return None
+    Secret = database.Secret
+    row = Secret.get_or_none(Secret.name == 'setup_token')
+    if row is None:
+        row = Secret.create(name='setup_token', value=secrets.token_urlsafe(24))
+    return row.value
+
+
 def render(name, **values):
     """A template from views/ (found by absolute path, whatever the working directory)."""
     return bottle.template(name, template_lookup=[VIEWS], **values)
@@ -118,16 +129,8 @@ class Web:
         if bottle.request.method != 'POST' or not hmac.compare_digest(sent, session.csrf):
             raise StoreError('the form expired; reload the page and try again', 403)
 
-    # setup
     def setup_token(self):
-        """The one-time first-run token, made when the node has no user yet."""
-        if self.database.User.select().exists():
-            return None
-        Secret = self.database.Secret
-        row = Secret.get_or_none(Secret.name == 'setup_token')
-        if row is None:
-            row = Secret.create(name='setup_token', value=secrets.token_urlsafe(24))
-        return row.value
+        return setup_token(self.database)
 
     def client_address(self):
         return bottle.request.remote_addr if self.node.config.get('server', 'trusted_proxy') else \
