@@ -3,7 +3,7 @@
 
 Run it on demand from the repository root (it is not part of the test suite):
 
-    python bench/stream.py                  # a 1 GiB file, 3 rounds
+    python bench/stream.py                  # a 1 GiB file, 5 rounds
     python bench/stream.py --size-mib 256   # smaller and quicker
 
 In one run it measures
@@ -36,6 +36,7 @@ CLOCK_TICK = os.sysconf('SC_CLK_TCK')
 FILE_NAME = 'bench.mp4'
 SLOW_CLIENTS = 32
 HEALTH_POLLS = 200
+FETCH_SECONDS = 300   # a full fetch slower than this counts as a failure
 
 TARGETS = {'throughput': 1.0, 'cpu': 1.5, 'health_p99_ms': 50.0, 'idle_rss_mib': 45.0}
 
@@ -43,7 +44,7 @@ TARGETS = {'throughput': 1.0, 'cpu': 1.5, 'health_p99_ms': 50.0, 'idle_rss_mib':
 def parse_args():
     parser = argparse.ArgumentParser(description='privtube vs nginx streaming benchmark (loopback).')
     parser.add_argument('--size-mib', type=int, default=1024, help='size of the streamed file (default 1024)')
-    parser.add_argument('--rounds', type=int, default=3, help='alternating rounds per server (default 3)')
+    parser.add_argument('--rounds', type=int, default=5, help='alternating rounds per server (default 5)')
     parser.add_argument('--keep', action='store_true', help='keep the temporary folder (for profiling)')
     return parser.parse_args()
 
@@ -232,8 +233,8 @@ def fetch(port, target, headers, buffer, byte_range='bytes=0-'):
         status, length, body = read_head(sock)
         if status != 206:
             raise RuntimeError('%s answered %d, not 206' % (target, status))
-        received = len(body)
-        while received < length:
+        received, deadline = len(body), started + FETCH_SECONDS
+        while received < length and time.perf_counter() < deadline:
             count = sock.recv_into(view)
             if not count:
                 break
@@ -274,20 +275,24 @@ class SlowStream:
         self.sock.connect((HOST, port))
         self.sock.sendall(request_bytes(port, target, headers))
         self.sock.setblocking(False)
-        self.received = b''
-        self.body_bytes = 0
+        self.head, self.partial, self.body_bytes = b'', True, 0
 
     def read_some(self, size=4096):
         try:
             chunk = self.sock.recv(size)
         except BlockingIOError:
             return
-        if self.body_bytes or b'\r\n\r\n' in self.received:
+        if b'\r\n\r\n' in self.head:
             self.body_bytes += len(chunk)
-        else:
-            self.received += chunk
-            if b'\r\n\r\n' in self.received and self.received.startswith(b'HTTP/1.1 206'):
-                self.body_bytes = len(self.received.split(b'\r\n\r\n', 1)[1])
+            return
+        self.head += chunk
+        if b'\r\n\r\n' in self.head:
+            head, body = self.head.split(b'\r\n\r\n', 1)
+            self.partial = head.startswith(b'HTTP/1.1 206 ')
+            self.body_bytes = len(body)
+
+    def received_data(self):
+        return self.partial and self.body_bytes > 0
 
     def close(self):
         self.sock.close()
@@ -341,7 +346,7 @@ def slow_streams_with_health(server):
             reader.join(timeout=5)
         for stream in streams:
             stream.close()
-    return sum(1 for stream in streams if stream.body_bytes > 0), latencies
+    return sum(1 for stream in streams if stream.received_data()), latencies
 
 
 # --- the run ---------------------------------------------------------------------------------------
