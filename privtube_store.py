@@ -445,7 +445,8 @@ class Store:
 
     def comments_json(self, item):
         Comment = self.database.Comment
-        rows = Comment.select().where(Comment.item == item.id).order_by(Comment.created, Comment.id)
+        # rowid is insertion order: `created` has whole seconds only
+        rows = Comment.select().where(Comment.item == item.id).order_by(SQL('rowid'))
         return [{'id': c.id, 'author': c.author, 'body': c.body, 'created': c.created} for c in rows]
 
     def add_comment(self, item, author, body, key_id=None, user_id=None):

@@ -14,6 +14,7 @@ import time
 from collections import defaultdict, deque
 
 import bottle
+from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
@@ -125,7 +126,10 @@ class Web:
         return session, user, self.node.accounts.user_principal(user)
 
     def check_csrf(self, session):
-        sent = bottle.request.forms.get('csrf') or bottle.request.get_header('X-CSRF-Token') or ''
+        sent = bottle.request.get_header('X-CSRF-Token') or ''
+        if not sent and bottle.request.content_type.startswith(('application/x-www-form-urlencoded',
+                                                                'multipart/form-data')):
+            sent = bottle.request.forms.get('csrf') or ''   # only forms are parsed: an upload body stays unread
         if bottle.request.method != 'POST' or not hmac.compare_digest(sent, session.csrf):
             raise StoreError('the form expired; reload the page and try again', 403)
 
@@ -220,7 +224,7 @@ def make_web(node):
     def home(session, user, principal):
         Item = node.database.Item
         visible = store.visible_query(principal)
-        recent = list(visible.order_by(Item.created.desc(), Item.id).limit(12))
+        recent = list(visible.order_by(Item.created.desc(), SQL('rowid DESC')).limit(12))
         popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
         return render('home', user=user, csrf=session.csrf, recent=recent, popular=popular)
 
@@ -231,8 +235,8 @@ def make_web(node):
         sort = query.get('sort') if query.get('sort') in ('relevance', 'newest', 'views') else 'relevance'
         kind = query.get('kind') if query.get('kind') in media.MEDIA_KINDS else ''
         tag = (query.getunicode('tag') or '').strip().lower()[:64]
-        page = int(query.get('page')) if (query.get('page') or '').isdigit() and 0 < int(query.get('page')) < 10000 \
-            else 1
+        page = int(query.get('page')) if re.fullmatch(r'[0-9]{1,4}', query.get('page') or '') else 1
+        page = max(page, 1)
         results, more = store.search(principal, q, tag=tag, kind=kind, sort=sort, offset=(page - 1) * PAGE_SIZE,
                                      limit=PAGE_SIZE)
         return render('search', user=user, csrf=session.csrf, q=q, sort=sort, kind=kind, tag=tag, page=page,

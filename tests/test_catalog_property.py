@@ -95,8 +95,10 @@ class CatalogMachine(RuleBasedStateMachine):
 
     # --- changes -----------------------------------------------------------------------------------
 
-    @initialize(tags=st.sets(st.sampled_from(TAGS)), private=st.booleans())
-    def add_first_item(self, tags, private):
+    @initialize(rules=st.sampled_from(RULE_SETS), tags=st.sets(st.sampled_from(TAGS)), private=st.booleans())
+    def start(self, rules, tags, private):
+        self.node.accounts.set_key_rules('reader', list(rules))
+        self.rules = rules
         self.add_item(tags, private)
 
     @rule(tags=st.sets(st.sampled_from(TAGS)), private=st.booleans())
@@ -292,10 +294,37 @@ def test_item_sent_then_hidden_in_the_middle_of_a_paged_read_is_removed(node):
     assert first.id in reader.removed_ever()
 
 
+def test_item_retagged_into_then_out_of_the_rules_is_removed(node):
+    item = node.add('x.mp4', tags=['b'])
+    reader = reader_of(node, rules=['tag:a'])
+    reader.read_to_end()
+    assert reader.held == {}
+    node.store.edit_item(item, tags=['a'])
+    reader.read_to_end()
+    assert set(reader.held) == {item.id}
+    node.store.edit_item(item, tags=['c'])
+    reader.read_to_end()
+    assert reader.held == {}
+
+
+def test_item_hidden_then_changed_again_behind_the_reader_is_removed(node):
+    """The reader's last complete read decides what it may hold, not a later point in the current read."""
+    hidden = node.add('x.mp4')
+    other = node.add('w.mp4')
+    reader = reader_of(node)
+    reader.read_to_end()
+    node.store.edit_item(hidden, private=True)
+    node.store.edit_item(other, title='w, renamed')
+    node.store.edit_item(hidden, title='x, renamed')
+    reader.read_to_end(limit=1)
+    assert set(reader.held) == {other.id}
+    assert hidden.id in reader.removed_ever()
+
+
 def test_cursor_of_a_revoked_key_is_not_honoured_for_a_reissued_key(node):
-    """Bug: key ids are SQLite rowids, reused after `key revoke`; a key re-issued under the same name
-    with narrower rules gets the old id and generation, so the old cursor is accepted without reset and
-    the reader keeps items the new key may not see."""
+    """Key ids are SQLite rowids, reused after `key revoke`: a key re-issued under the same name with
+    narrower rules got the old id and generation, so the old cursor was accepted without a reset and the
+    reader kept items the new key may not see."""
     a = node.add('a.mp4', tags=['a'])
     node.add('b.mp4', tags=['b'])
     reader = reader_of(node, 'peer', ['*'])

@@ -14,8 +14,9 @@
   from {{node_name}}{{' · by ' + owner if owner else ''}}{{' · private' if item.private else ''}}</p>
   % if tags:
   <p class="tags">
+  % from urllib.parse import urlencode
   % for tag in tags:
-    <a href="/search?tag={{tag}}">{{tag}}</a>
+    <a href="/search?{{urlencode({'tag': tag})}}">{{tag}}</a>
   % end
   </p>
   % end
