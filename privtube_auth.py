@@ -7,6 +7,8 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
+from peewee import SQL, fn
+
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
 MAX_PASSWORD = 1024
@@ -321,8 +323,8 @@ def rule_filter(rule, Item, ItemTag):
     if rule == '*' or rule == 'origin:local':
         return Item.id.is_null(False)
     kind, _, value = rule.partition(':')
-    if kind == 'tag':
-        return Item.id.in_(ItemTag.select(ItemTag.item).where(ItemTag.tag == value))
+    if kind == 'tag':   # correlated EXISTS: one index probe per row, never a list of every tagged item
+        return fn.EXISTS(ItemTag.select(SQL('1')).where((ItemTag.item == Item.id) & (ItemTag.tag == value)))
     return Item.id.is_null(True)
 
 

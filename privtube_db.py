@@ -39,7 +39,7 @@ MIGRATIONS = {
         "CREATE TABLE counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         "INSERT INTO counter (name, value) VALUES ('seq', 0)",
         """CREATE TABLE apikey (
-            id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE,
+            id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE,
             rules TEXT NOT NULL, manage INTEGER NOT NULL DEFAULT 0, generation INTEGER NOT NULL DEFAULT 1,
             created TEXT NOT NULL)""",
         """CREATE TABLE comment (
@@ -50,7 +50,7 @@ MIGRATIONS = {
     ],
     2: [  # local accounts and groups; items and comments gain an owning user
         """CREATE TABLE user (
-            id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+            id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
             is_admin INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL)""",
         "CREATE TABLE usergroup (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, rules TEXT NOT NULL)",
         """CREATE TABLE membership (
@@ -78,6 +78,10 @@ MIGRATIONS = {
             SELECT rowid, id, title, description,
                    coalesce((SELECT group_concat(tag, ' ') FROM item_tag WHERE item_id = item.id), ''), 'local'
             FROM item""",
+    ],
+    5: [  # indexes for the home page's recent and most viewed lists
+        "CREATE INDEX item_created ON item (created)",
+        "CREATE INDEX item_views ON item (views)",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)

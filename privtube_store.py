@@ -26,6 +26,7 @@ VIEW_WINDOW = 6 * 3600
 CHUNK = 1024 * 1024
 MAX_TITLE, MAX_DESCRIPTION, MAX_AUTHOR, MAX_COMMENT, MAX_VIEWER = 200, 10000, 64, 5000, 128
 CATALOG_DEFAULT, CATALOG_MAX = 500, 1000
+RANKED_MATCHES = 2000
 
 
 class StoreError(Exception):
@@ -229,23 +230,38 @@ class Store:
         return Item.select().where(auth.visible_filter(principal, Item, self.database.ItemTag))
 
     def search(self, principal, text, tag='', kind='', sort='relevance', offset=0, limit=24):
-        """([item], more) of the items `principal` may see that match every word of `text` by prefix."""
+        """([item], more, ranked) of the items `principal` may see that match every word of `text` by prefix.
+
+        Ranking by relevance costs a bm25 score per match, so a query matching more than RANKED_MATCHES
+        items (a word in half the library) lists the newest matches instead; `ranked` says which it did.
+        """
         Item, ItemTag = self.database.Item, self.database.ItemTag
         query = self.visible_query(principal)
         match = fts_query(text)
+        if tag:
+            query = query.where(auth.rule_filter('tag:' + tag, Item, ItemTag))
+        if kind:
+            query = query.where(Item.mime.startswith(kind + '/'))
+        ranked = False
+        if sort == 'views':
+            order = [Item.views.desc(), Item.created.desc(), Item.id]
+        elif not match:
+            order = [Item.created.desc(), Item.id]
+        else:
+            ranked = sort == 'relevance' and self.match_count(match, RANKED_MATCHES + 1) <= RANKED_MATCHES
+            # rowid order is the index's own, so SQLite stops after one page instead of sorting every match
+            order = [SQL('item_fts.rank'), Item.id] if ranked else [SQL('item_fts.rowid DESC')]
         if match:
             query = query.from_(Item, SQL('item_fts')).where(
                 SQL('item_fts MATCH ?', [match]), Item.id == SQL('item_fts.item_id'))
-        if tag:
-            query = query.where(Item.id.in_(ItemTag.select(ItemTag.item).where(ItemTag.tag == tag)))
-        if kind:
-            query = query.where(Item.mime.startswith(kind + '/'))
-        order = {'newest': [Item.created.desc()], 'views': [Item.views.desc(), Item.created.desc()]}.get(sort)
-        if order is None:
-            order = [SQL('item_fts.rank')] if match else [Item.created.desc()]
         # objects(): Peewee builds no model rows from a multi-source FROM otherwise
-        rows = list(query.order_by(*order, Item.id).offset(offset).limit(limit + 1).objects())
-        return rows[:limit], len(rows) > limit
+        rows = list(query.order_by(*order).offset(offset).limit(limit + 1).objects())
+        return rows[:limit], len(rows) > limit, ranked
+
+    def match_count(self, match, cap):
+        """How many items match, counting no further than `cap`."""
+        return self.db.execute_sql('SELECT count(*) FROM (SELECT 1 FROM item_fts WHERE item_fts MATCH ? LIMIT ?)',
+                                   (match, cap)).fetchone()[0]
 
     # --- adding files ----------------------------------------------------------------------------
 

@@ -25,8 +25,10 @@ logger = logging.getLogger('privtube.web')
 HERE = os.path.dirname(os.path.abspath(__file__))
 VIEWS = os.path.join(HERE, 'views')
 STATIC = os.path.join(HERE, 'views', 'static')
+VIEWS_LOOKUP = [VIEWS]   # one list object: Bottle caches compiled templates by the lookup's id
 COOKIE = 'privtube_session'
 SESSION_IDLE = 30 * 24 * 3600
+SESSION_TOUCH = 600
 PAGE_SIZE = 24
 ANONYMOUS = {'/login', '/setup', '/healthz'}
 
@@ -75,7 +77,7 @@ def setup_token(database):
 
 def render(name, **values):
     """A template from views/ (found by absolute path, whatever the working directory)."""
-    return bottle.template(name, template_lookup=[VIEWS], **values)
+    return bottle.template(name, template_lookup=VIEWS_LOOKUP, **values)
 
 
 def session_hash(token):
@@ -122,6 +124,9 @@ class Web:
         session = self.current_session()
         if session is None:
             raise Redirect('/login?next=' + bottle.request.fullpath)
+        if session.last_seen < time.time() - SESSION_TOUCH:   # a write per page would cost an fsync each
+            self.database.Session.update(last_seen=time.time()).where(
+                self.database.Session.id_hash == session.id_hash).execute()
         user = session.user
         return session, user, self.node.accounts.user_principal(user)
 
@@ -237,10 +242,15 @@ def make_web(node):
         tag = (query.getunicode('tag') or '').strip().lower()[:64]
         page = int(query.get('page')) if re.fullmatch(r'[0-9]{1,4}', query.get('page') or '') else 1
         page = max(page, 1)
-        results, more = store.search(principal, q, tag=tag, kind=kind, sort=sort, offset=(page - 1) * PAGE_SIZE,
-                                     limit=PAGE_SIZE)
+        origin = (query.getunicode('origin') or '').strip()[:64]
+        results, more, ranked = store.search(principal, q, tag=tag, kind=kind, sort=sort,
+                                             offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        if origin and origin not in ('local', node.name):
+            results, more = [], False     # every item here is this node's own until peers sync
         return render('search', user=user, csrf=session.csrf, q=q, sort=sort, kind=kind, tag=tag, page=page,
-                      results=results, more=more)
+                      origin=origin, origins=[node.name],
+                      results=results, more=more, newest_instead=bool(q and sort == 'relevance' and results
+                                                                      and not ranked))
 
     @app.get('/watch/<item_id>')
     def watch(session, user, principal, item_id):
@@ -471,8 +481,6 @@ class PagePlugin:
                     if anonymous:
                         return callback(*args, **kwargs)
                     session, user, principal = self.web.signed_in()
-                    self.web.database.Session.update(last_seen=time.time()).where(
-                        self.web.database.Session.id_hash == session.id_hash).execute()
                     return callback(session, user, principal, *args, **kwargs)
             except Redirect as moved:
                 bottle.response.status = 303

@@ -9,6 +9,12 @@
     <option value="{{k}}" {{'selected' if kind == k else ''}}>{{k}}</option>
     % end
   </select>
+  <select name="origin" aria-label="Origin">
+    <option value="">every node</option>
+    % for name in origins:
+    <option value="{{name}}" {{'selected' if origin == name else ''}}>{{name}}</option>
+    % end
+  </select>
   <select name="sort" aria-label="Sort">
     % for value, label in (('relevance', 'best match'), ('newest', 'newest'), ('views', 'most viewed')):
     <option value="{{value}}" {{'selected' if sort == value else ''}}>{{label}}</option>
@@ -19,14 +25,17 @@
 % if not results:
 <p class="empty">Nothing found{{' for "%s"' % q if q else ''}}. Try fewer or shorter words.</p>
 % else:
+% if newest_instead:
+<p class="notice">Many items match; the newest come first. Add words to narrow the search.</p>
+% end
 % include('cards', items=results)
 % end
 <nav class="pages">
 % from urllib.parse import urlencode
 % if page > 1:
-<a href="/search?{{urlencode(dict(q=q, tag=tag, kind=kind, sort=sort, page=page - 1))}}">Previous</a>
+<a href="/search?{{urlencode(dict(q=q, tag=tag, kind=kind, origin=origin, sort=sort, page=page - 1))}}">Previous</a>
 % end
 % if more:
-<a href="/search?{{urlencode(dict(q=q, tag=tag, kind=kind, sort=sort, page=page + 1))}}">Next</a>
+<a href="/search?{{urlencode(dict(q=q, tag=tag, kind=kind, origin=origin, sort=sort, page=page + 1))}}">Next</a>
 % end
 </nav>

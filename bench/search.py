@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Search page benchmark: `python bench/search.py [--items 100000] [--queries 400]`.
+
+Builds a node whose database holds N items (titles and descriptions drawn from a Zipf-like vocabulary,
+half of them tagged `family`), starts a real `serve` on a loopback port, signs in a member whose only
+group allows `tag:family` (so they see half the items), and times the search page for a mix of common,
+rare, prefix and two-word queries. Prints p50/p95/p99 against the targets (p50 <= 15 ms, p95 <= 40 ms).
+"""
+import argparse
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import privtube_config  # noqa: E402
+from privtube_app import Node  # noqa: E402
+
+SYLLABLES = ['ba', 'ke', 'lo', 'mi', 'nu', 'ra', 'se', 'ti', 'vo', 'za', 'dor', 'fen', 'gal', 'hum', 'pir']
+
+
+def vocabulary(size, rng):
+    words = set()
+    while len(words) < size:
+        words.add(''.join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+def zipf_pick(words, rng):
+    """Low ranks are common: rank r is picked with weight ~1/r."""
+    return words[min(int(len(words) ** rng.random()) - 1, len(words) - 1)]
+
+
+def populate(node, count, words, rng):
+    """Insert `count` items straight into the database in one transaction (no media files needed)."""
+    db = node.database.db
+    items, tags, states, texts = [], [], [], []
+    for n in range(count):
+        item_id = secrets.token_urlsafe(16)
+        title = ' '.join(zipf_pick(words, rng) for _ in range(rng.randint(2, 5)))
+        description = ' '.join(zipf_pick(words, rng) for _ in range(rng.randint(0, 12)))
+        tag = 'family' if n % 2 == 0 else 'work'
+        items.append((item_id, 'bench/%d.mp4' % n, title, description, 'video/mp4', 1000, 1,
+                      '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', rng.randint(0, 50), n + 1))
+        tags.append((item_id, tag))
+        states.append((n + 1, item_id, 0, tag, 0))
+        texts.append((n + 1, item_id, title, description, tag))
+    with db.atomic():
+        db.cursor().executemany(
+            'INSERT INTO item (id, path, title, description, mime, size, mtime_ns, created, updated, views, seq) '
+            'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', items)
+        db.cursor().executemany('INSERT INTO item_tag (item_id, tag) VALUES (?, ?)', tags)
+        db.cursor().executemany('INSERT INTO item_state (seq, item_id, private, tags, deleted) VALUES (?, ?, ?, ?, ?)',
+                                states)
+        db.cursor().executemany("INSERT INTO item_fts (rowid, item_id, title, description, tags, origin) "
+                                "VALUES (?, ?, ?, ?, ?, 'local')", texts)
+        db.execute_sql("UPDATE counter SET value = ? WHERE name = 'seq'", (count,))
+
+
+def queries(words, count, rng):
+    """A mix: common words, rare words, prefixes of words, and two-word queries."""
+    common, rare = words[:30], words[-500:]
+    kinds = [lambda: rng.choice(common), lambda: rng.choice(rare), lambda: rng.choice(words[:300])[:3],
+             lambda: '%s %s' % (rng.choice(common), rng.choice(words[:200]))]
+    return [(n % 4, kinds[n % 4]()) for n in range(count)]
+
+
+def start_serve(config_path, port):
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config_path, 'serve'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            requests.get('http://127.0.0.1:%d/healthz' % port, timeout=1)
+            return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit('serve did not start')
+
+
+def percentile(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--items', type=int, default=100_000)
+    parser.add_argument('--queries', type=int, default=400)
+    parser.add_argument('--port', type=int, default=18391)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    folder = tempfile.mkdtemp(prefix='privtube-search-')
+    process = None
+    try:
+        config_path = os.path.join(folder, 'config.ini')
+        with open(config_path, 'w') as fh:
+            fh.write('[node]\nname = bench\n[server]\nport = %d\nthreads = 4\n' % args.port)
+        node = Node(privtube_config.load(config_path))
+        words = vocabulary(5000, rng)
+        started = time.time()
+        populate(node, args.items, words, rng)
+        node.accounts.create_group('family', ['tag:family'])
+        node.accounts.create_user('member', 'member-password', groups=['family'])
+        node.close()
+        print('built %d items in %.1f s' % (args.items, time.time() - started))
+        process = start_serve(config_path, args.port)
+        base = 'http://127.0.0.1:%d' % args.port
+        session = requests.Session()
+        answer = session.post(base + '/login', data={'username': 'member', 'password': 'member-password'},
+                              allow_redirects=False, timeout=10)
+        assert answer.status_code == 303, answer.status_code
+        for _, word in queries(words, 20, rng):              # warm the page cache and templates
+            session.get(base + '/search', params={'q': word}, timeout=10)
+        timings = {0: [], 1: [], 2: [], 3: []}
+        hits = 0
+        for kind, text in queries(words, args.queries, rng):
+            begin = time.perf_counter()
+            page = session.get(base + '/search', params={'q': text}, timeout=10)
+            timings[kind].append((time.perf_counter() - begin) * 1000)
+            assert page.status_code == 200
+            hits += 'href="/watch/' in page.text
+        report(timings, hits, args)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def report(timings, hits, args):
+    names = ['common word', 'rare word', 'prefix', 'two words']
+    every = [t for values in timings.values() for t in values]
+    print('%d searches over %d items, member sees half; %d pages had results' % (len(every), args.items, hits))
+    print('%-14s %8s %8s %8s' % ('query kind', 'p50 ms', 'p95 ms', 'p99 ms'))
+    for kind, values in timings.items():
+        print('%-14s %8.1f %8.1f %8.1f' % (names[kind], percentile(values, .5), percentile(values, .95),
+                                           percentile(values, .99)))
+    p50, p95 = percentile(every, .5), percentile(every, .95)
+    print('%-14s %8.1f %8.1f %8.1f' % ('all', p50, p95, percentile(every, .99)))
+    print('target p50 <= 15 ms: %s; target p95 <= 40 ms: %s' % ('PASS' if p50 <= 15 else 'FAIL',
+                                                                 'PASS' if p95 <= 40 else 'FAIL'))
+
+
+if __name__ == '__main__':
+    main()
