@@ -77,7 +77,14 @@ def setup_token(database):
 
 def render(name, **values):
     """A template from views/ (found by absolute path, whatever the working directory)."""
-    return bottle.template(name, template_lookup=VIEWS_LOOKUP, **values)
+    return bottle.template(name, template_lookup=VIEWS_LOOKUP, human_size=human_size, **values)
+
+
+def human_size(size):
+    for unit in ('bytes', 'KB', 'MB', 'GB'):
+        if size < 1000 or unit == 'GB':
+            return ('%d %s' if unit == 'bytes' else '%.1f %s') % (size, unit)
+        size /= 1000.0
 
 
 def session_hash(token):

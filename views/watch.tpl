@@ -10,7 +10,7 @@
   <p class="notice">Your browser cannot show this file here; download it instead.</p>
 % end
   <h1>{{item.title}}</h1>
-  <p class="meta"><span id="views">{{item.views}}</span> views · {{item.created[:10]}} · {{'%.1f MB' % (item.size / 1e6)}} ·
+  <p class="meta"><span id="views">{{item.views}}</span> views · {{item.created[:10]}} · {{human_size(item.size)}} ·
   from {{node_name}}{{' · by ' + owner if owner else ''}}{{' · private' if item.private else ''}}</p>
   % if tags:
   <p class="tags">

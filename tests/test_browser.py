@@ -1,0 +1,125 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright against a real `serve`.
+
+An admin uploads a short H.264/AAC video made by ffmpeg; a member finds it by search, plays it, seeks,
+comments, and sees the view count rise. CI installs chromium, ffmpeg and playwright (.ci/run); elsewhere
+the test is skipped when they are missing.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from test_serve import free_port, wait_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHROMIUM = '/usr/bin/chromium'
+ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run', '--disable-quic', '--autoplay-policy=no-user-gesture-required']
+
+pytestmark = pytest.mark.browser
+
+
+def require_tools():
+    missing = [name for name, ok in (('chromium', os.path.exists(CHROMIUM)), ('ffmpeg', shutil.which('ffmpeg')))
+               if not ok]
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append('playwright')
+    if missing and os.environ.get('CI'):
+        pytest.fail('CI must install %s (see .ci/run)' % ', '.join(missing))
+    if missing:
+        pytest.skip('needs %s' % ', '.join(missing))
+
+
+def make_video(path):
+    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=4:size=320x240:rate=25',
+                    '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
+                    '-c:a', 'aac', '-shortest', '-movflags', '+faststart', str(path)], check=True, timeout=120)
+
+
+def cli(config, *args, stdin=None):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config] + list(args),
+                          input=stdin, capture_output=True, text=True, timeout=60, check=True)
+
+
+@pytest.fixture
+def node_url(tmp_path):
+    require_tools()
+    port = free_port()
+    config = str(tmp_path / 'config.ini')
+    with open(config, 'w') as fh:
+        fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
+    cli(config, 'user', 'add', 'admin', '--admin', '--password-stdin', stdin='admin-password\n')
+    cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = 'http://127.0.0.1:%d' % port
+    try:
+        wait_for(base + '/healthz')
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def sign_in(browser, base, name, password):
+    page = browser.new_context(viewport={'width': 360, 'height': 740}).new_page()
+    page.goto(base + '/')
+    assert '/login' in page.url
+    page.fill('input[name=username]', name)
+    page.fill('input[name=password]', password)
+    page.click('button[type=submit]')
+    page.wait_for_url(base + '/')
+    return page
+
+
+def test_upload_search_play_seek_comment_and_count_a_view(node_url, browser, tmp_path):
+    video = tmp_path / 'Lakeside picnic.mp4'
+    make_video(video)
+
+    admin = sign_in(browser, node_url, 'admin', 'admin-password')
+    admin.click('text=Upload')
+    admin.set_input_files('input[name=file]', str(video))
+    admin.fill('input[name=title]', 'Lakeside picnic')
+    admin.fill('input[name=tags]', 'family, summer')
+    admin.click('#upload button[type=submit]')
+    admin.wait_for_url('**/watch/*')
+    assert admin.inner_text('h1') == 'Lakeside picnic'
+
+    mia = sign_in(browser, node_url, 'mia', 'mia-password')
+    mia.fill('header input[name=q]', 'lakesi')
+    mia.press('header input[name=q]', 'Enter')
+    mia.wait_for_url('**/search?*')
+    mia.click('text=Lakeside picnic')
+    mia.wait_for_url('**/watch/*')
+    assert mia.inner_text('#views') == '0'
+
+    mia.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
+    mia.wait_for_function('() => document.getElementById("player").currentTime > 0.3', timeout=20000)
+    mia.evaluate('() => { document.getElementById("player").currentTime = 2.5; }')
+    mia.wait_for_function('() => document.getElementById("player").currentTime > 2.6', timeout=20000)
+    mia.wait_for_function('() => document.getElementById("views").textContent === "1"', timeout=30000)
+
+    mia.fill('textarea[name=body]', 'What a lovely day <3')
+    mia.click('#comments button[type=submit]')
+    mia.wait_for_url('**/watch/*')
+    assert 'What a lovely day <3' in mia.inner_text('#comments')
+    assert mia.inner_text('#views') == '1'
+
+    admin.reload()
+    assert admin.inner_text('#views') == '1'
+    assert 'mia' in admin.inner_text('#comments')
+    width = mia.evaluate('() => document.documentElement.scrollWidth')
+    assert width <= 360, 'the watch page scrolls sideways on a phone (%d px)' % width
