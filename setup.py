@@ -5,10 +5,12 @@ setup(
     version='0.1.0',
     description='A private media network for a few trusted homes, on small hardware.',
     py_modules=['privtube', 'privtube_app', 'privtube_auth', 'privtube_config', 'privtube_db',
-                'privtube_media', 'privtube_store'],
-    data_files=[],
+                'privtube_media', 'privtube_store', 'privtube_web'],
+    # templates sit beside the modules, where privtube_web.VIEWS finds them
+    packages=['views'],
+    package_data={'views': ['*.tpl', 'static/*']},
     python_requires='>=3.10',
     install_requires=['bottle>=0.13', 'peewee>=3.17', 'schedule>=1.2', 'requests>=2.31', 'waitress>=3.0'],
-    extras_require={'test': ['pytest>=8', 'webtest>=3', 'hypothesis>=6']},
+    extras_require={'test': ['pytest>=8', 'webtest>=3', 'hypothesis>=6', 'playwright>=1.40']},
     entry_points={'console_scripts': ['privtube = privtube:main']},
 )

@@ -81,6 +81,21 @@ def test_serve_answers_health_and_streams_ranges(served):
         assert response.status == 200 and response.read() == data
 
 
+def test_serve_prints_a_one_time_setup_link_that_works(served):
+    process, base, key, folder = served
+    process.send_signal(signal.SIGTERM)
+    out = process.communicate(timeout=10)[0].decode()
+    link = [word for word in out.split() if '/setup?token=' in word][0]
+    assert link.startswith(base + '/setup?token=')
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config',
+                                str(folder / 'config.ini'), 'serve'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert b'Create the administrator' in wait_for(link)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
 def test_serve_stops_on_sigterm(served):
     process, base, key, folder = served
     process.send_signal(signal.SIGTERM)
