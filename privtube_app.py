@@ -9,6 +9,7 @@ import bottle
 import privtube_auth as auth
 import privtube_media as media
 from privtube_db import Database
+from privtube_registry import Registry, RemoteComments, SyncLoop
 from privtube_store import Store, StoreError, make_api
 from privtube_web import make_web, render, setup_token
 
@@ -20,7 +21,7 @@ VERSION = '0.1.0'
 class Node:
     """Everything one running node owns. Building it opens (and if needed upgrades) the database."""
 
-    def __init__(self, config):
+    def __init__(self, config, transport=None):
         self.config = config
         self.name = config.node_name
         self.version = VERSION
@@ -28,6 +29,20 @@ class Node:
         self.store = Store(self.database, config.get('store', 'media_dir'),
                            config.get('store', 'max_upload_mb') * 1024 * 1024)
         self.accounts = auth.Accounts(self.database)
+        self.registry = Registry(self, transport)
+        self.remote = RemoteComments(self.registry)
+        self.sync_loop = None
+        with self.database.db.connection_context():
+            self.registry.forget_unknown_peers()
+        for name, peer in config.peers.items():
+            if plain_http_to_public(peer['url']):
+                logger.warning('peer %s is reached over plain http at a public address (%s): its key and media '
+                               'cross the internet unencrypted; use https or a VPN', name, peer['url'])
+
+    def start_sync(self):
+        """Start the scheduled sync loop (serve does; tests sync on demand)."""
+        self.sync_loop = SyncLoop(self.registry, self.config.get('registry', 'sync_minutes'))
+        self.sync_loop.start()
 
     def key_principal(self, token):
         principal = self.accounts.key_principal(token)
@@ -36,12 +51,38 @@ class Node:
         return principal
 
     def close(self):
+        if self.sync_loop is not None:
+            self.sync_loop.stop()
         self.database.close()
 
 
-def make_app(config, node=None):
-    """Build the WSGI app for `config`: the web app, the API under /api/v1 (keys) and /healthz."""
-    node = node or Node(config)
+def plain_http_to_public(url):
+    """True for an http:// URL whose host is not loopback, private or link-local."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    if parts.scheme != 'http':
+        return False
+    host = parts.hostname or ''
+    if host == 'localhost' or host.endswith(('.local', '.lan', '.home.arpa', '.internal')):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            address = ipaddress.ip_address(socket.getaddrinfo(host, None)[0][4][0])
+        except (OSError, ValueError, IndexError):
+            return True
+    return not (address.is_private or address.is_loopback or address.is_link_local)
+
+
+def make_app(config, node=None, transport=None):
+    """Build the WSGI app for `config`: the web app, the API under /api/v1 (keys) and /healthz.
+
+    `transport` replaces the outbound HTTP seam (tests wire several in-process nodes with it).
+    """
+    node = node or Node(config, transport)
     app = make_web(node)
     app.node = node
     app.mount('/api/v1/', make_api(node))
@@ -86,6 +127,7 @@ def serve(config):
     if token:
         print('No user yet: open %s/setup?token=%s to create the administrator.' % (config.base_url, token),
               flush=True)
+    node.start_sync()
     try:
         server.run()
     except KeyboardInterrupt:

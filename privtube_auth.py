@@ -315,17 +315,17 @@ def visible_filter(principal, Item, ItemTag):
     matches = [rule_filter(rule, Item, ItemTag) for rule in principal.rules]
     allowed = shared & reduce_or(matches) if matches else Item.id.is_null(True)
     if principal.kind == 'user':
-        return (Item.owner == principal.id) | allowed
-    return allowed
+        return ((Item.owner == principal.id) & (Item.origin == 'local')) | allowed
+    return allowed & (Item.origin == 'local')
 
 
 def rule_filter(rule, Item, ItemTag):
-    if rule == '*' or rule == 'origin:local':
+    if rule == '*':
         return Item.id.is_null(False)
     kind, _, value = rule.partition(':')
     if kind == 'tag':   # correlated EXISTS: one index probe per row, never a list of every tagged item
         return fn.EXISTS(ItemTag.select(SQL('1')).where((ItemTag.item == Item.id) & (ItemTag.tag == value)))
-    return Item.id.is_null(True)
+    return Item.origin == value
 
 
 def reduce_or(expressions):

@@ -19,7 +19,7 @@ PRAGMAS = {'journal_mode': 'wal', 'foreign_keys': 1, 'busy_timeout': 10000, 'syn
 MIGRATIONS = {
     1: [  # the content store, its change log and keys
         """CREATE TABLE item (
-            id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
+            id TEXT PRIMARY KEY, path TEXT UNIQUE, title TEXT NOT NULL,
             description TEXT NOT NULL DEFAULT '', mime TEXT NOT NULL, size INTEGER NOT NULL,
             mtime_ns INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
             views INTEGER NOT NULL DEFAULT 0, comments INTEGER NOT NULL DEFAULT 0,
@@ -82,6 +82,14 @@ MIGRATIONS = {
     5: [  # indexes for the home page's recent and most viewed lists
         "CREATE INDEX item_created ON item (created)",
         "CREATE INDEX item_views ON item (views)",
+    ],
+    6: [  # the registry: items of peers (id "ORIGIN:ID", no path) and each peer's sync state
+        "ALTER TABLE item ADD COLUMN origin TEXT NOT NULL DEFAULT 'local'",
+        "CREATE INDEX item_origin ON item (origin)",
+        """CREATE TABLE peer (
+            name TEXT PRIMARY KEY, cursor TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'never synced',
+            last_attempt REAL, last_success REAL, last_error TEXT NOT NULL DEFAULT '',
+            item_count INTEGER NOT NULL DEFAULT 0)""",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -172,7 +180,7 @@ def define_models(holder):
 
     class Item(Base):
         id = TextField(primary_key=True)
-        path = TextField(unique=True)
+        path = TextField(unique=True, null=True)
         title = TextField()
         description = TextField(default='')
         mime = TextField()
@@ -189,6 +197,11 @@ def define_models(holder):
         private = BooleanField(default=False)
         seq = IntegerField()
         owner = ForeignKeyField(User, null=True, on_delete='SET NULL')
+        origin = TextField(default='local')
+
+        @property
+        def is_local(self):
+            return self.origin == 'local'
 
     class ItemTag(Base):
         item = ForeignKeyField(Item, on_delete='CASCADE')
@@ -248,6 +261,15 @@ def define_models(holder):
         created = FloatField()
         last_seen = FloatField()
 
+    class Peer(Base):
+        name = TextField(primary_key=True)
+        cursor = TextField(default='')
+        status = TextField(default='never synced')
+        last_attempt = FloatField(null=True)
+        last_success = FloatField(null=True)
+        last_error = TextField(default='')
+        item_count = IntegerField(default=0)
+
     for model in (User, UserGroup, Membership, Item, ItemTag, Tombstone, ItemState, ApiKey, Comment, ViewMark,
-                  Secret, Session):
+                  Secret, Session, Peer):
         setattr(holder, model.__name__, model)

@@ -18,7 +18,8 @@ from privtube_db import now_iso
 
 logger = logging.getLogger('privtube.store')
 
-ITEM_ID = re.compile(r'^[A-Za-z0-9_-]{22,64}$')
+# a local id, or ORIGIN:ID for an item of a peer
+ITEM_ID = re.compile(r'^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,63}:)?[A-Za-z0-9_-]{16,64}$')
 UPLOADS = 'uploads'
 TEMP_PREFIX = '.tmp-'
 TEMP_SUFFIXES = ('.part', '.tmp', '.crdownload', '.partial', '~', '.swp')
@@ -140,13 +141,13 @@ class Store:
 
     # --- search index ---------------------------------------------------------------------------
 
-    def index_text(self, item_id, title, description, tags):
+    def index_text(self, item_id, title, description, tags, origin='local'):
         """(Re)write the item's row in the full-text index; its rowid is the item's."""
         self.unindex_text(item_id)
         self.db.execute_sql(
             "INSERT INTO item_fts (rowid, item_id, title, description, tags, origin) "
-            "SELECT rowid, id, ?, ?, ?, 'local' FROM item WHERE id = ?",
-            (title, description, ' '.join(tags), item_id))
+            "SELECT rowid, id, ?, ?, ?, ? FROM item WHERE id = ?",
+            (title, description, ' '.join(tags), origin, item_id))
 
     def unindex_text(self, item_id):
         self.db.execute_sql('DELETE FROM item_fts WHERE rowid = (SELECT rowid FROM item WHERE id = ?)', (item_id,))
@@ -189,7 +190,7 @@ class Store:
             item.updated = now_iso()
             self.touch(item, visibility_changed=tags is not None or private is not None)
             item.save()
-            self.index_text(item.id, item.title, item.description, self.tags_of(item.id))
+            self.index_text(item.id, item.title, item.description, self.tags_of(item.id), item.origin)
         return item
 
     def forget_item(self, item):
@@ -220,7 +221,7 @@ class Store:
     def visible_item(self, principal, item_id):
         """The item if `principal` may see it; else StoreError 404 (unknown and hidden look the same)."""
         item = self.get_item(item_id)
-        if item is None or not auth.can_see(principal, item.private, self.tags_of(item.id),
+        if item is None or not auth.can_see(principal, item.private, self.tags_of(item.id), item.origin,
                                             owner_id=item.owner_id):
             raise not_found()
         return item
@@ -344,7 +345,7 @@ class Store:
         """Index the media folder in place: add new files, refresh changed ones, drop vanished ones."""
         Item = self.database.Item
         known = {row[0]: (row[1], row[2], row[3]) for row in
-                 Item.select(Item.path, Item.id, Item.size, Item.mtime_ns).tuples()}
+                 Item.select(Item.path, Item.id, Item.size, Item.mtime_ns).where(Item.origin == 'local').tuples()}
         summary = {'seen': 0, 'added': 0, 'changed': 0, 'removed': 0}
         for relative, stat in self.walk_media():
             summary['seen'] += 1
@@ -416,7 +417,8 @@ class Store:
     def changed_since(self, seq, limit):
         """[(seq, item_id, alive)] of items and tombstones changed after `seq`, oldest change first."""
         Item, Tombstone = self.database.Item, self.database.Tombstone
-        alive = Item.select(Item.seq, Item.id).where(Item.seq > seq).order_by(Item.seq).limit(limit).tuples()
+        alive = (Item.select(Item.seq, Item.id).where((Item.seq > seq) & (Item.origin == 'local'))
+                 .order_by(Item.seq).limit(limit).tuples())
         dead = (Tombstone.select(Tombstone.seq, Tombstone.item_id).where(Tombstone.seq > seq)
                 .order_by(Tombstone.seq).limit(limit).tuples())
         merged = sorted([(s, i, True) for s, i in alive] + [(s, i, False) for s, i in dead])
@@ -425,7 +427,7 @@ class Store:
     def sort_candidates(self, principal, page, base, position, items, removed):
         alive_ids = [item_id for _, item_id, alive in page if alive]
         Item = self.database.Item
-        rows = {item.id: item for item in Item.select().where(Item.id.in_(alive_ids))}
+        rows = {item.id: item for item in Item.select().where(Item.id.in_(alive_ids) & (Item.origin == 'local'))}
         tags = self.tags_for(alive_ids)
         hidden = []
         for _, item_id, alive in page:

@@ -18,6 +18,7 @@ from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
+from privtube_registry import PeerError, gateway_reply
 from privtube_store import MAX_COMMENT, StoreError, check_text
 
 logger = logging.getLogger('privtube.web')
@@ -262,14 +263,17 @@ def make_web(node):
     @app.get('/watch/<item_id>')
     def watch(session, user, principal, item_id):
         item = store.visible_item(principal, item_id)
+        comments, comments_error = item_comments(node, item)
         return render('watch', user=user, csrf=session.csrf, item=item, tags=store.tags_of(item.id),
-                      kind=media.media_kind(item.mime), comments=store.comments_json(item),
+                      kind=media.media_kind(item.mime), comments=comments, comments_error=comments_error,
                       may_edit=may_edit(user, item), owner=item.owner.name if item.owner_id else None,
-                      node_name=node.name)
+                      origin=node.name if item.is_local else item.origin, offline=offline_since(node, item))
 
     @app.get('/media/<item_id>')
     def item_media(session, user, principal, item_id):
         item = store.visible_item(principal, item_id)
+        if not item.is_local:
+            return gateway_reply(node.registry, item, bottle.request.headers, bottle.response)
         download = bottle.request.query.get('download') == '1'
         name = os.path.basename(item.path) if download else None
         body = media.file_response(bottle.response, bottle.request.headers, store.open_media(item), item.mime, name)
@@ -282,13 +286,18 @@ def make_web(node):
         web.check_csrf(session)
         item = store.visible_item(principal, item_id)
         body = check_text(bottle.request.forms.getunicode('body') or '', 'comment', MAX_COMMENT, required=True)
-        store.add_comment(item, user.name, body, user_id=user.id)
+        if item.is_local:
+            store.add_comment(item, user.name, body, user_id=user.id)
+        else:
+            node.remote.post(item, user.name, body)
         raise Redirect('/watch/%s#comments' % item.id)
 
     @app.post('/watch/<item_id>/comments/<comment_id>/delete')
     def delete_comment(session, user, principal, item_id, comment_id):
         web.check_csrf(session)
         item = store.visible_item(principal, item_id)
+        if not item.is_local:
+            raise StoreError('comments on items of %s are deleted there' % item.origin, 403)
         store.delete_comment(item, comment_id, lambda c: user.is_admin or c.user_id == user.id)
         raise Redirect('/watch/%s#comments' % item.id)
 
@@ -296,6 +305,9 @@ def make_web(node):
     def count_view(session, user, principal, item_id):
         web.check_csrf(session)
         item = store.visible_item(principal, item_id)
+        if not item.is_local:
+            node.remote.view(item, viewer_id(node, user))
+            return {'counted': True, 'views': item.views + 1}
         counted = item.owner_id != user.id and store.count_view(item, principal.tag, 'web')
         return {'counted': bool(counted), 'views': store.get_item(item.id).views}
 
@@ -395,6 +407,21 @@ def add_admin_routes(app, web):
             accounts.create_group(form.getunicode('name', ''), (form.getunicode('rules', '') or '').split())
         raise Redirect('/admin/groups')
 
+    @app.get('/admin/peers')
+    def peers(session, user, principal):
+        require_admin(user)
+        return render('admin_peers', user=user, csrf=session.csrf, peers=peer_rows(node), started=None)
+
+    @app.post('/admin/peers')
+    def peers_sync(session, user, principal):
+        web.check_csrf(session)
+        require_admin(user)
+        name = bottle.request.forms.getunicode('name', '')
+        if name not in node.config.peers:
+            raise StoreError('no peer named %s' % name, 404)
+        threading.Thread(target=node.registry.sync, args=(name,), name='privtube-sync-now', daemon=True).start()
+        return render('admin_peers', user=user, csrf=session.csrf, peers=peer_rows(node), started=name)
+
     @app.get('/admin/keys')
     def keys(session, user, principal):
         require_admin(user)
@@ -417,13 +444,46 @@ def add_admin_routes(app, web):
                       new_key=new_key, peer_line=peer_line)
 
 
+def item_comments(node, item):
+    """(comments, error message): a peer's item has its comments at the origin, which may be offline."""
+    if item.is_local:
+        return node.store.comments_json(item), None
+    try:
+        return node.remote.comments(item), None
+    except PeerError as exc:
+        return [], 'The comments live at %s, which cannot be reached right now (%s).' % (item.origin, exc)
+
+
+def offline_since(node, item):
+    """When the origin of a peer's item last answered, if its last sync failed; else None."""
+    if item.is_local:
+        return None
+    state = node.database.Peer.get_or_none(node.database.Peer.name == item.origin)
+    if state is None or state.status != 'failed':
+        return None
+    return time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(state.last_success)) if state.last_success else 'ever'
+
+
+def viewer_id(node, user):
+    """An opaque, stable id for this user at other nodes: counts views without naming anyone."""
+    return hashlib.sha256(('%s/%d' % (node.name, user.id)).encode()).hexdigest()[:24]
+
+
+def peer_rows(node):
+    """[(name, url, state)] of the configured peers, in name order."""
+    Peer = node.database.Peer
+    states = {row.name: row for row in Peer.select()}
+    return [(name, peer['url'], states.get(name)) for name, peer in sorted(node.config.peers.items())]
+
+
 def require_admin(user):
     if not user.is_admin:
         raise StoreError('only administrators may open this page', 403)
 
 
 def may_edit(user, item):
-    return user.is_admin or (item.owner_id is not None and item.owner_id == user.id)
+    """Only the origin changes an item: owners and admins edit local items only."""
+    return item.is_local and (user.is_admin or (item.owner_id is not None and item.owner_id == user.id))
 
 
 def editable(store, principal, user, item_id):
@@ -493,7 +553,7 @@ class PagePlugin:
                 bottle.response.status = 303
                 bottle.response.set_header('Location', moved.location)
                 return ''
-            except (StoreError, auth.AuthError) as exc:
+            except (StoreError, auth.AuthError, PeerError) as exc:
                 bottle.response.status = getattr(exc, 'status', 400)
                 return render('message', title='Sorry', message=str(exc), user=None)
 

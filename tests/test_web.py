@@ -706,6 +706,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/admin/groups', {'action': 'remove', 'name': 'spare'}, None, None),
         ('/admin/keys', {'name': 'evil', 'rules': '*', 'manage': '1'}, None, None),
         ('/admin/keys', {'action': 'revoke', 'name': 'peer'}, None, None),
+        ('/admin/peers', {'name': 'nobody'}, None, None),
     ]
     before = snapshot(node)
     for url, body, files, headers in cases:
@@ -1017,7 +1018,7 @@ def test_admin_pages_are_for_admins_only(node):
     home = bob.get('/')
     assert 'href="/admin/users"' not in home.text
     token = csrf_for(bob)
-    for url in ('/admin/users', '/admin/groups', '/admin/keys'):
+    for url in ('/admin/users', '/admin/groups', '/admin/keys', '/admin/peers'):
         page = bob.get(url, status=403)
         assert 'only administrators' in page.text
     before = snapshot(node)

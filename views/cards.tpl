@@ -3,7 +3,7 @@
   <li><a href="/watch/{{item.id}}">
     <span class="kind kind-{{item.mime.split('/')[0]}}">{{item.mime.split('/')[0]}}</span>
     <span class="title">{{item.title}}</span>
-    <span class="meta">{{item.views}} view{{'' if item.views == 1 else 's'}} · {{item.created[:10]}}</span>
+    <span class="meta">{{item.views}} view{{'' if item.views == 1 else 's'}} · {{item.created[:10]}}{{'' if item.is_local else ' · from ' + item.origin}}</span>
   </a></li>
 % end
 </ul>

@@ -11,7 +11,10 @@
 % end
   <h1>{{item.title}}</h1>
   <p class="meta"><span id="views">{{item.views}}</span> views · {{item.created[:10]}} · {{human_size(item.size)}} ·
-  from {{node_name}}{{' · by ' + owner if owner else ''}}{{' · private' if item.private else ''}}</p>
+  from {{origin}}{{' · by ' + owner if owner else ''}}{{' · private' if item.private else ''}}</p>
+  % if offline:
+  <p class="notice">{{origin}} is offline (last reached {{offline}}); playing may fail until it is back.</p>
+  % end
   % if tags:
   <p class="tags">
   % from urllib.parse import urlencode
@@ -31,14 +34,16 @@
 </article>
 <section id="comments">
   <h2>Comments</h2>
-  % if not comments:
+  % if comments_error:
+  <p class="notice">{{comments_error}}</p>
+  % elif not comments:
   <p class="empty">No comments yet. Be the first.</p>
   % end
   <ol class="comments">
   % for comment in comments:
     <li><strong>{{comment['author']}}</strong> <time>{{comment['created'][:16].replace('T', ' ')}}</time>
       <p>{{comment['body']}}</p>
-      % if user.is_admin or comment['author'] == user.name:
+      % if item.is_local and (user.is_admin or comment['author'] == user.name):
       <form method="post" action="/watch/{{item.id}}/comments/{{comment['id']}}/delete">
         <input type="hidden" name="csrf" value="{{csrf}}"><button class="link">Delete</button></form>
       % end

@@ -1,0 +1,526 @@
+"""The registry of what peers share: one outbound HTTP seam, catalog sync, and the scheduled sync loop.
+
+Every request to a peer goes through `PeerClient`, which uses a `Transport` (requests in production, an
+in-process router in tests): no redirects, a total deadline per request and a cap on every body. A peer's
+items are stored as `ORIGIN:ID` rows of the item table, so search and visibility treat them like local
+items; a peer can only ever add, change or remove rows under its own name.
+"""
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+import privtube_auth as auth
+
+logger = logging.getLogger('privtube.registry')
+
+CATALOG_PAGE = 1000
+MAX_CATALOG_BYTES = 16 * 1024 * 1024
+MAX_SMALL_BYTES = 2 * 1024 * 1024
+REQUEST_DEADLINE = 30.0
+SYNC_DEADLINE = 300.0
+MAX_PAGES = 2000
+REMOTE_ID = re.compile(r'^[A-Za-z0-9_-]{16,64}$')
+FORWARDED_HEADERS = ('Content-Type', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified')
+
+
+class PeerError(Exception):
+    """A peer that cannot be reached or answered badly; the message is shown as its status."""
+
+    def __init__(self, message, status=502):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict
+    body: bytes = b''
+    fields: dict = field(default_factory=dict)
+
+
+class RequestsTransport:
+    """The production transport: `requests`, streaming with a total deadline and a size cap."""
+
+    def __init__(self):
+        import requests
+        self.requests = requests
+        self.session = requests.Session()
+        self.session.trust_env = False    # never a proxy from the environment
+
+    def __call__(self, method, url, headers, body=None, max_bytes=MAX_SMALL_BYTES, deadline=REQUEST_DEADLINE,
+                 verify=True):
+        ends = time.monotonic() + deadline
+        try:
+            response = self.session.request(method, url, headers=headers, data=body, stream=True,
+                                            allow_redirects=False, timeout=(min(5.0, deadline), deadline),
+                                            verify=verify)
+        except self.requests.RequestException as exc:
+            raise PeerError('cannot reach the peer: %s' % type(exc).__name__, 502)
+        try:
+            return Reply(response.status_code, dict(response.headers), read_capped(response, max_bytes, ends))
+        except self.requests.RequestException as exc:
+            raise PeerError('the peer stopped answering: %s' % type(exc).__name__, 502)
+        finally:
+            response.close()
+
+
+def read_capped(response, max_bytes, ends):
+    chunks, size = [], 0
+    for chunk in response.iter_content(65536):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PeerError('the peer sent more than %d bytes' % max_bytes, 502)
+        if time.monotonic() > ends:
+            raise PeerError('the peer was too slow (deadline passed)', 504)
+        chunks.append(chunk)
+    return b''.join(chunks)
+
+
+class PeerClient:
+    """Talks to one peer's Content Management API with the key that peer issued us."""
+
+    def __init__(self, name, url, key, transport, ca_file=''):
+        self.name, self.url, self.key = name, url.rstrip('/'), key
+        self.transport = transport
+        self.verify = ca_file or True
+
+    def request(self, method, path, headers=None, body=None, max_bytes=MAX_SMALL_BYTES, deadline=REQUEST_DEADLINE):
+        sent = {'Authorization': 'Bearer ' + self.key, 'Accept': 'application/json'}
+        sent.update(headers or {})
+        reply = self.transport(method, self.url + '/api/v1' + path, sent, body, max_bytes=max_bytes,
+                               deadline=deadline, verify=self.verify)
+        if 300 <= reply.status < 400:
+            raise PeerError('the peer answered with a redirect, which privtube does not follow', 502)
+        return reply
+
+    def json(self, method, path, body=None, max_bytes=MAX_SMALL_BYTES, expect=(200,)):
+        data = None if body is None else json.dumps(body).encode('utf-8')
+        headers = {'Content-Type': 'application/json'} if body is not None else {}
+        reply = self.request(method, path, headers, data, max_bytes)
+        if reply.status == 401:
+            raise PeerError('the peer refused our key (revoked?)', 502)
+        if reply.status == 404:
+            raise PeerError('the peer no longer shares this item', 404)
+        if reply.status not in expect:
+            raise PeerError('the peer answered %d' % reply.status, 502)
+        if reply.status == 204:
+            return None
+        return parse_json(reply.body)
+
+    def catalog(self, cursor):
+        query = '/catalog?limit=%d' % CATALOG_PAGE + ('&since=%s' % quote(cursor) if cursor else '')
+        return self.json('GET', query, max_bytes=MAX_CATALOG_BYTES)
+
+    def media_window(self, remote_id, range_header, if_range, window):
+        """Up to `window` bytes of the item from the origin, as the origin's 200/206/416 reply."""
+        headers = {'Range': range_header or 'bytes=0-%d' % (window - 1)}
+        if if_range:
+            headers['If-Range'] = if_range
+        return self.request('GET', '/content/%s/media' % remote_id, headers, max_bytes=window + 1,
+                            deadline=REQUEST_DEADLINE)
+
+    def thumbnail(self, remote_id):
+        reply = self.request('GET', '/content/%s/thumbnail' % remote_id, max_bytes=MAX_SMALL_BYTES)
+        return reply.body if reply.status == 200 else None
+
+
+def quote(text):
+    from urllib.parse import quote as url_quote
+    return url_quote(text, safe='')
+
+
+def parse_json(body):
+    try:
+        return json.loads(body.decode('utf-8'))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise PeerError('the peer sent malformed JSON', 502)
+
+
+# --- validation of what a peer sends ------------------------------------------------------------
+
+def checked_page(page):
+    """The catalog page if every part has the contract's shape; PeerError naming the first fault."""
+    if not isinstance(page, dict):
+        raise PeerError('the catalog is not a JSON object')
+    items, removed = page.get('items'), page.get('removed', [])
+    if not isinstance(items, list) or not isinstance(removed, list) or len(items) + len(removed) > 10 * CATALOG_PAGE:
+        raise PeerError('the catalog has no valid items/removed lists')
+    if not isinstance(page.get('cursor'), str) or len(page['cursor']) > 200:
+        raise PeerError('the catalog has no valid cursor')
+    if not isinstance(page.get('more', False), bool) or not isinstance(page.get('reset', False), bool):
+        raise PeerError('the catalog has invalid more/reset flags')
+    if not all(isinstance(i, str) and REMOTE_ID.match(i) for i in removed):
+        raise PeerError('the catalog lists an invalid removed id')
+    return [checked_item(item) for item in items], removed
+
+
+def checked_item(item):
+    if not isinstance(item, dict) or not isinstance(item.get('id'), str) or not REMOTE_ID.match(item['id']):
+        raise PeerError('the catalog has an item without a valid id')
+    try:
+        return {
+            'id': item['id'],
+            'title': text(item.get('title'), 200) or 'untitled',
+            'description': text(item.get('description', ''), 10000),
+            'tags': auth.normalize_tags(item.get('tags') or [])
+            if isinstance(item.get('tags') or [], list) else bad('tags'),
+            'mime': mime_text(item.get('mime')),
+            'size': number(item.get('size'), int, 'size') or 0,
+            'created': text(item.get('created'), 40) or '',
+            'updated': text(item.get('updated'), 40) or '',
+            'views': number(item.get('views'), int, 'views') or 0,
+            'comments': number(item.get('comments'), int, 'comments') or 0,
+            'duration': number(item.get('duration'), (int, float), 'duration'),
+            'width': number(item.get('width'), int, 'width'),
+            'height': number(item.get('height'), int, 'height'),
+            'thumbnail': bool(item.get('thumbnail')) if isinstance(item.get('thumbnail', False), bool) else bad('thumbnail'),
+        }
+    except auth.AuthError as exc:
+        raise PeerError('item %s: %s' % (item['id'], exc))
+
+
+def bad(what):
+    raise PeerError('an item has an invalid %s' % what)
+
+
+def text(value, limit):
+    if value is None:
+        return ''
+    if not isinstance(value, str) or len(value) > limit or '\x00' in value:
+        bad('text field')
+    return value
+
+
+def mime_text(value):
+    if not isinstance(value, str) or not re.match(r'^[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,80}$', value):
+        bad('mime')
+    return value
+
+
+def number(value, kinds, what):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 <= value < 2 ** 53:
+        bad(what)
+    return value
+
+
+# --- the registry ------------------------------------------------------------------------------------
+
+class Registry:
+    """Peers from the config, their sync state in the database, and their items in the item table."""
+
+    def __init__(self, node, transport=None):
+        self.node = node
+        self.database = node.database
+        self.db = node.database.db
+        self.transport = transport
+        self.locks = {}
+
+    def peers(self):
+        return self.node.config.peers
+
+    def client(self, name):
+        peer = self.peers().get(name)
+        if peer is None:
+            raise PeerError('no peer named %s' % name, 404)
+        if self.transport is None:
+            self.transport = RequestsTransport()
+        return PeerClient(name, peer['url'], peer['key'], self.transport, peer.get('ca_file', ''))
+
+    def state(self, name):
+        Peer = self.database.Peer
+        row = Peer.get_or_none(Peer.name == name)
+        return row or Peer.create(name=name)
+
+    def forget_unknown_peers(self):
+        """Drop the items and state of peers no longer in the config."""
+        Item, Peer = self.database.Item, self.database.Peer
+        known = list(self.peers())
+        with self.db.atomic():
+            gone = Item.select(Item.id).where((Item.origin != 'local') & Item.origin.not_in(known))
+            self.drop_items([row.id for row in gone])
+            Peer.delete().where(Peer.name.not_in(known)).execute()
+
+    def sync_all(self):
+        """Sync every peer, each independently; returns {name: (ok, message)}."""
+        return {name: self.sync(name) for name in self.peers()}
+
+    def sync(self, name):
+        """Sync one peer now; (True, summary) or (False, reason). A failure keeps the last good listing."""
+        lock = self.locks.setdefault(name, threading.Lock())
+        if not lock.acquire(blocking=False):
+            return False, 'a sync of %s is already running' % name
+        try:
+            with self.db.connection_context():
+                return self.sync_locked(name)
+        finally:
+            lock.release()
+
+    def sync_locked(self, name):
+        state = self.state(name)
+        state.last_attempt = time.time()
+        try:
+            summary = self.follow_catalog(name, state)
+        except PeerError as exc:
+            state.status, state.last_error = 'failed', str(exc)
+            state.save()
+            logger.warning('sync of peer %s failed: %s', name, exc)
+            return False, str(exc)
+        state.status, state.last_error, state.last_success = 'ok', '', time.time()
+        state.item_count = self.database.Item.select().where(self.database.Item.origin == name).count()
+        state.save()
+        return True, summary
+
+    def follow_catalog(self, name, state):
+        """Read pages until `more` is false; each page is applied in one transaction with its cursor.
+
+        A first read or a reset is a mark-and-sweep: items not seen by the end are dropped only then,
+        so a read that fails halfway keeps what was there.
+        """
+        client = self.client(name)
+        ends = time.monotonic() + SYNC_DEADLINE
+        cursor, seen, sweeping = state.cursor, set(), not state.cursor
+        added = removed = pages = 0
+        while True:
+            page = client.catalog(cursor)
+            items, gone = checked_page(page)
+            if page.get('reset'):
+                sweeping, seen = True, set()
+            seen.update(item['id'] for item in items)
+            with self.db.atomic():
+                added += self.apply_items(name, items)
+                removed += self.drop_items(['%s:%s' % (name, i) for i in gone])
+                cursor = page['cursor']
+                if sweeping and not page.get('more'):
+                    removed += self.sweep(name, seen)
+                if not sweeping or not page.get('more'):
+                    # mid-sweep cursors are not kept: a read cut short starts over and sweeps then
+                    self.save_cursor(name, cursor)
+            pages += 1
+            if not page.get('more'):
+                break
+            if pages >= MAX_PAGES or time.monotonic() > ends:
+                raise PeerError('the catalog did not end within %d pages or %d s' % (MAX_PAGES, SYNC_DEADLINE), 504)
+        state.cursor = cursor
+        return '%d items updated, %d removed' % (added, removed)
+
+    def save_cursor(self, name, cursor):
+        self.database.Peer.update(cursor=cursor).where(self.database.Peer.name == name).execute()
+
+    def apply_items(self, origin, items):
+        """Insert or replace the peer's items, always under the peer's own name."""
+        store = self.node.store
+        for data in items:
+            row_id = '%s:%s' % (origin, data['id'])
+            fields = {k: data[k] for k in ('title', 'description', 'mime', 'size', 'created', 'updated', 'views',
+                                           'comments', 'duration', 'width', 'height', 'thumbnail')}
+            Item = self.database.Item
+            store.unindex_text(row_id)
+            Item.insert(id=row_id, path=None, mtime_ns=0, seq=0, private=False, origin=origin, **fields) \
+                .on_conflict(conflict_target=[Item.id], update=fields).execute()
+            store.set_tags(row_id, data['tags'])
+            store.index_text(row_id, data['title'], data['description'], data['tags'], origin)
+        return len(items)
+
+    def drop_items(self, row_ids):
+        Item = self.database.Item
+        for row_id in row_ids:
+            self.node.store.unindex_text(row_id)
+        return Item.delete().where(Item.id.in_(row_ids) & (Item.origin != 'local')).execute() if row_ids else 0
+
+    def sweep(self, origin, seen):
+        Item = self.database.Item
+        held = [row.id for row in Item.select(Item.id).where(Item.origin == origin)]
+        stale = [row_id for row_id in held if row_id.split(':', 1)[1] not in seen]
+        for start in range(0, len(stale), 500):
+            self.drop_items(stale[start:start + 500])
+        return len(stale)
+
+
+class SyncLoop:
+    """A `schedule` loop in one daemon thread, owned by the app: syncs every peer every `minutes`."""
+
+    def __init__(self, registry, minutes):
+        import schedule
+        self.registry = registry
+        self.scheduler = schedule.Scheduler()
+        self.scheduler.every(minutes).minutes.do(self.run_once)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name='privtube-sync', daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def run_once(self):
+        for name in list(self.registry.peers()):
+            if self.stopping.is_set():
+                return
+            # each peer in its own thread, so a slow one delays no other
+            threading.Thread(target=self.registry.sync, args=(name,), name='privtube-sync-' + name,
+                             daemon=True).start()
+
+    def loop(self):
+        self.run_once()
+        while not self.stopping.wait(1.0):
+            self.scheduler.run_pending()
+
+    def stop(self, timeout=5.0):
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+
+# --- the media gateway and remote comments --------------------------------------------------------
+
+GATEWAY_WINDOW = 4 * 1024 * 1024
+COMMENT_CACHE_SECONDS = 30
+
+
+def split_remote(item_id):
+    origin, _, remote_id = item_id.partition(':')
+    return origin, remote_id
+
+
+def window_range(range_header, size, window=GATEWAY_WINDOW):
+    """The Range to ask the origin for: the browser's range, cut to one window; None for no usable range."""
+    import privtube_media as media
+    asked = media.parse_range(range_header, size) if range_header else None
+    if asked is None:
+        return None
+    if asked == media.UNSATISFIABLE:
+        return range_header.strip()          # let the origin answer its own 416
+    start, end = asked
+    return 'bytes=%d-%d' % (start, min(end, start + window - 1))
+
+
+def gateway_reply(registry, item, headers, response):
+    """Answer a browser's media request for a peer's item with one window fetched from the origin.
+
+    The window is held in a spooled temporary file and handed back as a file, so a slow browser drains
+    it without a worker thread; a request without Range (a download) streams the whole file instead.
+    """
+    import tempfile
+
+    import privtube_media as media
+    origin, remote_id = split_remote(item.id)
+    client = registry.client(origin)
+    asked = window_range(headers.get('Range'), item.size)
+    if asked is None:
+        return download_stream(client, remote_id, item, response)
+    reply = client.media_window(remote_id, asked, None, GATEWAY_WINDOW)
+    if reply.status == 404 or reply.status == 401:
+        raise PeerError('the origin no longer shares this item', 404)
+    if reply.status not in (206, 416):
+        raise PeerError('the origin answered %d' % reply.status, 502)
+    copy_safe_headers(reply, response, item)
+    response.status = reply.status
+    if_range = headers.get('If-Range')
+    if if_range and if_range not in (reply.headers.get('ETag'), reply.headers.get('Last-Modified')):
+        return download_stream(client, remote_id, item, response)
+    body = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+    body.write(reply.body)
+    body.seek(0)
+    response.set_header('Content-Length', str(len(reply.body)))
+    return media.FileWindow(body, 0, len(reply.body)) if reply.body else b''
+
+
+def copy_safe_headers(reply, response, item):
+    """Only allow-listed headers pass, and only allow-listed types are shown inline."""
+    import privtube_media as media
+    for name in ('Content-Range', 'ETag', 'Last-Modified'):
+        value = reply.headers.get(name)
+        if value and len(value) < 200 and '\n' not in value and '\r' not in value:
+            response.set_header(name, value)
+    content_type, disposition = media.served_type(item.mime)
+    response.set_header('Content-Type', content_type)
+    if disposition:
+        response.set_header('Content-Disposition', 'attachment')
+    response.set_header('Accept-Ranges', 'bytes')
+    response.set_header('X-Content-Type-Options', 'nosniff')
+    response.set_header('Cache-Control', 'private, max-age=0')
+
+
+def download_stream(client, remote_id, item, response):
+    """The whole file with 200, fetched window by window (a download holds its thread while it runs)."""
+    import privtube_media as media
+    first = client.media_window(remote_id, 'bytes=0-%d' % (GATEWAY_WINDOW - 1), None, GATEWAY_WINDOW)
+    if first.status not in (200, 206):
+        raise PeerError('the origin answered %d' % first.status, 404 if first.status in (401, 404) else 502)
+    total = total_size(first) if first.status == 206 else len(first.body)
+    content_type, disposition = media.served_type(item.mime)
+    response.status = 200
+    response.set_header('Content-Type', content_type)
+    response.set_header('Content-Length', str(total))
+    response.set_header('X-Content-Type-Options', 'nosniff')
+    if disposition:
+        response.set_header('Content-Disposition', 'attachment')
+
+    def chunks():
+        yield first.body
+        sent = len(first.body)
+        while sent < total:
+            part = client.media_window(remote_id, 'bytes=%d-%d' % (sent, min(total, sent + GATEWAY_WINDOW) - 1),
+                                       None, GATEWAY_WINDOW)
+            if part.status != 206 or not part.body:
+                logger.warning('download of %s from %s cut short at %d bytes', remote_id, client.name, sent)
+                return
+            yield part.body
+            sent += len(part.body)
+    return chunks()
+
+
+def total_size(reply):
+    match = re.match(r'^bytes \d+-\d+/(\d+)$', reply.headers.get('Content-Range', ''))
+    if not match:
+        raise PeerError('the origin sent no valid Content-Range', 502)
+    return int(match.group(1))
+
+
+class RemoteComments:
+    """Comments and views of peers' items live at their origin; reads are cached briefly."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.cache = {}
+        self.lock = threading.Lock()
+
+    def comments(self, item):
+        with self.lock:
+            cached = self.cache.get(item.id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        origin, remote_id = split_remote(item.id)
+        data = self.registry.client(origin).json('GET', '/content/%s/comments' % remote_id)
+        comments = checked_comments(data)
+        with self.lock:
+            self.cache[item.id] = (time.monotonic() + COMMENT_CACHE_SECONDS, comments)
+        return comments
+
+    def post(self, item, author, body):
+        origin, remote_id = split_remote(item.id)
+        self.registry.client(origin).json('POST', '/content/%s/comments' % remote_id,
+                                          {'author': author, 'body': body}, expect=(201,))
+        with self.lock:
+            self.cache.pop(item.id, None)
+
+    def view(self, item, viewer):
+        origin, remote_id = split_remote(item.id)
+        self.registry.client(origin).json('POST', '/content/%s/views' % remote_id, {'viewer': viewer},
+                                          expect=(204,))
+
+
+def checked_comments(data):
+    if not isinstance(data, dict) or not isinstance(data.get('comments'), list):
+        raise PeerError('the origin sent invalid comments')
+    found = []
+    for comment in data['comments'][:1000]:
+        if not isinstance(comment, dict):
+            raise PeerError('the origin sent an invalid comment')
+        found.append({'id': text(comment.get('id'), 64), 'author': text(comment.get('author'), 200),
+                      'body': text(comment.get('body'), 5000), 'created': text(comment.get('created'), 40)})
+    return found
