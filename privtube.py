@@ -52,6 +52,12 @@ def build_parser():
     add_content_commands(commands.add_parser('content', help='local items').add_subparsers(
         dest='action', metavar='ACTION', required=True, parser_class=Parser))
 
+    add_peer_commands(commands.add_parser('peer', help='peer nodes this node reads from').add_subparsers(
+        dest='action', metavar='ACTION', required=True, parser_class=Parser))
+    p = commands.add_parser('sync', help='sync the registry from all peers (or one) now')
+    p.add_argument('name', nargs='?')
+    p.set_defaults(run=cmd_sync)
+
     p = commands.add_parser('scan', help='index the media folder in place')
     p.set_defaults(run=cmd_scan)
     p = commands.add_parser('backup', help='consistent online copy of the database')
@@ -98,6 +104,18 @@ def add_key_commands(sub):
     p = sub.add_parser('revoke')
     p.add_argument('name')
     p.set_defaults(run=cmd_key_revoke)
+
+
+def add_peer_commands(sub):
+    p = sub.add_parser('add')
+    p.add_argument('name')
+    p.add_argument('url')
+    p.add_argument('--key', required=True)
+    p.set_defaults(run=cmd_peer_add)
+    sub.add_parser('list').set_defaults(run=cmd_peer_list)
+    p = sub.add_parser('rm')
+    p.add_argument('name')
+    p.set_defaults(run=cmd_peer_rm)
 
 
 def add_content_commands(sub):
@@ -216,6 +234,52 @@ def cmd_key_revoke(args):
     open_node(args).accounts.revoke_key(args.name)
     print('key %s revoked' % args.name, file=sys.stderr)
     return 0
+
+
+def cmd_peer_add(args):
+    path = load_config(args).path
+    config_mod.add_peer(path, args.name, args.url, args.key)
+    print('peer %s added to %s; run `privtube sync %s` or wait for the next scheduled sync'
+          % (args.name, path, args.name), file=sys.stderr)
+    return 0
+
+
+def cmd_peer_list(args):
+    node = open_node(args)
+    Peer = node.database.Peer
+    states = {row.name: row for row in Peer.select()}
+    for name, peer in sorted(node.config.peers.items()):
+        state = states.get(name)
+        print('%s\t%s\t%s\t%s\t%d\t%s' % (name, peer['url'], state.status if state else 'never synced',
+                                          when(state.last_success if state else None),
+                                          state.item_count if state else 0, state.last_error if state else ''))
+    return 0
+
+
+def cmd_peer_rm(args):
+    path = load_config(args).path
+    config_mod.remove_peer(path, args.name)
+    open_node(args)     # opening the node drops the items of peers no longer configured
+    print('peer %s removed, with its items' % args.name, file=sys.stderr)
+    return 0
+
+
+def cmd_sync(args):
+    node = open_node(args)
+    names = [args.name] if args.name else sorted(node.config.peers)
+    if args.name and args.name not in node.config.peers:
+        raise Failure('no peer named %s' % args.name)
+    failed = 0
+    for name in names:
+        ok, message = node.registry.sync(name)
+        print('%s\t%s\t%s' % (name, 'ok' if ok else 'failed', message))
+        failed += not ok
+    return 1 if failed else 0
+
+
+def when(timestamp):
+    import time
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp)) if timestamp else 'never'
 
 
 def cmd_scan(args):

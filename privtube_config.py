@@ -181,3 +181,54 @@ def commented_template():
     lines += ['', '# Peers are added with `privtube peer add NAME URL --key KEY`, which writes sections like:',
               '# [peer:alice]', '# url = https://alice.example.org', '# key = pt_...', '']
     return '\n'.join(lines)
+
+
+def add_peer(path, name, url, key):
+    """Append a [peer:NAME] section to the config file (kept mode 0600: it holds the peer's key)."""
+    if not PEER_NAME.match(name):
+        raise ConfigError('%r is not a valid peer name (letters, digits, _ . -)' % name)
+    if not re.match(r'^https?://[^\s/]+', url) or any(c in url for c in '\r\n '):
+        raise ConfigError('%r is not an http:// or https:// address' % url)
+    if not re.match(r'^[A-Za-z0-9_-]{10,200}$', key):
+        raise ConfigError('the key does not look like a privtube key')
+    text = read_text(path)
+    if peer_span(text, name) is not None:
+        raise ConfigError('%s: peer %s already exists; remove it first' % (path, name))
+    addition = '\n[peer:%s]\nurl = %s\nkey = %s\n' % (name, url.rstrip('/'), key)
+    write_private(path, text.rstrip('\n') + '\n' + addition)
+
+
+def remove_peer(path, name):
+    text = read_text(path)
+    span = peer_span(text, name)
+    if span is None:
+        raise ConfigError('%s: no peer named %s' % (path, name))
+    write_private(path, text[:span[0]] + text[span[1]:])
+
+
+def read_text(path):
+    if not os.path.exists(path):
+        return commented_template()
+    with open(path, encoding='utf-8') as fh:
+        return fh.read()
+
+
+def peer_span(text, name):
+    """(start, end) of the [peer:NAME] section's lines in `text`, or None."""
+    match = re.search(r'^\[peer:%s\][ \t]*\n' % re.escape(name), text, re.M)
+    if not match:
+        return None
+    following = re.search(r'^\[', text[match.end():], re.M)
+    end = match.end() + following.start() if following else len(text)
+    return match.start(), end
+
+
+def write_private(path, text):
+    temp = path + '.tmp'
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w', encoding='utf-8') as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(temp, 0o600)
+    os.replace(temp, path)

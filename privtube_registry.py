@@ -29,9 +29,10 @@ FORWARDED_HEADERS = ('Content-Type', 'Content-Length', 'Content-Range', 'Accept-
 class PeerError(Exception):
     """A peer that cannot be reached or answered badly; the message is shown as its status."""
 
-    def __init__(self, message, status=502):
+    def __init__(self, message, status=502, refused=False):
         super().__init__(message)
         self.status = status
+        self.refused = refused      # the peer refused our key: it no longer shares anything with us
 
 
 @dataclass
@@ -102,7 +103,7 @@ class PeerClient:
         headers = {'Content-Type': 'application/json'} if body is not None else {}
         reply = self.request(method, path, headers, data, max_bytes)
         if reply.status == 401:
-            raise PeerError('the peer refused our key (revoked?)', 502)
+            raise PeerError('the peer refused our key (revoked?)', 502, refused=True)
         if reply.status == 404:
             raise PeerError('the peer no longer shares this item', 404)
         if reply.status not in expect:
@@ -267,7 +268,12 @@ class Registry:
         try:
             summary = self.follow_catalog(name, state)
         except PeerError as exc:
-            state.status, state.last_error = 'failed', str(exc)
+            state.status, state.last_error = ('refused' if exc.refused else 'failed'), str(exc)
+            if exc.refused:     # a revoked key: what the peer shared is no longer ours to list
+                with self.db.atomic():
+                    self.drop_items([row.id for row in self.database.Item.select(self.database.Item.id)
+                                     .where(self.database.Item.origin == name)])
+                state.cursor, state.item_count = '', 0
             state.save()
             logger.warning('sync of peer %s failed: %s', name, exc)
             return False, str(exc)
@@ -413,7 +419,7 @@ def gateway_reply(registry, item, headers, response):
     if asked is None:
         return download_stream(client, remote_id, item, response)
     reply = client.media_window(remote_id, asked, None, GATEWAY_WINDOW)
-    if reply.status == 404 or reply.status == 401:
+    if reply.status in (401, 403, 404):
         raise PeerError('the origin no longer shares this item', 404)
     if reply.status not in (206, 416):
         raise PeerError('the origin answered %d' % reply.status, 502)

@@ -12,21 +12,21 @@ import privtube_app  # noqa: E402
 import privtube_config  # noqa: E402
 
 
-def write_config(folder, text=''):
+def write_config(folder, text='', name='testnode'):
     path = os.path.join(str(folder), 'config.ini')
     with open(path, 'w', encoding='utf-8') as fh:
-        fh.write('[node]\nname = testnode\n' + text)
+        fh.write('[node]\nname = %s\n' % name + text)
     return path
 
 
 class NodeFixture:
     """A node on disk plus a WebTest client and helpers to make keys and files."""
 
-    def __init__(self, folder, config_text=''):
+    def __init__(self, folder, config_text='', name='testnode', transport=None):
         self.folder = str(folder)
-        self.config_path = write_config(folder, config_text)
+        self.config_path = write_config(folder, config_text, name)
         self.config = privtube_config.load(self.config_path)
-        self.app = privtube_app.make_app(self.config)
+        self.app = privtube_app.make_app(self.config, transport=transport)
         self.node = self.app.node
         self.store = self.node.store
         self.accounts = self.node.accounts
@@ -49,6 +49,22 @@ class NodeFixture:
         """Put a file in the media folder and index it; returns the item."""
         path = self.media_file(relative, data) if data is not None else self.media_file(relative)
         return self.store.create_item(path, title or os.path.basename(relative), list(tags), private)
+
+    def reload(self, transport):
+        """Rebuild the node from its (edited) config file, as a restart would."""
+        self.node.close()
+        self.config = privtube_config.load(self.config_path)
+        self.app = privtube_app.make_app(self.config, transport=transport)
+        self.node, self.store, self.accounts = self.app.node, self.app.node.store, self.app.node.accounts
+        self.client = webtest.TestApp(self.app)
+        return self
+
+    def sign_in(self, name, password='password-123', admin=False, groups=None):
+        """Create a user and return a WebTest client signed in as them."""
+        self.accounts.create_user(name, password, admin=admin, groups=groups)
+        client = webtest.TestApp(self.app)
+        client.post('/login', {'username': name, 'password': password}, status=303)
+        return client
 
     def close(self):
         self.node.close()
@@ -73,5 +89,78 @@ def make_node(tmp_path):
         made.append(fixture)
         return fixture
     yield build
+    for fixture in made:
+        fixture.close()
+
+
+class LoopbackNetwork:
+    """The outbound HTTP seam for tests: routes each URL to an in-process node's WSGI app.
+
+    `handlers[base_url]` may also be a function(method, path, headers, body) -> Reply, to play a
+    misbehaving peer; a base URL with no handler is offline.
+    """
+
+    def __init__(self):
+        self.handlers = {}
+        self.requests = []
+
+    def __call__(self, method, url, headers, body=None, max_bytes=None, deadline=None, verify=True):
+        from privtube_registry import PeerError
+        base = next((b for b in self.handlers if url.startswith(b + '/')), None)
+        self.requests.append((method, url))
+        if base is None:
+            raise PeerError('cannot reach the peer: ConnectionError', 502)
+        handler, path = self.handlers[base], url[len(base):]
+        if not hasattr(handler, 'wsgi') and callable(handler) and not hasattr(handler, 'routes'):
+            reply = handler(method, path, headers, body)
+        else:
+            reply = in_own_thread(lambda: self.call_app(handler, method, path, headers, body))
+        if max_bytes is not None and len(reply.body) > max_bytes:
+            raise PeerError('the peer sent more than %d bytes' % max_bytes, 502)
+        return reply
+
+    @staticmethod
+    def call_app(app, method, path, headers, body):
+        import webob
+        from privtube_registry import Reply
+        request = webob.Request.blank(path, method=method, headers=headers, body=body or b'')
+        answer = request.get_response(app)
+        return Reply(answer.status_int, dict(answer.headers), answer.body)
+
+
+def in_own_thread(work):
+    """Run `work` in a fresh thread: Bottle keeps the current request in thread-locals, so a node
+    calling another node's app in the same thread would overwrite its own request."""
+    import threading
+    result = {}
+
+    def run():
+        try:
+            result['value'] = work()
+        except BaseException as exc:   # handed back to the caller's thread
+            result['error'] = exc
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if 'error' in result:
+        raise result['error']
+    return result['value']
+
+
+@pytest.fixture
+def network(tmp_path):
+    """make(name, config_text='') builds a node on the shared loopback network at http://NAME.test."""
+    net = LoopbackNetwork()
+    made = []
+
+    def make(name, config_text=''):
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)
+        fixture = NodeFixture(folder, config_text, name=name, transport=net)
+        net.handlers['http://%s.test' % name] = fixture.app
+        made.append(fixture)
+        return fixture
+    net.make = make
+    yield net
     for fixture in made:
         fixture.close()

@@ -1,0 +1,174 @@
+"""Nodes linked into a network, in one process through the injected HTTP seam (tests/conftest.py)."""
+import os
+import re
+
+import pytest
+
+import privtube_config
+
+VIDEO = b'\x00\x00\x00\x18ftypmp42' + os.urandom(9 * 1024 * 1024)
+
+
+def link(network, origin, reader, rules=('*',)):
+    """`origin` issues `reader` a key; `reader` adds `origin` as a peer (as `peer add` does) and restarts."""
+    _, token = origin.accounts.create_key(reader.node.name, list(rules))
+    privtube_config.add_peer(reader.config_path, origin.node.name, 'http://%s.test' % origin.node.name, token)
+    reader.reload(network)
+    network.handlers['http://%s.test' % reader.node.name] = reader.app
+    return token
+
+
+def titles(client, query):
+    page = client.get('/search', {'q': query})
+    return set(re.findall(r'<span class="title">([^<]*)</span>', page.text))
+
+
+@pytest.fixture
+def homes(network):
+    alice, bob, carol = network.make('alice'), network.make('bob'), network.make('carol')
+    alice.add('picnic.mp4', tags=['family'], title='Family picnic', data=VIDEO)
+    alice.add('report.mp4', tags=['work'], title='Quarterly report')
+    alice.add('diary.mp4', tags=['family'], title='Secret diary', private=True)
+    bob.add('bikes.mp4', tags=['family'], title='Bike trip')
+    link(network, alice, bob, ['tag:family'])
+    link(network, bob, carol, ['*'])
+    return alice, bob, carol
+
+
+def remote_id(node, title):
+    return node.node.database.Item.get(node.node.database.Item.title == title).id
+
+
+def test_sharing_by_tag_reaches_search(homes):
+    alice, bob, carol = homes
+    assert bob.node.registry.sync('alice') == (True, '1 items updated, 0 removed')
+    viewer = bob.sign_in('ann')
+    assert titles(viewer, 'picnic') == {'Family picnic'}
+    assert titles(viewer, 'report') == set() and titles(viewer, 'diary') == set()
+    assert 'from alice' in viewer.get('/search', {'q': 'picnic'}).text
+
+
+def test_sharing_is_never_transitive(homes):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    assert carol.node.registry.sync('bob')[0]
+    assert titles(carol.sign_in('cy', admin=True), '') == {'Bike trip'}
+
+
+def test_group_rules_apply_to_remote_items(homes):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    bob.accounts.create_group('only-bob', ['origin:local'])
+    bob.accounts.create_group('only-alice', ['origin:alice'])
+    assert titles(bob.sign_in('local', groups=['only-bob']), '') == {'Bike trip'}
+    assert titles(bob.sign_in('far', groups=['only-alice']), '') == {'Family picnic'}
+
+
+def test_remote_item_plays_through_the_gateway_with_ranges(homes):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    viewer = bob.sign_in('ann')
+    url = '/media/' + remote_id(bob, 'Family picnic')
+    part = viewer.get(url, headers={'Range': 'bytes=100-199'}, status=206)
+    assert part.body == VIDEO[100:200]
+    assert part.headers['Content-Range'] == 'bytes 100-199/%d' % len(VIDEO)
+    window = viewer.get(url, headers={'Range': 'bytes=0-'}, status=206)
+    assert len(window.body) < len(VIDEO) and window.body == VIDEO[:len(window.body)]
+    assert window.headers['Content-Range'] == 'bytes 0-%d/%d' % (len(window.body) - 1, len(VIDEO))
+    tail = viewer.get(url, headers={'Range': 'bytes=-10'}, status=206)
+    assert tail.body == VIDEO[-10:]
+    assert viewer.get(url, status=200).body == VIDEO
+    viewer.get(url, headers={'Range': 'bytes=%d-' % len(VIDEO)}, status=416)
+
+
+def test_comments_and_views_reach_the_origin(homes):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    viewer = bob.sign_in('ann')
+    item_id = remote_id(bob, 'Family picnic')
+    page = viewer.get('/watch/' + item_id)
+    assert 'from alice' in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    viewer.post('/watch/%s/comments' % item_id, {'csrf': csrf, 'body': 'Lovely day!'}, status=303)
+    viewer.post('/watch/%s/view' % item_id, headers={'X-CSRF-Token': csrf})
+    original = alice.node.store.get_item(item_id.split(':', 1)[1])
+    assert original.views == 1
+    assert [(c['author'], c['body']) for c in alice.node.store.comments_json(original)] == [('ann@bob', 'Lovely day!')]
+    assert 'ann@bob' in viewer.get('/watch/' + item_id).text
+
+
+def test_revocation_bites_at_once_and_items_vanish_at_next_sync(homes):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    viewer = bob.sign_in('ann')
+    url = '/media/' + remote_id(bob, 'Family picnic')
+    viewer.get(url, headers={'Range': 'bytes=0-99'}, status=206)
+    alice.accounts.revoke_key('bob')
+    assert 'no longer shares' in viewer.get(url, headers={'Range': 'bytes=100-199'}, status=404).text
+    ok, message = bob.node.registry.sync('alice')
+    assert not ok and 'refused' in message
+    assert titles(viewer, 'picnic') == set()
+
+
+def test_an_offline_origin_keeps_its_listing_and_says_so(homes, network):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    viewer = bob.sign_in('ann')
+    item_id = remote_id(bob, 'Family picnic')
+    app = network.handlers.pop('http://alice.test')
+    ok, message = bob.node.registry.sync('alice')
+    assert not ok and 'cannot reach' in message
+    assert titles(viewer, 'picnic') == {'Family picnic'}
+    page = viewer.get('/watch/' + item_id)
+    assert 'alice is offline' in page.text and 'cannot be reached' in page.text
+    viewer.get('/media/' + item_id, headers={'Range': 'bytes=0-9'}, status=502)
+    network.handlers['http://alice.test'] = app
+    assert bob.node.registry.sync('alice')[0]
+    assert 'offline' not in viewer.get('/watch/' + item_id).text
+
+
+def test_changes_and_removals_follow_incrementally(homes):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    picnic = alice.node.database.Item.get(alice.node.database.Item.title == 'Family picnic')
+    alice.store.edit_item(picnic, title='Family picnic 2026')
+    extra = alice.add('beach.mp4', tags=['family'], title='Beach day')
+    assert bob.node.registry.sync('alice')[0]
+    viewer = bob.sign_in('ann')
+    assert titles(viewer, 'picnic') == {'Family picnic 2026'} and titles(viewer, 'beach') == {'Beach day'}
+    alice.store.edit_item(extra, private=True)
+    alice.store.delete_item(alice.node.database.Item.get(alice.node.database.Item.title == 'Family picnic 2026'))
+    assert bob.node.registry.sync('alice')[0]
+    assert titles(viewer, '') == {'Bike trip'}
+
+
+def test_an_unchanged_peer_costs_one_small_request(homes, network):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    before = len(network.requests)
+    assert bob.node.registry.sync('alice') == (True, '0 items updated, 0 removed')
+    assert len(network.requests) - before == 1
+
+
+def test_removing_a_peer_removes_its_items(homes, network):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    privtube_config.remove_peer(bob.config_path, 'alice')
+    bob.reload(network)
+    assert bob.node.database.Item.select().where(bob.node.database.Item.origin == 'alice').count() == 0
+
+
+def test_peer_config_is_private_and_refuses_duplicates(homes):
+    alice, bob, carol = homes
+    assert os.stat(bob.config_path).st_mode & 0o777 == 0o600
+    with pytest.raises(privtube_config.ConfigError, match='already exists'):
+        privtube_config.add_peer(bob.config_path, 'alice', 'http://x.test', 'pt_abcdefghijklmnop')
+
+
+def test_peers_page_shows_status_and_syncs_on_request(homes):
+    alice, bob, carol = homes
+    admin = bob.sign_in('root', admin=True)
+    page = admin.get('/admin/peers')
+    assert 'alice' in page.text and 'never synced' in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    assert 'has started' in admin.post('/admin/peers', {'csrf': csrf, 'name': 'alice'}).text
