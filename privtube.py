@@ -266,8 +266,8 @@ def cmd_peer_rm(args):
 
 def cmd_sync(args):
     node = open_node(args)
-    names = [args.name] if args.name else sorted(node.config.peers)
-    if args.name and args.name not in node.config.peers:
+    names = [args.name] if args.name else sorted(node.registry.peers())
+    if args.name and args.name not in node.registry.peers():
         raise Failure('no peer named %s' % args.name)
     failed = 0
     for name in names:

@@ -7,12 +7,14 @@ items; a peer can only ever add, change or remove rows under its own name.
 """
 import json
 import logging
+import os
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 
 import privtube_auth as auth
+from privtube_config import ConfigError, load as load_config
 
 logger = logging.getLogger('privtube.registry')
 
@@ -70,8 +72,13 @@ class RequestsTransport:
 
 
 def read_capped(response, max_bytes, ends):
+    """The body, refusing more than `max_bytes` and anything past the deadline `ends`.
+
+    read1 returns whatever has arrived, so a peer dripping one byte at a time still meets the deadline
+    (requests' own timeout bounds each read, not the whole response).
+    """
     chunks, size = [], 0
-    for chunk in response.iter_content(65536):
+    for chunk in arrived_chunks(response):
         size += len(chunk)
         if size > max_bytes:
             raise PeerError('the peer sent more than %d bytes' % max_bytes, 502)
@@ -89,11 +96,11 @@ class PeerClient:
         self.transport = transport
         self.verify = ca_file or True
 
-    def request(self, method, path, headers=None, body=None, max_bytes=MAX_SMALL_BYTES, deadline=REQUEST_DEADLINE):
+    def request(self, method, path, headers=None, body=None, max_bytes=MAX_SMALL_BYTES, deadline=None):
         sent = {'Authorization': 'Bearer ' + self.key, 'Accept': 'application/json'}
         sent.update(headers or {})
         reply = self.transport(method, self.url + '/api/v1' + path, sent, body, max_bytes=max_bytes,
-                               deadline=deadline, verify=self.verify)
+                               deadline=deadline or REQUEST_DEADLINE, verify=self.verify)
         if 300 <= reply.status < 400:
             raise PeerError('the peer answered with a redirect, which privtube does not follow', 502)
         return reply
@@ -121,12 +128,30 @@ class PeerClient:
         headers = {'Range': range_header or 'bytes=0-%d' % (window - 1)}
         if if_range:
             headers['If-Range'] = if_range
-        return self.request('GET', '/content/%s/media' % remote_id, headers, max_bytes=window + 1,
-                            deadline=REQUEST_DEADLINE)
+        return self.request('GET', '/content/%s/media' % remote_id, headers, max_bytes=window + 1)
 
     def thumbnail(self, remote_id):
         reply = self.request('GET', '/content/%s/thumbnail' % remote_id, max_bytes=MAX_SMALL_BYTES)
         return reply.body if reply.status == 200 else None
+
+
+def arrived_chunks(response):
+    raw = response.raw
+    if not hasattr(raw, 'read1'):           # urllib3 1.x: small reads keep the deadline checks frequent
+        yield from response.iter_content(4096)
+        return
+    while True:
+        chunk = raw.read1(65536, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
+
+
+def config_stamp(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def quote(text):
@@ -221,9 +246,19 @@ class Registry:
         self.db = node.database.db
         self.transport = transport
         self.locks = {}
+        self.known_peers = node.config.peers
+        self.config_stamp = config_stamp(node.config.path)
 
     def peers(self):
-        return self.node.config.peers
+        """The configured peers, re-read when `peer add` or `peer rm` changed the config file."""
+        stamp = config_stamp(self.node.config.path)
+        if stamp != self.config_stamp:
+            self.config_stamp = stamp
+            try:
+                self.known_peers = load_config(self.node.config.path).peers
+            except ConfigError as exc:
+                logger.warning('keeping the previous peers: %s', exc)
+        return self.known_peers
 
     def client(self, name):
         peer = self.peers().get(name)

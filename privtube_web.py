@@ -417,7 +417,7 @@ def add_admin_routes(app, web):
         web.check_csrf(session)
         require_admin(user)
         name = bottle.request.forms.getunicode('name', '')
-        if name not in node.config.peers:
+        if name not in node.registry.peers():
             raise StoreError('no peer named %s' % name, 404)
         threading.Thread(target=node.registry.sync, args=(name,), name='privtube-sync-now', daemon=True).start()
         return render('admin_peers', user=user, csrf=session.csrf, peers=peer_rows(node), started=name)
@@ -473,7 +473,7 @@ def peer_rows(node):
     """[(name, url, state)] of the configured peers, in name order."""
     Peer = node.database.Peer
     states = {row.name: row for row in Peer.select()}
-    return [(name, peer['url'], states.get(name)) for name, peer in sorted(node.config.peers.items())]
+    return [(name, peer["url"], states.get(name)) for name, peer in sorted(node.registry.peers().items())]
 
 
 def require_admin(user):

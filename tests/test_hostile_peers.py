@@ -1,0 +1,213 @@
+"""A peer that misbehaves cannot hurt the node (THREATS.md, "A peer that misbehaves").
+
+Each fake peer answers through the test network; in every case the node stays up, other peers still
+sync, and what the node held from the bad peer before is kept.
+"""
+import http.server
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+import privtube_config
+import privtube_registry
+from privtube_registry import PeerError, Reply, RequestsTransport
+
+GOOD_ID = 'G' * 22
+
+
+def item(item_id=GOOD_ID, **changes):
+    data = {'id': item_id, 'title': 'Good item', 'description': '', 'tags': ['family'], 'mime': 'video/mp4',
+            'size': 10, 'created': '2026-01-01T00:00:00Z', 'updated': '2026-01-01T00:00:00Z', 'views': 0,
+            'comments': 0, 'duration': None, 'width': None, 'height': None, 'thumbnail': False}
+    data.update(changes)
+    return data
+
+
+def page(items, **extra):
+    body = {'node': 'evil', 'items': items, 'removed': [], 'cursor': '1.1.1.1', 'more': False, 'reset': False}
+    body.update(extra)
+    return json.dumps(body).encode()
+
+
+class FakePeer:
+    """Answers the catalog with `self.catalog` (bytes or a Reply); everything else 404."""
+
+    def __init__(self, body):
+        self.catalog = body
+
+    def __call__(self, method, path, headers, body):
+        if path.startswith('/api/v1/catalog'):
+            return self.catalog if isinstance(self.catalog, Reply) else Reply(200, {}, self.catalog)
+        return Reply(404, {}, b'{"error": "not found"}')
+
+
+@pytest.fixture
+def setup(network):
+    home = network.make('home')
+    alice = network.make('alice')
+    alice.add('picnic.mp4', tags=['family'], title='Family picnic')
+    _, token = alice.accounts.create_key('home', ['*'])
+    privtube_config.add_peer(home.config_path, 'alice', 'http://alice.test', token)
+    privtube_config.add_peer(home.config_path, 'evil', 'http://evil.test', 'pt_' + 'e' * 40)
+    evil = FakePeer(page([item()]))
+    network.handlers['http://evil.test'] = evil
+    home.reload(network)
+    network.handlers['http://home.test'] = home.app
+    assert home.node.registry.sync('evil')[0]
+    return home, evil
+
+
+def held(home, origin):
+    Item = home.node.database.Item
+    return sorted(i.title for i in Item.select().where(Item.origin == origin))
+
+
+def survives(home, evil, body, reason):
+    evil.catalog = body
+    ok, message = home.node.registry.sync('evil')
+    assert not ok and reason in message, message
+    assert held(home, 'evil') == ['Good item']                 # the last good listing is kept
+    assert home.node.registry.sync('alice')[0]                 # other peers still sync
+    assert held(home, 'alice') == ['Family picnic']
+    assert home.client.get('/healthz').json == {'status': 'ok'}
+    state = home.node.database.Peer.get(home.node.database.Peer.name == 'evil')
+    assert state.status == 'failed' and reason in state.last_error
+
+
+@pytest.mark.parametrize('body, reason', [
+    (b'{"items": [', 'malformed JSON'),
+    (b'[' * 200000 + b']' * 200000, 'malformed JSON'),
+    (b'\xff\xfe{"items": []}', 'malformed JSON'),
+    (b'"just a string"', 'not a JSON object'),
+    (json.dumps({'items': 'all of them', 'cursor': 'x'}).encode(), 'items/removed'),
+    (page([item(title=5)]), 'invalid text field'),
+    (page([item(tags='family')]), 'invalid tags'),
+    (page([item(size=-1)]), 'invalid size'),
+    (page([item(size=2 ** 70)]), 'invalid size'),
+    (page([item()]).replace(b'"size": 10', b'"size": 1e400'), 'invalid size'),
+    (page([item(views=True)]), 'invalid views'),
+    (page([item(mime='text/html; charset=utf-8"><script>')]), 'invalid mime'),
+    (page([item(item_id='../../etc/passwd')]), 'valid id'),
+    (page([item(item_id='alice:' + 'A' * 22)]), 'valid id'),
+    (page([item()], cursor=7), 'cursor'),
+    (page([item()], more='yes'), 'more/reset'),
+    (page([item(item_id='X%021d' % n) for n in range(10001)]), 'items/removed'),
+    (b' ' * (privtube_registry.MAX_CATALOG_BYTES + 10), 'more than'),
+    (Reply(302, {'Location': 'http://169.254.169.254/'}, b''), 'redirect'),
+    (Reply(500, {}, b'oops'), 'answered 500'),
+])
+def test_hostile_catalog_fails_only_that_peer(setup, body, reason):
+    home, evil = setup
+    survives(home, evil, body, reason)
+
+
+def test_a_peer_cannot_touch_another_origins_items(setup, network):
+    home, evil = setup
+    assert home.node.registry.sync('alice')[0]
+    alice_id = home.node.database.Item.get(home.node.database.Item.origin == 'alice').id.split(':', 1)[1]
+    evil.catalog = page([item(item_id=alice_id, title='Hijacked')], removed=[alice_id])
+    assert home.node.registry.sync('evil')[0]
+    assert held(home, 'alice') == ['Family picnic']
+    assert 'Hijacked' not in held(home, 'alice')
+
+
+def test_script_in_a_peers_titles_is_escaped_everywhere(setup):
+    home, evil = setup
+    evil.catalog = page([item(title='<script>alert(1)</script>', description='<img src=x onerror=alert(1)>',
+                              tags=['<b>bold</b>'])])
+    assert home.node.registry.sync('evil')[0]
+    viewer = home.sign_in('ann', admin=True)
+    item_id = 'evil:' + GOOD_ID
+    for url in ('/', '/search?q=script', '/search?q=', '/watch/' + item_id):
+        text = viewer.get(url).text
+        assert '<script>alert(1)' not in text and '<img src=x' not in text and '<b>bold' not in text
+
+
+def test_hostile_media_headers_are_not_forwarded(setup, network):
+    home, evil = setup
+
+    def media(method, path, headers, body):
+        if '/media' in path:
+            return Reply(206, {'Content-Type': 'text/html', 'Set-Cookie': 'privtube_session=stolen',
+                               'Content-Range': 'bytes 0-9/10', 'X-Evil': '1', 'Content-Disposition': 'inline',
+                               'Location': 'http://evil.test/'}, b'<script>x</script>'[:10])
+        return evil(method, path, headers, body)
+    network.handlers['http://evil.test'] = media
+    viewer = home.sign_in('ann', admin=True)
+    answer = viewer.get('/media/evil:' + GOOD_ID, headers={'Range': 'bytes=0-9'}, status=206)
+    assert 'Set-Cookie' not in answer.headers and 'X-Evil' not in answer.headers and 'Location' not in answer.headers
+    assert answer.headers['Content-Type'] == 'video/mp4'
+    assert answer.headers['X-Content-Type-Options'] == 'nosniff'
+
+
+def test_urls_inside_catalog_data_are_never_fetched(setup, network):
+    home, evil = setup
+    evil.catalog = page([item(title='http://169.254.169.254/latest', description='http://127.0.0.1:1/')])
+    network.requests.clear()
+    assert home.node.registry.sync('evil')[0]
+    assert all(url.startswith('http://evil.test/') for _, url in network.requests)
+
+
+# --- over real sockets: slow peers and redirects with the production transport -----------------
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    behaviour = 'slow'
+    hits = []
+
+    def do_GET(self):
+        Handler.hits.append(self.path)
+        if Handler.behaviour == 'redirect':
+            self.send_response(302)
+            self.send_header('Location', 'http://127.0.0.1:%d/api/v1/catalog' % Handler.target)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.end_headers()
+        for _ in range(100):          # a byte every 100 ms: each read is quick, the whole is not
+            try:
+                self.wfile.write(b' ')
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slow_server():
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_slow_peer_meets_the_total_deadline(slow_server):
+    Handler.behaviour = 'slow'
+    client = privtube_registry.PeerClient('slow', 'http://127.0.0.1:%d' % slow_server.server_port, 'pt_x',
+                                          RequestsTransport())
+    started = time.monotonic()
+    with pytest.raises(PeerError, match='too slow'):
+        client.request('GET', '/catalog', deadline=1.0)
+    assert time.monotonic() - started < 3
+
+
+def test_redirects_are_not_followed(slow_server):
+    with socket.socket() as other:
+        other.bind(('127.0.0.1', 0))
+        other.listen(1)
+        Handler.behaviour, Handler.target = 'redirect', other.getsockname()[1]
+        client = privtube_registry.PeerClient('redir', 'http://127.0.0.1:%d' % slow_server.server_port, 'pt_x',
+                                              RequestsTransport())
+        with pytest.raises(PeerError, match='redirect'):
+            client.catalog('')
+        other.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            other.accept()                 # nobody was sent to the redirect's target
