@@ -131,7 +131,7 @@ def read_peers(parser, path, base):
         if not section.startswith('peer:'):
             continue
         name = section[len('peer:'):]
-        if not PEER_NAME.match(name):
+        if not PEER_NAME.match(name) or name.lower() == 'local':
             raise ConfigError('%s: [%s] is not a valid peer name' % (path, section))
         url = parser.get(section, 'url', fallback='').strip()
         if not re.match(r'^https?://[^\s/]+', url):
@@ -185,8 +185,8 @@ def commented_template():
 
 def add_peer(path, name, url, key):
     """Append a [peer:NAME] section to the config file (kept mode 0600: it holds the peer's key)."""
-    if not PEER_NAME.match(name):
-        raise ConfigError('%r is not a valid peer name (letters, digits, _ . -)' % name)
+    if not PEER_NAME.match(name) or name.lower() == 'local':
+        raise ConfigError('%r is not a valid peer name (letters, digits, _ . -; not "local")' % name)
     if not re.match(r'^https?://[^\s/]+', url) or any(c in url for c in '\r\n '):
         raise ConfigError('%r is not an http:// or https:// address' % url)
     if not re.match(r'^[A-Za-z0-9_-]{10,200}$', key):

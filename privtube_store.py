@@ -213,10 +213,7 @@ class Store:
                 logger.warning('could not remove %s: %s', path, exc)
 
     def item_json(self, item, tags):
-        return {'id': item.id, 'title': item.title, 'description': item.description, 'tags': tags,
-                'mime': item.mime, 'size': item.size, 'created': item.created, 'updated': item.updated,
-                'views': item.views, 'comments': item.comments, 'duration': item.duration,
-                'width': item.width, 'height': item.height, 'thumbnail': bool(item.thumbnail)}
+        return row_json(item.__data__, tags)
 
     def visible_item(self, principal, item_id):
         """The item if `principal` may see it; else StoreError 404 (unknown and hidden look the same)."""
@@ -427,13 +424,14 @@ class Store:
     def sort_candidates(self, principal, page, base, position, items, removed):
         alive_ids = [item_id for _, item_id, alive in page if alive]
         Item = self.database.Item
-        rows = {item.id: item for item in Item.select().where(Item.id.in_(alive_ids) & (Item.origin == 'local'))}
+        rows = {row['id']: row for row in
+                Item.select().where(Item.id.in_(alive_ids) & (Item.origin == 'local')).dicts()}
         tags = self.tags_for(alive_ids)
         hidden = []
         for _, item_id, alive in page:
-            item = rows.get(item_id) if alive else None
-            if item is not None and auth.can_see(principal, item.private, tags[item_id]):
-                items.append(self.item_json(item, tags[item_id]))
+            row = rows.get(item_id) if alive else None
+            if row is not None and auth.can_see(principal, row['private'], tags[item_id]):
+                items.append(row_json(row, tags[item_id]))
             elif position > 0:
                 hidden.append(item_id)
         removed.extend(self.once_visible(principal, hidden, base, position))
@@ -505,6 +503,14 @@ class Store:
         Item = self.database.Item
         field = getattr(Item, column)
         Item.update({field: field + delta, Item.seq: self.database.next_seq()}).where(Item.id == item_id).execute()
+
+
+def row_json(row, tags):
+    """The contract's ITEM from an item row (a dict of its columns)."""
+    return {'id': row['id'], 'title': row['title'], 'description': row['description'], 'tags': tags,
+            'mime': row['mime'], 'size': row['size'], 'created': row['created'], 'updated': row['updated'],
+            'views': row.get('views', 0), 'comments': row.get('comments', 0), 'duration': row.get('duration'),
+            'width': row.get('width'), 'height': row.get('height'), 'thumbnail': bool(row.get('thumbnail'))}
 
 
 def parse_cursor(text):
