@@ -91,6 +91,9 @@ MIGRATIONS = {
             last_attempt REAL, last_success REAL, last_error TEXT NOT NULL DEFAULT '',
             item_count INTEGER NOT NULL DEFAULT 0)""",
     ],
+    7: [  # catalog reads walk this node's own items in change order
+        "CREATE INDEX item_origin_seq ON item (origin, seq)",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

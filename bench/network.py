@@ -37,22 +37,23 @@ from privtube_app import Node  # noqa: E402
 
 HOST, MIB = '127.0.0.1', 1024 * 1024
 
+# VmHWM, not ru_maxrss: the latter keeps the peak of the parent that forked the probe, across exec
 SYNC_PROBE = r'''
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import privtube_config
 from privtube_app import Node
-def rss_kib():
+def status_kib(field):
     for line in open('/proc/self/status'):
-        if line.startswith('VmRSS:'):
+        if line.startswith(field + ':'):
             return int(line.split()[1])
 node = Node(privtube_config.load(sys.argv[2]))
 node.registry.client('alice')   # the transport a running node already holds (importing requests is not sync)
-before = rss_kib()
+before = status_kib('VmRSS')
 started = time.perf_counter()
 ok, message = node.registry.sync('alice')
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status_kib('VmHWM')
 print(json.dumps({'ok': ok, 'message': message, 'seconds': seconds, 'growth_mib': (peak - before) / 1024}))
 '''
 
