@@ -188,6 +188,26 @@ class FileWindow:
         self.fh.close()
 
 
+class BufferWindow(FileWindow):
+    """The same seekable view over bytes held in memory (a window fetched from a peer)."""
+
+    def __init__(self, data, on_close=None):
+        self.data, self.on_close = data, on_close
+        self.fh, self.start, self.end, self.position = None, 0, len(data), 0
+        self.zero_copy = False
+
+    def read_copy(self, size):
+        return bytes(self.data[self.position:self.position + size])
+
+    def view(self, size):
+        return memoryview(self.data)[self.position:self.position + size]
+
+    def close(self):
+        if self.data is not None and self.on_close:
+            self.on_close(len(self.data))
+        self.data = None
+
+
 def file_response(response, headers, fh, mime, download_name=None):
     """Fill `response` for the file `fh` (opened by the caller); return the body to hand to Bottle."""
     stat = os.fstat(fh.fileno())

@@ -77,15 +77,14 @@ def read_capped(response, max_bytes, ends):
     read1 returns whatever has arrived, so a peer dripping one byte at a time still meets the deadline
     (requests' own timeout bounds each read, not the whole response).
     """
-    chunks, size = [], 0
+    body = bytearray()
     for chunk in arrived_chunks(response):
-        size += len(chunk)
-        if size > max_bytes:
+        if len(body) + len(chunk) > max_bytes:
             raise PeerError('the peer sent more than %d bytes' % max_bytes, 502)
         if time.monotonic() > ends:
             raise PeerError('the peer was too slow (deadline passed)', 504)
-        chunks.append(chunk)
-    return b''.join(chunks)
+        body += chunk
+    return body
 
 
 class PeerClient:
@@ -141,7 +140,7 @@ def arrived_chunks(response):
         yield from response.iter_content(4096)
         return
     while True:
-        chunk = raw.read1(65536, decode_content=True)
+        chunk = raw.read1(1024 * 1024, decode_content=True)
         if not chunk:
             return
         yield chunk
@@ -433,7 +432,7 @@ class SyncLoop:
 
 # --- the media gateway and remote comments --------------------------------------------------------
 
-GATEWAY_WINDOW = 4 * 1024 * 1024
+GATEWAY_WINDOW = 16 * 1024 * 1024
 COMMENT_CACHE_SECONDS = 30
 
 
@@ -478,11 +477,37 @@ def gateway_reply(registry, item, headers, response):
     if_range = headers.get('If-Range')
     if if_range and if_range not in (reply.headers.get('ETag'), reply.headers.get('Last-Modified')):
         return download_stream(client, remote_id, item, response)
-    body = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
-    body.write(reply.body)
-    body.seek(0)
     response.set_header('Content-Length', str(len(reply.body)))
-    return media.FileWindow(body, 0, len(reply.body)) if reply.body else b''
+    if not reply.body:
+        return b''
+    if WINDOW_BUDGET.take(len(reply.body)):
+        return media.BufferWindow(reply.body, WINDOW_BUDGET.give_back)
+    spooled = tempfile.TemporaryFile()      # memory budget spent: slow browsers drain from disk
+    spooled.write(reply.body)
+    spooled.flush()
+    return media.FileWindow(spooled, 0, len(reply.body))
+
+
+class Budget:
+    """Bytes of fetched windows held in memory at once, across all streams; the rest goes to disk."""
+
+    def __init__(self, limit):
+        self.limit, self.used = limit, 0
+        self.lock = threading.Lock()
+
+    def take(self, size):
+        with self.lock:
+            if self.used + size > self.limit:
+                return False
+            self.used += size
+            return True
+
+    def give_back(self, size):
+        with self.lock:
+            self.used -= size
+
+
+WINDOW_BUDGET = Budget(64 * 1024 * 1024)
 
 
 def copy_safe_headers(reply, response, item):
