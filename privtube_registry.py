@@ -441,9 +441,10 @@ def split_remote(item_id):
     return origin, remote_id
 
 
-def window_range(range_header, size, window=GATEWAY_WINDOW):
+def window_range(range_header, size, window=None):
     """The Range to ask the origin for: the browser's range, cut to one window; None for no usable range."""
     import privtube_media as media
+    window = window or GATEWAY_WINDOW
     asked = media.parse_range(range_header, size) if range_header else None
     if asked is None:
         return None
@@ -542,7 +543,7 @@ def download_stream(client, remote_id, item, response):
         response.set_header('Content-Disposition', 'attachment')
 
     def chunks():
-        yield first.body
+        yield bytes(first.body)
         sent = len(first.body)
         while sent < total:
             part = client.media_window(remote_id, 'bytes=%d-%d' % (sent, min(total, sent + GATEWAY_WINDOW) - 1),
@@ -550,7 +551,7 @@ def download_stream(client, remote_id, item, response):
             if part.status != 206 or not part.body:
                 logger.warning('download of %s from %s cut short at %d bytes', remote_id, client.name, sent)
                 return
-            yield part.body
+            yield bytes(part.body)
             sent += len(part.body)
     return chunks()
 
