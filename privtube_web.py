@@ -377,9 +377,7 @@ def add_admin_routes(app, web):
 
     @app.post('/admin/users')
     def users_change(session, user, principal):
-        web.check_csrf(session)
-        require_admin(user)
-        form = bottle.request.forms
+        form = admin_form(web, session, user)
         if form.get('action') == 'remove':
             if form.getunicode('name') == user.name:
                 raise StoreError('you cannot remove yourself')
@@ -398,9 +396,7 @@ def add_admin_routes(app, web):
 
     @app.post('/admin/groups')
     def groups_change(session, user, principal):
-        web.check_csrf(session)
-        require_admin(user)
-        form = bottle.request.forms
+        form = admin_form(web, session, user)
         if form.get('action') == 'remove':
             accounts.remove_group(form.getunicode('name', ''))
         else:
@@ -414,9 +410,7 @@ def add_admin_routes(app, web):
 
     @app.post('/admin/peers')
     def peers_sync(session, user, principal):
-        web.check_csrf(session)
-        require_admin(user)
-        name = bottle.request.forms.getunicode('name', '')
+        name = admin_form(web, session, user).getunicode('name', '')
         if name not in node.registry.peers():
             raise StoreError('no peer named %s' % name, 404)
         threading.Thread(target=node.registry.sync, args=(name,), name='privtube-sync-now', daemon=True).start()
@@ -430,9 +424,7 @@ def add_admin_routes(app, web):
 
     @app.post('/admin/keys')
     def keys_change(session, user, principal):
-        web.check_csrf(session)
-        require_admin(user)
-        form = bottle.request.forms
+        form = admin_form(web, session, user)
         new_key = peer_line = None
         if form.get('action') == 'revoke':
             accounts.revoke_key(form.getunicode('name', ''))
@@ -474,6 +466,13 @@ def peer_rows(node):
     Peer = node.database.Peer
     states = {row.name: row for row in Peer.select()}
     return [(name, peer["url"], states.get(name)) for name, peer in sorted(node.registry.peers().items())]
+
+
+def admin_form(web, session, user):
+    """The submitted form of an admin page, once the CSRF token and the admin role are checked."""
+    web.check_csrf(session)
+    require_admin(user)
+    return bottle.request.forms
 
 
 def require_admin(user):
