@@ -211,3 +211,48 @@ def test_redirects_are_not_followed(slow_server):
         other.settimeout(0.3)
         with pytest.raises(socket.timeout):
             other.accept()                 # nobody was sent to the redirect's target
+
+
+# --- TLS: verification on, with a per-peer CA file for self-signed certificates --------------------
+
+@pytest.fixture
+def tls_server(tmp_path):
+    import ssl
+    import subprocess
+    cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=peer',
+                    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', str(key), '-out', str(cert)],
+                   check=True, capture_output=True, timeout=60)
+
+    class CatalogHandler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = page([item()])
+            self.send_response(200)
+            self.send_header('Content-Type', 'application/json')
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), CatalogHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield 'https://127.0.0.1:%d' % server.server_port, str(cert)
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_self_signed_peer_is_refused_without_its_ca_file(tls_server):
+    url, _ = tls_server
+    client = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport())
+    with pytest.raises(PeerError, match='cannot reach'):
+        client.catalog('')
+
+
+def test_a_self_signed_peer_is_trusted_with_its_ca_file(tls_server):
+    url, cert = tls_server
+    client = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport(), ca_file=cert)
+    assert client.catalog('')['items'][0]['id'] == GOOD_ID

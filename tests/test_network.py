@@ -174,3 +174,13 @@ def test_peers_page_shows_status_and_syncs_on_request(homes):
     assert 'alice' in page.text and 'never synced' in page.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     assert 'has started' in admin.post('/admin/peers', {'csrf': csrf, 'name': 'alice'}).text
+
+
+@pytest.mark.parametrize('url, warned', [
+    ('http://192.168.1.20:8080', False), ('http://127.0.0.1:8080', False), ('http://10.0.0.2', False),
+    ('http://nas.local:8080', False), ('https://alice.example.org', False), ('http://8.8.8.8:8080', True),
+    ('http://[2001:4860:4860::8888]:8080', True),
+])
+def test_plain_http_to_a_public_address_is_warned(url, warned):
+    import privtube_app
+    assert privtube_app.plain_http_to_public(url) is warned
