@@ -24,6 +24,9 @@ MAX_SMALL_BYTES = 2 * 1024 * 1024
 REQUEST_DEADLINE = 30.0
 SYNC_DEADLINE = 300.0
 MAX_PAGES = 2000
+MAX_THUMBNAIL_BYTES = 1024 * 1024
+THUMBNAILS_PER_SYNC = 500
+THUMBNAIL_SECONDS = 60.0
 REMOTE_ID = re.compile(r'^[A-Za-z0-9_-]{16,64}$')
 FORWARDED_HEADERS = ('Content-Type', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified')
 
@@ -130,8 +133,11 @@ class PeerClient:
         return self.request('GET', '/content/%s/media' % remote_id, headers, max_bytes=window + 1)
 
     def thumbnail(self, remote_id):
-        reply = self.request('GET', '/content/%s/thumbnail' % remote_id, max_bytes=MAX_SMALL_BYTES)
-        return reply.body if reply.status == 200 else None
+        """The item's JPEG thumbnail from the origin, or None when it has none (or sends no JPEG)."""
+        reply = self.request('GET', '/content/%s/thumbnail' % remote_id, max_bytes=MAX_THUMBNAIL_BYTES)
+        if reply.status != 200 or not bytes(reply.body[:3]) == b'\xff\xd8\xff':
+            return None
+        return bytes(reply.body)
 
 
 def arrived_chunks(response):
@@ -255,6 +261,7 @@ class Registry:
         self.locks = {}
         self.known_peers = node.config.peers
         self.config_stamp = config_stamp(node.config.path)
+        self.thumbnails = ThumbnailCache(self, os.path.join(os.path.dirname(node.database.path), 'cache', 'thumbs'))
 
     def peers(self):
         """The configured peers, re-read when `peer add` or `peer rm` changed the config file."""
@@ -322,6 +329,7 @@ class Registry:
         state.status, state.last_error, state.last_success = 'ok', '', time.time()
         state.item_count = self.database.Item.select().where(self.database.Item.origin == name).count()
         state.save()
+        self.thumbnails.fetch_missing(name)
         return True, summary
 
     def follow_catalog(self, name, state):
@@ -386,6 +394,7 @@ class Registry:
         Item = self.database.Item
         for row_id in row_ids:
             self.node.store.unindex_text(row_id)
+            self.thumbnails.forget(row_id)
         return Item.delete().where(Item.id.in_(row_ids) & (Item.origin != 'local')).execute() if row_ids else 0
 
     def sweep(self, origin, seen):
@@ -395,6 +404,53 @@ class Registry:
         for start in range(0, len(stale), 500):
             self.drop_items(stale[start:start + 500])
         return len(stale)
+
+
+class ThumbnailCache:
+    """Peers' thumbnails, fetched after a sync and kept on disk, so pages show them while a peer is off."""
+
+    def __init__(self, registry, folder):
+        self.registry, self.folder = registry, folder
+
+    def path(self, row_id):
+        origin, remote_id = split_remote(row_id)
+        if not REMOTE_ID.match(remote_id) or not re.match(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', origin):
+            return None
+        return os.path.join(self.folder, origin, remote_id + '.jpg')
+
+    def fetch_missing(self, origin, budget=THUMBNAILS_PER_SYNC, deadline=THUMBNAIL_SECONDS):
+        """Fetch thumbnails not yet cached (at most `budget` per sync; the rest at the next one)."""
+        Item = self.registry.database.Item
+        ends = time.monotonic() + deadline
+        wanted = Item.select(Item.id).where((Item.origin == origin) & (Item.thumbnail == True))  # noqa: E712
+        client = self.registry.client(origin)
+        for (row_id,) in wanted.tuples().iterator():
+            path = self.path(row_id)
+            if path is None or os.path.exists(path):
+                continue
+            if budget <= 0 or time.monotonic() > ends:
+                return
+            budget -= 1
+            try:
+                data = client.thumbnail(split_remote(row_id)[1])
+            except PeerError as exc:
+                logger.info('thumbnail of %s not fetched: %s', row_id, exc)
+                return
+            if data:
+                write_atomically(path, data)
+
+    def forget(self, row_id):
+        path = self.path(row_id)
+        if path and os.path.exists(path):
+            os.unlink(path)
+
+
+def write_atomically(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temp = path + '.tmp'
+    with open(temp, 'wb') as fh:
+        fh.write(data)
+    os.replace(temp, path)
 
 
 class SyncLoop:

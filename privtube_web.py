@@ -281,6 +281,14 @@ def make_web(node):
             bottle.response.set_header('Content-Disposition', 'attachment; filename="%s"' % name.replace('"', ''))
         return body
 
+    @app.get('/thumb/<item_id>')
+    def thumbnail(session, user, principal, item_id):
+        item = store.visible_item(principal, item_id)
+        path = None if item.is_local else node.registry.thumbnails.path(item.id)
+        if not path or not os.path.exists(path):
+            raise StoreError('this item has no thumbnail', 404)
+        return media.file_response(bottle.response, bottle.request.headers, open(path, 'rb'), 'image/jpeg')
+
     @app.post('/watch/<item_id>/comments')
     def post_comment(session, user, principal, item_id):
         web.check_csrf(session)

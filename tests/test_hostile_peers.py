@@ -256,3 +256,44 @@ def test_a_self_signed_peer_is_trusted_with_its_ca_file(tls_server):
     url, cert = tls_server
     client = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport(), ca_file=cert)
     assert client.catalog('')['items'][0]['id'] == GOOD_ID
+
+
+# --- thumbnails of peers' items: fetched at sync, cached, served while the peer is offline -----------
+
+JPEG = b'\xff\xd8\xff\xe0' + b'jpeg bytes' * 50
+
+
+class ThumbnailPeer(FakePeer):
+    def __init__(self, body, thumbnail):
+        super().__init__(body)
+        self.thumbnail, self.thumbnail_requests = thumbnail, 0
+
+    def __call__(self, method, path, headers, body):
+        if path.endswith('/thumbnail'):
+            self.thumbnail_requests += 1
+            return Reply(200, {'Content-Type': 'image/jpeg'}, self.thumbnail)
+        return super().__call__(method, path, headers, body)
+
+
+def test_peer_thumbnails_are_cached_and_outlive_the_peer(setup, network):
+    home, _ = setup
+    peer = ThumbnailPeer(page([item(thumbnail=True)]), JPEG)
+    network.handlers['http://evil.test'] = peer
+    assert home.node.registry.sync('evil')[0]
+    viewer = home.sign_in('ann', admin=True)
+    assert '<img class="thumb" src="/thumb/evil:%s"' % GOOD_ID in viewer.get('/').text
+    del network.handlers['http://evil.test']
+    answer = viewer.get('/thumb/evil:' + GOOD_ID, status=200)
+    assert answer.body == JPEG and answer.headers['Content-Type'] == 'image/jpeg'
+    network.handlers['http://evil.test'] = peer
+    assert home.node.registry.sync('evil')[0] and peer.thumbnail_requests == 1      # not fetched again
+    peer.catalog = page([], removed=[GOOD_ID])
+    assert home.node.registry.sync('evil')[0]
+    viewer.get('/thumb/evil:' + GOOD_ID, status=404)
+
+
+def test_a_thumbnail_that_is_not_a_jpeg_is_not_kept(setup, network):
+    home, _ = setup
+    network.handlers['http://evil.test'] = ThumbnailPeer(page([item(thumbnail=True)]), b'<svg onload=alert(1)>')
+    assert home.node.registry.sync('evil')[0]
+    home.sign_in('ann', admin=True).get('/thumb/evil:' + GOOD_ID, status=404)

@@ -1,6 +1,9 @@
 <ul class="cards">
 % for item in items:
   <li><a href="/watch/{{item.id}}">
+    % if item.thumbnail:
+    <img class="thumb" src="/thumb/{{item.id}}" alt="" loading="lazy">
+    % end
     <span class="kind kind-{{item.mime.split('/')[0]}}">{{item.mime.split('/')[0]}}</span>
     <span class="title">{{item.title}}</span>
     <span class="meta">{{item.views}} view{{'' if item.views == 1 else 's'}} · {{item.created[:10]}}{{'' if item.is_local else ' · from ' + item.origin}}</span>
