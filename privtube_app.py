@@ -9,6 +9,7 @@ import bottle
 import privtube_auth as auth
 import privtube_media as media
 from privtube_db import Database
+from privtube_probe import MediaWorker
 from privtube_registry import Registry, RemoteComments, SyncLoop
 from privtube_store import Store, StoreError, make_api
 from privtube_web import make_web, render, setup_token
@@ -31,6 +32,7 @@ class Node:
         self.accounts = auth.Accounts(self.database)
         self.registry = Registry(self, transport)
         self.remote = RemoteComments(self.registry)
+        self.media = MediaWorker(self)
         self.sync_loop = None
         with self.database.db.connection_context():
             self.registry.forget_unknown_peers()
@@ -39,10 +41,11 @@ class Node:
                 logger.warning('peer %s is reached over plain http at a public address (%s): its key and media '
                                'cross the internet unencrypted; use https or a VPN', name, peer['url'])
 
-    def start_sync(self):
-        """Start the scheduled sync loop (serve does; tests sync on demand)."""
+    def start_background(self):
+        """Start the scheduled sync loop and the media worker (serve does; tests run them on demand)."""
         self.sync_loop = SyncLoop(self.registry, self.config.get('registry', 'sync_minutes'))
         self.sync_loop.start()
+        self.media.start()
 
     def key_principal(self, token):
         principal = self.accounts.key_principal(token)
@@ -53,6 +56,7 @@ class Node:
     def close(self):
         if self.sync_loop is not None:
             self.sync_loop.stop()
+        self.media.stop()
         self.database.close()
 
 
@@ -127,7 +131,7 @@ def serve(config):
     if token:
         print('No user yet: open %s/setup?token=%s to create the administrator.' % (config.base_url, token),
               flush=True)
-    node.start_sync()
+    node.start_background()
     try:
         server.run()
     except KeyboardInterrupt:

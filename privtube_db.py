@@ -94,6 +94,14 @@ MIGRATIONS = {
     7: [  # catalog reads walk this node's own items in change order
         "CREATE INDEX item_origin_seq ON item (origin, seq)",
     ],
+    8: [  # what probing found in each file, and whether it is still to be probed
+        "ALTER TABLE item ADD COLUMN container TEXT",
+        "ALTER TABLE item ADD COLUMN codecs TEXT",
+        "ALTER TABLE item ADD COLUMN media_state TEXT NOT NULL DEFAULT 'pending'",
+        "ALTER TABLE item ADD COLUMN media_error TEXT NOT NULL DEFAULT ''",
+        "UPDATE item SET media_state = 'done' WHERE origin != 'local'",
+        "CREATE INDEX item_media_state ON item (media_state)",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -201,6 +209,10 @@ def define_models(holder):
         seq = IntegerField()
         owner = ForeignKeyField(User, null=True, on_delete='SET NULL')
         origin = TextField(default='local')
+        container = TextField(null=True)
+        codecs = TextField(null=True)
+        media_state = TextField(default='pending')
+        media_error = TextField(default='')
 
         @property
         def is_local(self):

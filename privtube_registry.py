@@ -245,7 +245,8 @@ def number(value, kinds, what):
 REMOTE_FIELDS = ('title', 'description', 'mime', 'size', 'created', 'updated', 'views', 'comments', 'duration',
                  'width', 'height', 'thumbnail')
 UPSERT_REMOTE = (
-    'INSERT INTO item (id, origin, path, mtime_ns, seq, private, %s) VALUES (?, ?, NULL, 0, 0, 0, %s) '
+    'INSERT INTO item (id, origin, path, mtime_ns, seq, private, media_state, %s) '
+    "VALUES (?, ?, NULL, 0, 0, 0, 'done', %s) "
     'ON CONFLICT (id) DO UPDATE SET %s' % (', '.join(REMOTE_FIELDS), ', '.join('?' * len(REMOTE_FIELDS)),
                                           ', '.join('%s = excluded.%s' % (f, f) for f in REMOTE_FIELDS)))
 

@@ -212,6 +212,25 @@ class Store:
             except OSError as exc:
                 logger.warning('could not remove %s: %s', path, exc)
 
+    def record_probe(self, item, found):
+        """Store what probing found; the item gets a new change number so peers see it."""
+        with self.db.atomic():
+            fresh = self.database.Item.get_or_none(self.database.Item.id == item.id)
+            if fresh is None or fresh.mtime_ns != item.mtime_ns:
+                return      # deleted or changed meanwhile: the next pass probes the new file
+            for name in ('duration', 'width', 'height', 'container', 'codecs'):
+                setattr(fresh, name, found[name])
+            if media.media_kind(fresh.mime) == 'image':
+                fresh.duration = None      # ffprobe gives a still picture one frame's time
+            fresh.media_state, fresh.media_error = 'done', ''
+            self.touch(fresh)
+            fresh.save()
+
+    def record_probe_failure(self, item, message):
+        Item = self.database.Item
+        Item.update(media_state='failed', media_error=message[:500]).where(
+            (Item.id == item.id) & (Item.mtime_ns == item.mtime_ns)).execute()
+
     def item_json(self, item, tags):
         return row_json(item.__data__, tags)
 
@@ -372,6 +391,7 @@ class Store:
         with self.db.atomic():
             item = self.database.Item.get_by_id(item_id)
             item.size, item.mtime_ns = stat.st_size, stat.st_mtime_ns
+            item.media_state, item.media_error = 'pending', ''     # probe the new file again
             try:
                 item.mime = media.sniff_mime(path)
             except OSError:
@@ -613,6 +633,7 @@ def make_api(node):
         tags = auth.split_tag_list(query.getunicode('tags', ''))
         found = store.save_stream(bottle.request.environ['wsgi.input'], length, '', title, tags,
                                   private=query.get('private') in ('1', 'true', 'yes'))
+        node.media.wake.set()
         bottle.response.status = 201
         return store.item_json(found, tags)
 

@@ -328,6 +328,7 @@ def make_web(node):
     def upload(session, user, principal):
         web.check_csrf(session)
         item = receive_upload(store, user)
+        node.media.wake.set()
         if bottle.request.get_header('X-Requested-With') == 'fetch':
             return {'id': item.id, 'url': '/watch/' + item.id}
         raise Redirect('/watch/' + item.id)

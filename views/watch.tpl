@@ -11,6 +11,12 @@
 % end
   <h1>{{item.title}}</h1>
   <p class="meta"><span id="views">{{item.views}}</span> views · {{item.created[:10]}} · {{human_size(item.size)}} ·
+  % if item.duration:
+  {{'%d:%02d' % divmod(int(round(item.duration)), 60)}} ·
+  % end
+  % if item.width and item.height:
+  {{item.width}}×{{item.height}} ·
+  % end
   from {{origin}}{{' · by ' + owner if owner else ''}}{{' · private' if item.private else ''}}</p>
   % if offline:
   <p class="notice">{{origin}} is offline (last reached {{offline}}); playing may fail until it is back.</p>

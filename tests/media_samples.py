@@ -1,0 +1,31 @@
+"""Tiny real media files made with ffmpeg for the tests (skipped when ffmpeg is missing, except in CI)."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+RECIPES = {
+    'video_with_audio.mp4': ['-f', 'lavfi', '-i', 'testsrc=duration=2:size=160x120:rate=10', '-f', 'lavfi', '-i',
+                             'sine=frequency=440:duration=2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac',
+                             '-shortest'],
+    'video_only.webm': ['-f', 'lavfi', '-i', 'testsrc=duration=2:size=160x120:rate=10', '-c:v', 'libvpx-vp9',
+                        '-b:v', '100k'],
+    'song.mp3': ['-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-c:a', 'libmp3lame'],
+    'photo.jpg': ['-f', 'lavfi', '-i', 'testsrc=size=320x240', '-frames:v', '1'],
+}
+
+
+def require_ffmpeg():
+    if shutil.which('ffmpeg') and shutil.which('ffprobe'):
+        return
+    if os.environ.get('CI'):
+        pytest.fail('CI must install ffmpeg (see .ci/run)')
+    pytest.skip('needs ffmpeg')
+
+
+def make_sample(folder, name):
+    require_ffmpeg()
+    path = os.path.join(str(folder), name)
+    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error'] + RECIPES[name] + [path], check=True, timeout=120)
+    return path
