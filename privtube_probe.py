@@ -7,9 +7,12 @@ item and logged once; it is not retried until the file changes.
 """
 import json
 import logging
+import os
 import shutil
 import subprocess
 import threading
+
+import privtube_media as media
 
 logger = logging.getLogger('privtube.probe')
 
@@ -118,6 +121,14 @@ class MediaWorker:
                 done += 1
         return done
 
+    def thumbnail(self, item, path, found):
+        target = self.node.store.thumbnail_path(item.id)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        made = make_thumbnail(path, media.media_kind(item.mime), found['duration'], target)
+        if not made:
+            remove_quietly(target)
+        return made
+
     def next_pending(self):
         Item = self.node.database.Item
         return (Item.select().where((Item.origin == 'local') & (Item.media_state == 'pending'))
@@ -129,7 +140,54 @@ class MediaWorker:
         try:
             if path is None:
                 raise ProbeError('the file is missing')
-            store.record_probe(item, probe(path))
+            found = probe(path)
+            found['thumbnail'] = self.thumbnail(item, path, found)
+            store.record_probe(item, found)
         except ProbeError as exc:
             logger.warning('could not probe %s: %s', item.path, exc)
             store.record_probe_failure(item, str(exc))
+
+
+THUMBNAIL_WIDTH = 480
+THUMBNAIL_SECONDS = 60
+
+
+def ffmpeg_path():
+    return shutil.which('ffmpeg')
+
+
+def make_thumbnail(path, kind, duration, target):
+    """Write a JPEG at most 480 px wide to `target`: a frame at 10% of a video, the image itself, or an
+    audio file's embedded cover. False when there is nothing to show or no ffmpeg."""
+    ffmpeg = ffmpeg_path()
+    if not ffmpeg or kind not in ('video', 'image', 'audio'):
+        return False
+    seek = ['-ss', '%.3f' % (duration * 0.1)] if kind == 'video' and duration else []
+    pick = ['-an', '-map', '0:v:0'] if kind == 'audio' else []
+    temp = target + '.tmp.jpg'
+    command = [ffmpeg, '-y', '-loglevel', 'error'] + seek + ['-i', path] + pick + [
+        '-frames:v', '1', '-vf', "scale='min(%d,iw)':-2" % THUMBNAIL_WIDTH, '-q:v', '4', temp]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=THUMBNAIL_SECONDS)
+    except (subprocess.TimeoutExpired, OSError):
+        done = None
+    if done is None or done.returncode != 0 or not is_jpeg(temp):
+        remove_quietly(temp)
+        return False
+    os.replace(temp, target)
+    return True
+
+
+def is_jpeg(path):
+    try:
+        with open(path, 'rb') as fh:
+            return fh.read(3) == b'\xff\xd8\xff'
+    except OSError:
+        return False
+
+
+def remove_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -86,6 +86,7 @@ class Store:
         self.media_dir = os.path.realpath(media_dir)
         self.uploads_dir = os.path.join(self.media_dir, UPLOADS)
         self.max_upload_bytes = max_upload_bytes
+        self.thumbs_dir = os.path.join(os.path.dirname(os.path.abspath(database.path)), 'cache', 'thumbs', 'local')
         os.makedirs(self.uploads_dir, exist_ok=True)
 
     # --- files -----------------------------------------------------------------------------------
@@ -201,6 +202,7 @@ class Store:
             self.database.Tombstone.insert(item_id=item.id, seq=seq).on_conflict_replace().execute()
             self.unindex_text(item.id)
             self.database.Item.delete_by_id(item.id)
+        remove_quietly(self.thumbnail_path(item.id))
 
     def delete_item(self, item):
         """Remove the item and its file."""
@@ -218,13 +220,25 @@ class Store:
             fresh = self.database.Item.get_or_none(self.database.Item.id == item.id)
             if fresh is None or fresh.mtime_ns != item.mtime_ns:
                 return      # deleted or changed meanwhile: the next pass probes the new file
-            for name in ('duration', 'width', 'height', 'container', 'codecs'):
-                setattr(fresh, name, found[name])
+            for name in ('duration', 'width', 'height', 'container', 'codecs', 'thumbnail'):
+                setattr(fresh, name, found.get(name))
             if media.media_kind(fresh.mime) == 'image':
                 fresh.duration = None      # ffprobe gives a still picture one frame's time
             fresh.media_state, fresh.media_error = 'done', ''
             self.touch(fresh)
             fresh.save()
+
+    def thumbnail_path(self, item_id):
+        """Where a local item's thumbnail is cached (ids are checked, never taken from a path)."""
+        return os.path.join(self.thumbs_dir, item_id + '.jpg')
+
+    def open_thumbnail(self, item):
+        if not item.thumbnail:
+            raise StoreError('this item has no thumbnail', 404)
+        try:
+            return open(self.thumbnail_path(item.id), 'rb')
+        except OSError:
+            raise StoreError('this item has no thumbnail', 404)
 
     def record_probe_failure(self, item, message):
         Item = self.database.Item
@@ -594,8 +608,9 @@ def make_api(node):
 
     @api.get('/content/<item_id>/thumbnail')
     def thumbnail(principal, item_id):
-        store.visible_item(principal, item_id)
-        raise StoreError('this item has no thumbnail', 404)
+        found = store.visible_item(principal, item_id)
+        return media.file_response(bottle.response, bottle.request.headers, store.open_thumbnail(found),
+                                   'image/jpeg')
 
     @api.get('/content/<item_id>/comments')
     def comments(principal, item_id):

@@ -171,7 +171,7 @@ def make_web(node):
     store = node.store
     app.install(PagePlugin(web))
 
-    @app.get('/static/<name:re:[a-z]+\\.(css|js)>', skip=True)
+    @app.get('/static/<name:re:[a-z]+\\.(css|js|svg)>', skip=True)
     def static(name):
         return bottle.static_file(name, root=STATIC)
 
@@ -284,7 +284,10 @@ def make_web(node):
     @app.get('/thumb/<item_id>')
     def thumbnail(session, user, principal, item_id):
         item = store.visible_item(principal, item_id)
-        path = None if item.is_local else node.registry.thumbnails.path(item.id)
+        if item.is_local:
+            return media.file_response(bottle.response, bottle.request.headers, store.open_thumbnail(item),
+                                       'image/jpeg')
+        path = node.registry.thumbnails.path(item.id)
         if not path or not os.path.exists(path):
             raise StoreError('this item has no thumbnail', 404)
         return media.file_response(bottle.response, bottle.request.headers, open(path, 'rb'), 'image/jpeg')

@@ -29,3 +29,9 @@ def make_sample(folder, name):
     path = os.path.join(str(folder), name)
     subprocess.run(['ffmpeg', '-y', '-loglevel', 'error'] + RECIPES[name] + [path], check=True, timeout=120)
     return path
+
+RECIPES['big_photo.png'] = ['-f', 'lavfi', '-i', 'testsrc=size=640x480', '-frames:v', '1']
+RECIPES['song_with_cover.mp3'] = ['-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-f', 'lavfi', '-i',
+                                  'testsrc=size=200x200:duration=0.1', '-map', '0:a', '-map', '1:v', '-frames:v', '1',
+                                  '-c:a', 'libmp3lame', '-c:v', 'mjpeg', '-id3v2_version', '3',
+                                  '-disposition:v', 'attached_pic']

@@ -3,6 +3,8 @@
   <li><a href="/watch/{{item.id}}">
     % if item.thumbnail:
     <img class="thumb" src="/thumb/{{item.id}}" alt="" loading="lazy">
+    % else:
+    <img class="thumb" src="/static/{{item.mime.split('/')[0] if item.mime.split('/')[0] in ('video', 'audio', 'image') else 'other'}}.svg" alt="">
     % end
     <span class="kind kind-{{item.mime.split('/')[0]}}">{{item.mime.split('/')[0]}}</span>
     <span class="title">{{item.title}}</span>

@@ -1,7 +1,7 @@
 % rebase('base', title=item.title, user=user)
 <article class="watch" data-item="{{item.id}}" data-kind="{{kind}}" data-csrf="{{csrf}}">
 % if kind == 'video':
-  <video id="player" src="/media/{{item.id}}" controls preload="metadata" playsinline></video>
+  <video id="player" src="/media/{{item.id}}" controls preload="metadata" playsinline poster="{{'/thumb/' + item.id if item.thumbnail else ''}}"></video>
 % elif kind == 'audio':
   <audio id="player" src="/media/{{item.id}}" controls preload="metadata"></audio>
 % elif kind == 'image':
