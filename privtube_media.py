@@ -243,3 +243,37 @@ def file_response(response, headers, fh, mime, download_name=None):
         fh.close()
         return b''
     return FileWindow(fh, start, end - start + 1)
+
+
+# What common browsers (Chromium, Firefox, Safari) play in place, by container and codecs.
+PLAYABLE_VIDEO = {'h264', 'vp8', 'vp9', 'av1'}
+PLAYABLE_AUDIO = {'aac', 'mp3', 'opus', 'vorbis', 'flac'}
+PLAYABLE_CONTAINERS = {'video/mp4', 'video/webm', 'audio/mp4', 'audio/webm', 'video/ogg', 'audio/ogg', 'audio/mpeg',
+                       'audio/aac', 'audio/flac', 'audio/wav', 'audio/opus'}
+PLAYABLE_IMAGES = {'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif'}
+
+
+def playability(mime, codecs):
+    """(True, '') when browsers can play the file in place, else (False, a reason a person can read).
+
+    Without probe results (no ffprobe) the container type alone decides.
+    """
+    kind = media_kind(mime)
+    if kind == 'image':
+        return (True, '') if mime in PLAYABLE_IMAGES else (False, 'browsers cannot show %s images' % mime)
+    if kind == 'other':
+        return False, 'this is not audio, video or an image'
+    if mime not in PLAYABLE_CONTAINERS:
+        return False, 'browsers cannot play the %s container' % mime.split('/')[1]
+    unknown = [c for c in (codecs or '').split(',') if c and c not in PLAYABLE_VIDEO | PLAYABLE_AUDIO
+               and not c.startswith('pcm_') and c != 'mjpeg']
+    if unknown:
+        return False, 'browsers cannot play %s' % ', '.join(codec_names(unknown))
+    return True, ''
+
+
+def codec_names(codecs):
+    names = {'hevc': 'HEVC (H.265) video', 'mpeg4': 'MPEG-4 Part 2 video', 'mpeg2video': 'MPEG-2 video',
+             'ac3': 'Dolby Digital (AC-3) audio', 'eac3': 'Dolby Digital Plus audio', 'dts': 'DTS audio',
+             'wmv3': 'Windows Media video', 'wmav2': 'Windows Media audio', 'msmpeg4v3': 'DivX video'}
+    return [names.get(c, c) for c in codecs]

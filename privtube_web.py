@@ -264,8 +264,10 @@ def make_web(node):
     def watch(session, user, principal, item_id):
         item = store.visible_item(principal, item_id)
         comments, comments_error = item_comments(node, item)
+        playable, why_not = media.playability(item.mime, item.codecs)
         return render('watch', user=user, csrf=session.csrf, item=item, tags=store.tags_of(item.id),
-                      kind=media.media_kind(item.mime), comments=comments, comments_error=comments_error,
+                      kind=media.media_kind(item.mime) if playable else 'other', why_not=why_not,
+                      comments=comments, comments_error=comments_error,
                       may_edit=may_edit(user, item), owner=item.owner.name if item.owner_id else None,
                       origin=node.name if item.is_local else item.origin, offline=offline_since(node, item))
 

@@ -35,3 +35,6 @@ RECIPES['song_with_cover.mp3'] = ['-f', 'lavfi', '-i', 'sine=frequency=440:durat
                                   'testsrc=size=200x200:duration=0.1', '-map', '0:a', '-map', '1:v', '-frames:v', '1',
                                   '-c:a', 'libmp3lame', '-c:v', 'mjpeg', '-id3v2_version', '3',
                                   '-disposition:v', 'attached_pic']
+RECIPES['hevc.mkv'] = ['-f', 'lavfi', '-i', 'testsrc=duration=1:size=160x120:rate=10', '-c:v', 'libx265',
+                       '-x265-params', 'log-level=error']
+RECIPES['mpeg4.avi'] = ['-f', 'lavfi', '-i', 'testsrc=duration=1:size=160x120:rate=10', '-c:v', 'mpeg4']

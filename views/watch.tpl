@@ -7,7 +7,8 @@
 % elif kind == 'image':
   <img id="player" src="/media/{{item.id}}" alt="{{item.title}}">
 % else:
-  <p class="notice">Your browser cannot show this file here; download it instead.</p>
+  <p class="notice" id="unplayable">This file cannot be played in the browser ({{why_not}}). Download it and open
+  it with a media player such as VLC.</p>
 % end
   <h1>{{item.title}}</h1>
   <p class="meta"><span id="views">{{item.views}}</span> views · {{item.created[:10]}} · {{human_size(item.size)}} ·
