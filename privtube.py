@@ -283,11 +283,27 @@ def when(timestamp):
 
 
 def cmd_scan(args):
+    import time
     node = open_node(args)
+    started = time.monotonic()
+    shown = [started]
+
+    def progress(summary):
+        now = time.monotonic()
+        if now - shown[0] >= 1.0:
+            shown[0] = now
+            print('scanning: %s' % scan_figures(summary, now - started), file=sys.stderr, flush=True)
     with node.database.db.connection_context():
-        summary = node.store.scan()
-    print('scanned %(seen)d files: %(added)d added, %(changed)d changed, %(removed)d removed' % summary)
+        summary = node.store.scan(progress)
+    print('scanned %s' % scan_figures(summary, time.monotonic() - started))
+    if summary['added'] or summary['changed']:
+        print('new and changed files are probed in the background while the node serves', file=sys.stderr)
     return 0
+
+
+def scan_figures(summary, seconds):
+    return ('%(seen)d files: %(added)d added, %(changed)d changed, %(removed)d removed' % summary
+            + ' in %.1f s (%d files/s)' % (seconds, summary['seen'] / seconds if seconds > 0 else 0))
 
 
 def cmd_content_add(args):

@@ -28,6 +28,7 @@ CHUNK = 1024 * 1024
 MAX_TITLE, MAX_DESCRIPTION, MAX_AUTHOR, MAX_COMMENT, MAX_VIEWER = 200, 10000, 64, 5000, 128
 CATALOG_DEFAULT, CATALOG_MAX = 500, 1000
 RANKED_MATCHES = 2000
+SCAN_BATCH = 500
 
 
 class StoreError(Exception):
@@ -372,26 +373,47 @@ class Store:
                     continue   # vanished while we looked
 
     def scan(self, progress=None):
-        """Index the media folder in place: add new files, refresh changed ones, drop vanished ones."""
+        """Index the media folder in place: add new files, refresh changed ones, drop vanished ones.
+
+        Unchanged files (same size and modification time) cost one stat; changes are written in
+        transactions of SCAN_BATCH files. `progress(summary)` is called after every file.
+        """
         Item = self.database.Item
         known = {row[0]: (row[1], row[2], row[3]) for row in
                  Item.select(Item.path, Item.id, Item.size, Item.mtime_ns).where(Item.origin == 'local').tuples()}
         summary = {'seen': 0, 'added': 0, 'changed': 0, 'removed': 0}
+        work = []
         for relative, stat in self.walk_media():
             summary['seen'] += 1
             record = known.pop(relative, None)
-            if record is None:
-                self.index_new(relative, summary)
-            elif (record[1], record[2]) != (stat.st_size, stat.st_mtime_ns):
-                self.refresh(record[0], relative, stat, summary)
+            if record is None or (record[1], record[2]) != (stat.st_size, stat.st_mtime_ns):
+                work.append((relative, stat, record))
+            if len(work) >= SCAN_BATCH:
+                self.apply_scan(work, summary)
+                work = []
             if progress:
                 progress(summary)
-        for relative, (item_id, _, _) in known.items():
-            item = Item.get_or_none(Item.id == item_id)
-            if item is not None:
-                self.forget_item(item)
-                summary['removed'] += 1
+        self.apply_scan(work, summary)
+        self.forget_vanished([item_id for item_id, _, _ in known.values()], summary)
+        if progress:
+            progress(summary)
         return summary
+
+    def apply_scan(self, work, summary):
+        with self.db.atomic():
+            for relative, stat, record in work:
+                if record is None:
+                    self.index_new(relative, summary)
+                else:
+                    self.refresh(record[0], relative, stat, summary)
+
+    def forget_vanished(self, item_ids, summary):
+        Item = self.database.Item
+        for start in range(0, len(item_ids), SCAN_BATCH):
+            with self.db.atomic():
+                for item in Item.select().where(Item.id.in_(item_ids[start:start + SCAN_BATCH])):
+                    self.forget_item(item)
+                    summary['removed'] += 1
 
     def index_new(self, relative, summary):
         try:

@@ -141,3 +141,22 @@ def test_ids_are_random_128_bit_urlsafe(node):
     ids = {node.add('f%d.mp4' % n).id for n in range(20)}
     assert len(ids) == 20
     assert all(len(i) >= 22 and all(c.isalnum() or c in '-_' for c in i) for i in ids)
+
+
+def test_a_file_that_vanishes_mid_scan_is_skipped(node):
+    keep = node.media_file('keep.mp4')
+    gone = node.media_file('gone.mp4')
+    walked = list(node.store.walk_media())
+    os.unlink(gone)
+    node.store.walk_media = lambda: iter(walked)
+    summary = node.store.scan()
+    assert summary['seen'] == 2 and summary['added'] == 1
+    assert [i.path for i in node.node.database.Item.select()] == [os.path.basename(keep)]
+
+
+def test_scan_reports_progress(node):
+    for n in range(5):
+        node.media_file('f%d.mp4' % n)
+    seen = []
+    node.store.scan(lambda summary: seen.append(dict(summary)))
+    assert [s['seen'] for s in seen[:5]] == [1, 2, 3, 4, 5] and seen[-1]['added'] == 5
