@@ -86,3 +86,22 @@ def test_the_watch_page_shows_duration_and_size(node):
     node.node.media.run_pending()
     page = node.sign_in('ann').get('/watch/' + item.id).text
     assert '0:02' in page and '160×120' in page
+
+
+def test_with_no_ffmpeg_on_the_path_nothing_breaks(node, tmp_path, monkeypatch):
+    item = node.store.create_item(make_sample(node.media_dir, 'video_with_audio.mp4'), 'clip')
+    monkeypatch.setenv('PATH', str(tmp_path))           # an empty folder: no ffprobe, no ffmpeg
+    assert node.node.media.run_pending() == 1
+    done = node.store.get_item(item.id)
+    assert (done.media_state, done.duration, done.thumbnail) == ('done', None, False)
+    page = node.sign_in('ann').get('/watch/' + item.id).text
+    assert '<video id="player"' in page                  # mp4 plays; only the details are unknown
+
+
+def test_a_damaged_file_says_so_on_its_page(node):
+    path = make_sample(node.media_dir, 'video_with_audio.mp4')
+    with open(path, 'r+b') as fh:
+        fh.truncate(200)
+    item = node.store.create_item(path, 'broken')
+    node.node.media.run_pending()
+    assert 'could not read this file' in node.sign_in('ann').get('/watch/' + item.id).text

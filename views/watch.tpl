@@ -10,6 +10,9 @@
   <p class="notice" id="unplayable">This file cannot be played in the browser ({{why_not}}). Download it and open
   it with a media player such as VLC.</p>
 % end
+  % if item.media_state == 'failed':
+  <p class="notice">privtube could not read this file ({{item.media_error}}); it may be damaged or incomplete.</p>
+  % end
   <h1>{{item.title}}</h1>
   <p class="meta"><span id="views">{{item.views}}</span> views · {{item.created[:10]}} · {{human_size(item.size)}} ·
   % if item.duration:
