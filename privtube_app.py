@@ -1,7 +1,9 @@
 """The node: one object holding a config's database, store and accounts, and `make_app(config)`,
 the factory of the WSGI application that serves the web app and the Content Management API."""
+import errno
 import json
 import logging
+import os
 import signal
 
 import bottle
@@ -121,9 +123,17 @@ def error_page(error):
 def serve(config):
     """Run the node on Waitress until SIGINT or SIGTERM."""
     import waitress
+    lock = hold_serve_lock(config.get('registry', 'database'))
     node = Node(config)
     app = make_app(config, node)
-    server = waitress.create_server(zero_copy_files(app), **waitress_options(config))
+    try:
+        server = waitress.create_server(zero_copy_files(app), **waitress_options(config))
+    except OSError as exc:
+        node.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError('port %d on %s is already in use (another privtube serve?)'
+                          % (config.get('server', 'port'), config.get('server', 'host')))
+        raise
     signal.signal(signal.SIGTERM, stop_serving)
     logger.info('privtube %s node %r serving on %s', VERSION, node.name, config.base_url)
     with node.database.db.connection_context():
@@ -141,6 +151,24 @@ def serve(config):
         node.close()
         logger.info('stopped')
     return 0
+
+
+class AlreadyServing(OSError):
+    """Another `serve` holds this database."""
+
+
+def hold_serve_lock(database_path):
+    """An exclusive lock beside the database for the life of this process: one `serve` per database."""
+    import fcntl
+    path = database_path + '.lock'
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    handle = open(path, 'a+')
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise AlreadyServing('another privtube serve is already using %s; stop it first' % database_path)
+    return handle
 
 
 def stop_serving(signum, frame):

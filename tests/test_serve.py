@@ -105,7 +105,69 @@ def test_serve_stops_on_sigterm(served):
 
 def test_second_serve_on_the_same_port_fails_clearly(served):
     process, base, key, folder = served
-    done = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config',
-                           str(folder / 'config.ini'), 'serve'], capture_output=True, text=True, timeout=30)
+    other = str(folder / 'same-port.ini')
+    with open(other, 'w') as fh:
+        fh.write('[server]\nport = %s\n[registry]\ndatabase = other.db\n' % base.rsplit(':', 1)[1])
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', other, 'serve'],
+                          capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert 'Traceback' not in done.stderr and 'in use' in done.stderr
+
+
+def test_second_serve_on_the_same_database_fails_clearly(served):
+    process, base, key, folder = served
+    other = str(folder / 'other.ini')
+    with open(other, 'w') as fh:
+        fh.write('[server]\nport = %d\n[registry]\ndatabase = privtube.db\n' % free_port())
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', other, 'serve'],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert 'Traceback' not in done.stderr and 'already using' in done.stderr
+    assert json.loads(wait_for(base + '/healthz')) == {'status': 'ok'}
+
+
+def test_backup_while_serving_and_writing_is_complete_and_serves(served):
+    process, base, key, folder = served
+    manage = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', str(folder / 'config.ini'),
+                             'key', 'create', 'uploader', '--allow', '*', '--manage'],
+                            capture_output=True, text=True, timeout=60).stdout.strip()
+    import threading
+    stop, uploaded = threading.Event(), []
+
+    def upload():
+        while not stop.is_set():
+            request = urllib.request.Request(base + '/api/v1/content?title=t%d' % len(uploaded),
+                                             data=b'\xff\xd8\xff' + os.urandom(2000), method='POST',
+                                             headers={'Authorization': 'Bearer ' + manage})
+            uploaded.append(json.loads(urllib.request.urlopen(request, timeout=10).read())['id'])
+    writer = threading.Thread(target=upload)
+    writer.start()
+    try:
+        while len(uploaded) < 5:
+            time.sleep(0.05)
+        done = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config',
+                               str(folder / 'config.ini'), 'backup', str(folder / 'copy.db')],
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        stop.set()
+        writer.join(timeout=20)
+    assert done.returncode == 0, done.stderr
+    import sqlite3
+    conn = sqlite3.connect(str(folder / 'copy.db'))
+    assert conn.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
+    backed_up = {row[0] for row in conn.execute("SELECT id FROM item WHERE origin = 'local'")}
+    conn.close()
+    assert len(backed_up) >= 6                            # the scanned clip and the uploads so far
+    restored = str(folder / 'restored.ini')
+    with open(restored, 'w') as fh:
+        fh.write('[node]\nname = restored\n[server]\nport = %d\n[store]\nmedia_dir = media\n'
+                 '[registry]\ndatabase = copy.db\n' % free_port())
+    import privtube_config
+    import privtube_app
+    import webtest
+    app = privtube_app.make_app(privtube_config.load(restored))
+    client = webtest.TestApp(app)
+    _, token = app.node.accounts.create_key('check', ['*'])
+    for item_id in backed_up:
+        client.get('/api/v1/content/%s/media' % item_id, headers={'Authorization': 'Bearer ' + token}, status=200)
+    app.node.close()
