@@ -345,7 +345,7 @@ def cmd_backup(args):
     if os.path.exists(dest):
         raise Failure('%s already exists; not overwriting it' % dest)
     temp = dest + '.partial'
-    source = sqlite3.connect(node.database.path)
+    source = sqlite3.connect(node.database.path, timeout=30)
     try:
         target = sqlite3.connect(temp)
         with target:

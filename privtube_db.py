@@ -14,7 +14,8 @@ from peewee import (BooleanField, CompositeKey, DatabaseError, FloatField, Forei
 
 logger = logging.getLogger('privtube.db')
 
-PRAGMAS = {'journal_mode': 'wal', 'foreign_keys': 1, 'busy_timeout': 10000, 'synchronous': 'full'}
+# busy_timeout first: the pragmas after it may wait for another process's write to finish
+PRAGMAS = {'busy_timeout': 10000, 'journal_mode': 'wal', 'foreign_keys': 1, 'synchronous': 'full'}
 
 MIGRATIONS = {
     1: [  # the content store, its change log and keys
@@ -106,6 +107,17 @@ MIGRATIONS = {
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
+class NodeDatabase(SqliteDatabase):
+    """SqliteDatabase whose transactions take the write lock at BEGIN (IMMEDIATE).
+
+    A deferred transaction that reads and then writes cannot wait for another writer in WAL mode: it
+    fails at once with 'database is locked'. Read-only snapshots ask for atomic('DEFERRED').
+    """
+
+    def atomic(self, lock_type='IMMEDIATE'):
+        return super().atomic(lock_type=lock_type)
+
+
 class SchemaError(Exception):
     """The database file is newer than this program or cannot be opened."""
 
@@ -143,7 +155,7 @@ class Database:
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
         self.path = path
-        self.db = SqliteDatabase(path, pragmas=PRAGMAS)
+        self.db = NodeDatabase(path, pragmas=PRAGMAS)
         try:
             with self.db.connection_context():
                 migrate(self.db, target)

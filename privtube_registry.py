@@ -292,10 +292,11 @@ class Registry:
         """Drop the items and state of peers no longer in the config."""
         Item, Peer = self.database.Item, self.database.Peer
         known = list(self.peers())
-        with self.db.atomic():
-            gone = Item.select(Item.id).where((Item.origin != 'local') & Item.origin.not_in(known))
-            self.drop_items([row.id for row in gone])
-            Peer.delete().where(Peer.name.not_in(known)).execute()
+        gone = [row.id for row in Item.select(Item.id).where((Item.origin != 'local') & Item.origin.not_in(known))]
+        if gone or Peer.select().where(Peer.name.not_in(known)).exists():     # write only when needed
+            with self.db.atomic():
+                self.drop_items(gone)
+                Peer.delete().where(Peer.name.not_in(known)).execute()
 
     def sync_all(self):
         """Sync every peer, each independently; returns {name: (ok, message)}."""

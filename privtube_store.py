@@ -452,7 +452,7 @@ class Store:
             key_id, generation, base, position = parse_cursor(since)
             if (key_id, generation) != (principal.id, principal.generation):
                 reset, base, position = True, 0, 0
-        with self.db.atomic():   # one snapshot for the whole page
+        with self.db.atomic('DEFERRED'):   # one read snapshot for the whole page
             return self.catalog_page(principal, base, position, limit, reset)
 
     def catalog_page(self, principal, base, position, limit, reset):

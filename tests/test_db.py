@@ -66,3 +66,32 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
     with pytest.raises(SchemaError, match='cannot open database'):
         Database(str(path))
     assert path.read_bytes().startswith(b'this is not sqlite')
+
+
+def test_opening_while_another_connection_writes_does_not_fail(tmp_path):
+    """Regression: `backup` (and any command) failed with 'database is locked' while serve was writing."""
+    import threading
+    path = str(tmp_path / 'busy.db')
+    Database(path).close()
+    stop = threading.Event()
+
+    def write():
+        conn = sqlite3.connect(path, timeout=30)
+        while not stop.is_set():
+            with conn:
+                conn.execute("UPDATE counter SET value = value + 1 WHERE name = 'seq'")
+            stop.wait(0.002)      # a busy node: short writes, one after another
+        conn.close()
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        for _ in range(30):
+            database = Database(path)
+            with database.db.connection_context():
+                with database.db.atomic():
+                    database.db.execute_sql('SELECT count(*) FROM item').fetchone()   # read, then write
+                    database.next_seq()
+            database.close()
+    finally:
+        stop.set()
+        writer.join()
