@@ -13,6 +13,7 @@ import subprocess
 import threading
 
 import privtube_media as media
+from privtube_store import remove_quietly
 
 logger = logging.getLogger('privtube.probe')
 
@@ -184,10 +185,3 @@ def is_jpeg(path):
             return fh.read(3) == b'\xff\xd8\xff'
     except OSError:
         return False
-
-
-def remove_quietly(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
