@@ -261,7 +261,7 @@ class Store:
         Item = self.database.Item
         return Item.select().where(auth.visible_filter(principal, Item, self.database.ItemTag))
 
-    def search(self, principal, text, tag='', kind='', sort='relevance', offset=0, limit=24):
+    def search(self, principal, text, tag='', kind='', origin='', sort='relevance', offset=0, limit=24):
         """([item], more, ranked) of the items `principal` may see that match every word of `text` by prefix.
 
         Ranking by relevance costs a bm25 score per match, so a query matching more than RANKED_MATCHES
@@ -274,6 +274,8 @@ class Store:
             query = query.where(auth.rule_filter('tag:' + tag, Item, ItemTag))
         if kind:
             query = query.where(Item.mime.startswith(kind + '/'))
+        if origin:      # 'local' or a peer's name: the same test as the rule origin:NAME
+            query = query.where(auth.rule_filter('origin:' + origin, Item, ItemTag))
         ranked = False
         if sort == 'views':
             order = [Item.views.desc(), Item.created.desc(), Item.id]

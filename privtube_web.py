@@ -252,11 +252,10 @@ def make_web(node):
         page = max(page, 1)
         origin = (query.getunicode('origin') or '').strip()[:64]
         results, more, ranked = store.search(principal, q, tag=tag, kind=kind, sort=sort,
+                                             origin='local' if origin == node.name else origin,
                                              offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-        if origin and origin not in ('local', node.name):
-            results, more = [], False     # every item here is this node's own until peers sync
         return render('search', user=user, csrf=session.csrf, q=q, sort=sort, kind=kind, tag=tag, page=page,
-                      origin=origin, origins=[node.name],
+                      origin=origin, origins=[node.name] + sorted(node.registry.peers()),
                       results=results, more=more, newest_instead=bool(q and sort == 'relevance' and results
                                                                       and not ranked))
 

@@ -184,3 +184,15 @@ def test_peers_page_shows_status_and_syncs_on_request(homes):
 def test_plain_http_to_a_public_address_is_warned(url, warned):
     import privtube_app
     assert privtube_app.plain_http_to_public(url) is warned
+
+
+def test_search_filters_by_origin(homes):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    viewer = bob.sign_in('ann')
+    by_origin = lambda origin: set(re.findall(r'<span class="title">([^<]*)</span>',
+                                              viewer.get('/search', {'q': '', 'origin': origin}).text))
+    assert by_origin('alice') == {'Family picnic'}
+    assert by_origin('bob') == by_origin('local') == {'Bike trip'}
+    assert by_origin('nobody') == set()
+    assert '<option value="alice"' in viewer.get('/search').text
