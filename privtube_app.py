@@ -59,6 +59,7 @@ class Node:
         if self.sync_loop is not None:
             self.sync_loop.stop()
         self.media.stop()
+        self.registry.prefetcher.close()
         self.database.close()
 
 

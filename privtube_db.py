@@ -6,6 +6,7 @@ the last step applied, and an old database is upgraded on open, one logged trans
 """
 import datetime
 import logging
+import contextlib
 import os
 import sqlite3
 
@@ -167,6 +168,17 @@ class Database:
         """Take the next change number; call inside the transaction that makes the change."""
         return self.db.execute_sql(
             "UPDATE counter SET value = value + 1 WHERE name = 'seq' RETURNING value").fetchone()[0]
+
+    @contextlib.contextmanager
+    def serving(self):
+        """The database for one request: this thread's connection, opened on the thread's first request
+        and kept for the next (opening one and setting its pragmas costs more than most queries)."""
+        self.db.connect(reuse_if_open=True)
+        try:
+            yield
+        finally:
+            if self.db.in_transaction():        # never carry an open transaction into the next request
+                self.db.rollback()
 
     def close(self):
         if not self.db.is_closed():

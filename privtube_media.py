@@ -204,7 +204,7 @@ class BufferWindow(FileWindow):
 
     def close(self):
         if self.data is not None and self.on_close:
-            self.on_close(len(self.data))
+            self.on_close()
         self.data = None
 
 

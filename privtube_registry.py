@@ -56,6 +56,7 @@ class RequestsTransport:
         self.requests = requests
         self.session = requests.Session()
         self.session.trust_env = False    # never a proxy from the environment
+        self._windows = None
 
     def __call__(self, method, url, headers, body=None, max_bytes=MAX_SMALL_BYTES, deadline=REQUEST_DEADLINE,
                  verify=True):
@@ -72,6 +73,119 @@ class RequestsTransport:
             raise PeerError('the peer stopped answering: %s' % type(exc).__name__, 502)
         finally:
             response.close()
+
+
+    def read_window(self, url, headers, buffer, deadline=REQUEST_DEADLINE, verify=True):
+        """A media window read straight into `buffer` (one copy, no per-chunk objects) over a kept-alive
+        connection; the Reply's body is a memoryview of the buffer."""
+        return self.windows.read(url, headers, buffer, deadline, verify)
+
+    @property
+    def windows(self):
+        if self._windows is None:
+            self._windows = WindowConnections()
+        return self._windows
+
+
+class WindowConnections:
+    """Kept-alive `http.client` connections for media windows, a few idle ones per origin.
+
+    requests hands a body over in chunks it allocates, which we would copy again; a window of many MiB
+    is read here with `readinto1` straight into the caller's buffer: one copy, and at most one socket
+    read per call, so the total deadline is checked as data arrives and a dripping origin cannot
+    stretch it. Same rules as the requests path: no redirects followed, no proxies, TLS verified.
+    """
+    IDLE_PER_ORIGIN = 4
+
+    def __init__(self):
+        self.idle = {}
+        self.lock = threading.Lock()
+
+    def read(self, url, headers, buffer, deadline, verify):
+        import http.client
+        ends = time.monotonic() + deadline
+        place, target = connection_place(url, verify)
+        for attempt in (1, 2):
+            conn, reused = self.take(place, deadline)
+            try:
+                conn.request('GET', target, headers=headers)
+                response = conn.getresponse()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                if reused and attempt == 1:
+                    continue            # the origin closed a connection that sat idle: one fresh try
+                raise PeerError('cannot reach the peer: %s' % type(exc).__name__, 502)
+            try:
+                reply = read_window_body(response, buffer, ends, conn)
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise PeerError('the peer stopped answering: %s' % type(exc).__name__, 502)
+            except PeerError:
+                conn.close()
+                raise
+            self.give_back(place, conn, response.will_close)
+            return reply
+
+    def take(self, place, deadline):
+        with self.lock:
+            idle = self.idle.get(place)
+            if idle:
+                conn = idle.pop()
+                conn.sock.settimeout(deadline)
+                return conn, True
+        return open_connection(place, deadline), False
+
+    def give_back(self, place, conn, will_close):
+        with self.lock:
+            idle = self.idle.setdefault(place, [])
+            if will_close or len(idle) >= self.IDLE_PER_ORIGIN:
+                conn.close()
+            else:
+                idle.append(conn)
+
+
+def connection_place(url, verify):
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        raise PeerError('the peer URL is not http(s)', 502)
+    target = parts.path + ('?' + parts.query if parts.query else '')
+    return (parts.scheme, parts.hostname, parts.port, verify), target
+
+
+def open_connection(place, deadline):
+    import http.client
+    import ssl
+    scheme, host, port, verify = place
+    if scheme == 'http':
+        return http.client.HTTPConnection(host, port, timeout=deadline)
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    return http.client.HTTPSConnection(host, port, timeout=deadline, context=context)
+
+
+def read_window_body(response, buffer, ends, conn):
+    """Read the body of `response` into `buffer`; a Reply whose body is a memoryview of it."""
+    try:
+        length = int(response.getheader('Content-Length', ''))
+    except ValueError:
+        raise PeerError('the peer sent a media reply without a valid Content-Length', 502)
+    if length > len(buffer):
+        raise PeerError('the peer sent more than %d bytes' % len(buffer), 502)
+    if length < 0:
+        raise PeerError('the peer sent a media reply without a valid Content-Length', 502)
+    view, got = memoryview(buffer)[:length], 0
+    while got < length:
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise PeerError('the peer was too slow (deadline passed)', 504)
+        conn.sock.settimeout(left)
+        count = response.fp.readinto1(view[got:])     # at most one recv, straight into the buffer
+        if not count:
+            raise PeerError('the peer stopped answering: short body', 502)
+        got += count
+    headers = dict(response.getheaders())
+    response.close()        # the body was read here, not by http.client: the connection is free again
+    return Reply(response.status, headers, view)
 
 
 def read_capped(response, max_bytes, ends):
@@ -125,12 +239,14 @@ class PeerClient:
         query = '/catalog?limit=%d' % CATALOG_PAGE + ('&since=%s' % quote(cursor) if cursor else '')
         return self.json('GET', query, max_bytes=MAX_CATALOG_BYTES)
 
-    def media_window(self, remote_id, range_header, if_range, window):
-        """Up to `window` bytes of the item from the origin, as the origin's 200/206/416 reply."""
-        headers = {'Range': range_header or 'bytes=0-%d' % (window - 1)}
-        if if_range:
-            headers['If-Range'] = if_range
-        return self.request('GET', '/content/%s/media' % remote_id, headers, max_bytes=window + 1)
+    def media_window(self, remote_id, range_header, buffer):
+        """Up to len(buffer) bytes of the item from the origin, read into `buffer`: the origin's reply."""
+        headers = {'Authorization': 'Bearer ' + self.key, 'Range': range_header}
+        reply = self.transport.read_window(self.url + '/api/v1/content/%s/media' % remote_id, headers, buffer,
+                                           deadline=REQUEST_DEADLINE, verify=self.verify)
+        if 300 <= reply.status < 400:
+            raise PeerError('the peer answered with a redirect, which privtube does not follow', 502)
+        return reply
 
     def thumbnail(self, remote_id):
         """The item's JPEG thumbnail from the origin, or None when it has none (or sends no JPEG)."""
@@ -262,6 +378,7 @@ class Registry:
         self.locks = {}
         self.known_peers = node.config.peers
         self.config_stamp = config_stamp(node.config.path)
+        self.prefetcher = Prefetcher()
         self.thumbnails = ThumbnailCache(self, os.path.join(os.path.dirname(node.database.path), 'cache', 'thumbs'))
 
     def peers(self):
@@ -515,18 +632,131 @@ def window_range(range_header, size, window=None):
 def gateway_reply(registry, item, headers, response):
     """Answer a browser's media request for a peer's item with one window fetched from the origin.
 
-    The window is held in a spooled temporary file and handed back as a file, so a slow browser drains
-    it without a worker thread; a request without Range (a download) streams the whole file instead.
+    The window is read into a buffer (or, once the memory budget is spent, a temporary file) and handed
+    back as a file, so a slow browser drains it without a worker thread; a request without Range (a
+    download) streams the whole file instead. While the browser drains a window, the next one is
+    prefetched; it is only used once the origin has answered this request too.
     """
-    import tempfile
-
-    import privtube_media as media
     origin, remote_id = split_remote(item.id)
     client = registry.client(origin)
     asked = window_range(headers.get('Range'), item.size)
     if asked is None:
         return download_stream(client, remote_id, item, response)
-    reply = client.media_window(remote_id, asked, None, GATEWAY_WINDOW)
+    reply, buffer = registry.prefetcher.claim(item.id, asked)
+    if reply is not None and not origin_confirms(client, remote_id, asked, reply, buffer):
+        WINDOW_BUFFERS.give_back(buffer)
+        reply = None
+    if reply is None:
+        buffer = WINDOW_BUFFERS.take(GATEWAY_WINDOW)
+    try:
+        if reply is None:
+            reply = client.media_window(remote_id, asked, buffer or bytearray(GATEWAY_WINDOW))
+        body = window_body(client, remote_id, item, reply, headers, response, buffer)
+    except BaseException:
+        WINDOW_BUFFERS.give_back(buffer)
+        raise
+    if not isinstance(body, memoryview):
+        WINDOW_BUFFERS.give_back(buffer)
+    if response.status_code == 206 and len(reply.body) == GATEWAY_WINDOW:
+        following = following_window(reply, item.size)
+        if following:
+            registry.prefetcher.start(client, remote_id, item.id, following)
+    return body
+
+
+def origin_confirms(client, remote_id, asked, prefetched, buffer):
+    """Ask the origin again for the first byte of a prefetched window: the origin decides every request.
+
+    True when it still shares the item unchanged (same ETag and length); a refusal is final.
+    """
+    start = asked[len('bytes='):].split('-', 1)[0]
+    check = client.media_window(remote_id, 'bytes=%s-%s' % (start, start), bytearray(4096))   # room for an error
+    if check.status in (401, 403, 404):
+        WINDOW_BUFFERS.give_back(buffer)
+        raise PeerError('the origin no longer shares this item', 404)
+    same = ('ETag', 'Last-Modified')
+    return (check.status == 206 and prefetched.status == 206
+            and all(check.headers.get(name) == prefetched.headers.get(name) for name in same)
+            and content_total(check) == content_total(prefetched))
+
+
+def following_window(reply, size):
+    """The Range of the window after `reply`, as a browser continuing from it would get; None at the end."""
+    match = re.match(r'^bytes (\d+)-(\d+)/(\d+)$', reply.headers.get('Content-Range', ''))
+    if not match or int(match.group(3)) != size or int(match.group(2)) + 1 >= size:
+        return None
+    return window_range('bytes=%d-' % (int(match.group(2)) + 1), size)
+
+
+def content_total(reply):
+    match = re.match(r'^bytes (?:\d+-\d+|\*)/(\d+)$', reply.headers.get('Content-Range', ''))
+    return match and match.group(1)
+
+
+class Prefetcher:
+    """Fetches the window after the one a browser was just given, so its next request finds it ready.
+
+    At most LIMIT windows wait at once (the oldest is dropped), only while half the window budget is
+    free (a prefetch never pushes windows to disk), on at most two threads that only ever wait for the
+    origin, never for a browser.
+    """
+    LIMIT = 2
+
+    def __init__(self):
+        import collections
+        self.pending = collections.OrderedDict()     # (item id, range) -> (future reply, buffer)
+        self.lock = threading.Lock()
+        self.executor = None
+        self.closed = False
+
+    def start(self, client, remote_id, item_id, asked):
+        buffer = WINDOW_BUFFERS.take(GATEWAY_WINDOW, leave=WINDOW_BUFFERS.limit // 2)
+        if buffer is None:
+            return
+        with self.lock:
+            if self.closed or (item_id, asked) in self.pending:
+                WINDOW_BUFFERS.give_back(buffer)
+                return
+            if self.executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+                self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix='privtube-prefetch')
+            while len(self.pending) >= self.LIMIT:
+                discard(*self.pending.popitem(last=False)[1])
+            future = self.executor.submit(client.media_window, remote_id, asked, buffer)
+            self.pending[(item_id, asked)] = (future, buffer)
+
+    def claim(self, item_id, asked):
+        """The prefetched reply for this window and the buffer holding it, or (None, None)."""
+        with self.lock:
+            future, buffer = self.pending.pop((item_id, asked), (None, None))
+        if future is None:
+            return None, None
+        try:
+            return future.result(timeout=REQUEST_DEADLINE), buffer
+        except Exception as exc:        # the origin failed or was slow: fetch afresh
+            logger.debug('prefetched window of %s unusable: %s', item_id, exc)
+            discard(future, buffer)
+            return None, None
+
+    def close(self):
+        with self.lock:
+            self.closed = True
+            while self.pending:
+                discard(*self.pending.popitem()[1])
+            if self.executor is not None:
+                self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def discard(future, buffer):
+    """Give the buffer back once the fetch into it has finished (or was cancelled)."""
+    future.add_done_callback(lambda _: WINDOW_BUFFERS.give_back(buffer))
+
+
+def window_body(client, remote_id, item, reply, headers, response, buffer):
+    """The origin's `reply` for one window as a body for Bottle; a memoryview body means `buffer` is in use."""
+    import tempfile
+
+    import privtube_media as media
     if reply.status in (401, 403, 404):
         raise PeerError('the origin no longer shares this item', 404)
     if reply.status not in (206, 416):
@@ -539,34 +769,45 @@ def gateway_reply(registry, item, headers, response):
     response.set_header('Content-Length', str(len(reply.body)))
     if not reply.body:
         return b''
-    if WINDOW_BUDGET.take(len(reply.body)):
-        return media.BufferWindow(reply.body, WINDOW_BUDGET.give_back)
+    if buffer is not None:
+        return media.BufferWindow(reply.body, lambda: WINDOW_BUFFERS.give_back(buffer))
     spooled = tempfile.TemporaryFile()      # memory budget spent: slow browsers drain from disk
     spooled.write(reply.body)
     spooled.flush()
     return media.FileWindow(spooled, 0, len(reply.body))
 
 
-class Budget:
-    """Bytes of fetched windows held in memory at once, across all streams; the rest goes to disk."""
+class WindowBuffers:
+    """Buffers for fetched windows: at most `limit` bytes of them exist at once, across all streams (past
+    that, windows go to disk), and a few are kept for reuse, so each window does not fault in fresh pages."""
 
-    def __init__(self, limit):
-        self.limit, self.used = limit, 0
+    def __init__(self, limit, keep=2):
+        self.limit, self.keep = limit, keep
+        self.used, self.spare = 0, []
         self.lock = threading.Lock()
 
-    def take(self, size):
+    def take(self, size, leave=0):
+        """A buffer of `size` bytes, or None when the budget (less `leave` bytes) is spent."""
         with self.lock:
-            if self.used + size > self.limit:
-                return False
+            for index, buffer in enumerate(self.spare):
+                if len(buffer) == size:
+                    return self.spare.pop(index)
+            if self.used + size > self.limit - leave:
+                return None
             self.used += size
-            return True
+        return bytearray(size)
 
-    def give_back(self, size):
+    def give_back(self, buffer):
+        if buffer is None:
+            return
         with self.lock:
-            self.used -= size
+            if len(self.spare) < self.keep:
+                self.spare.append(buffer)
+            else:
+                self.used -= len(buffer)
 
 
-WINDOW_BUDGET = Budget(64 * 1024 * 1024)
+WINDOW_BUFFERS = WindowBuffers(64 * 1024 * 1024)
 
 
 def copy_safe_headers(reply, response, item):
@@ -588,7 +829,8 @@ def copy_safe_headers(reply, response, item):
 def download_stream(client, remote_id, item, response):
     """The whole file with 200, fetched window by window (a download holds its thread while it runs)."""
     import privtube_media as media
-    first = client.media_window(remote_id, 'bytes=0-%d' % (GATEWAY_WINDOW - 1), None, GATEWAY_WINDOW)
+    buffer = bytearray(GATEWAY_WINDOW)
+    first = client.media_window(remote_id, 'bytes=0-%d' % (GATEWAY_WINDOW - 1), buffer)
     if first.status not in (200, 206):
         raise PeerError('the origin answered %d' % first.status, 404 if first.status in (401, 404) else 502)
     total = total_size(first) if first.status == 206 else len(first.body)
@@ -605,7 +847,7 @@ def download_stream(client, remote_id, item, response):
         sent = len(first.body)
         while sent < total:
             part = client.media_window(remote_id, 'bytes=%d-%d' % (sent, min(total, sent + GATEWAY_WINDOW) - 1),
-                                       None, GATEWAY_WINDOW)
+                                       buffer)
             if part.status != 206 or not part.body:
                 logger.warning('download of %s from %s cut short at %d bytes', remote_id, client.name, sent)
                 return

@@ -750,7 +750,7 @@ class ApiPlugin:
         def wrapper(*args, **kwargs):
             bottle.response.set_header('Cache-Control', 'no-store')
             try:
-                with self.node.database.db.connection_context():
+                with self.node.database.serving():
                     refuse_query_keys()
                     principal = self.node.key_principal(bearer_token())
                     return callback(principal, *args, **kwargs)

@@ -556,7 +556,7 @@ class PagePlugin:
                                        "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'")
             bottle.response.set_header('Referrer-Policy', 'same-origin')
             try:
-                with self.web.node.database.db.connection_context():
+                with self.web.node.database.serving():
                     if anonymous:
                         return callback(*args, **kwargs)
                     session, user, principal = self.web.signed_in()

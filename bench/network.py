@@ -110,7 +110,7 @@ def timed_sync(config):
 def change_items(origin, count):
     node = Node(privtube_config.load(origin['config']))
     Item = node.database.Item
-    for item in Item.select().where(Item.origin == 'local').limit(count):
+    for item in list(Item.select().where(Item.origin == 'local').limit(count)):   # read, then write
         node.store.edit_item(item, title=item.title + ' (edited)')
     node.close()
 
@@ -193,19 +193,44 @@ def run(args, folder):
         direct_target = '/api/v1/content/%s/media' % origin['big_id']
         key = {'Authorization': 'Bearer ' + origin['script_key']}
         gateway_target = '/media/alice:%s' % origin['big_id']
-        rounds = []
+        rounds, cpu = [], {'direct': [], 'gateway': []}
+        alice, bob = processes[0].pid, processes[1].pid
         for _ in range(3):
-            direct = fetch_following_windows(origin['port'], direct_target, key, size, buffer)
-            through = fetch_following_windows(reader['port'], gateway_target, cookie, size, buffer)
+            direct = with_cpu(cpu['direct'], (alice, bob), fetch_following_windows, origin['port'], direct_target,
+                              key, size, buffer)
+            through = with_cpu(cpu['gateway'], (alice, bob), fetch_following_windows, reader['port'],
+                               gateway_target, cookie, size, buffer)
             rounds.append((direct, through))
         receiving, page_ms = pages_under_slow_streams(reader['port'], gateway_target, cookie)
     finally:
         for process in processes:
             stream.stop(process)
-    return first, unchanged, changed, rounds, receiving, page_ms
+    return first, unchanged, changed, rounds, cpu, receiving, page_ms
 
 
-def report(args, first, unchanged, changed, rounds, receiving, page_ms):
+def process_cpu(pid):
+    """CPU seconds (user + system) the process `pid` has used so far."""
+    with open('/proc/%d/stat' % pid) as fh:
+        fields = fh.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def with_cpu(record, pids, work, *args):
+    """Run `work`, appending the CPU seconds alice, bob and this client used meanwhile to `record`."""
+    before = [process_cpu(pid) for pid in pids] + [time.process_time()]
+    result = work(*args)
+    after = [process_cpu(pid) for pid in pids] + [time.process_time()]
+    record.append([b - a for a, b in zip(before, after)])
+    return result
+
+
+def cpu_line(samples, size_mib):
+    """Mean CPU seconds per GiB of alice, bob and the client."""
+    per_gib = [sum(column) / len(samples) * 1024 / size_mib for column in zip(*samples)]
+    return 'alice %.2f, bob %.2f, client %.2f (total %.2f)' % (*per_gib, sum(per_gib))
+
+
+def report(args, first, unchanged, changed, rounds, cpu, receiving, page_ms):
     ratios = sorted(through / direct for direct, through in rounds)
     ratio = ratios[len(ratios) // 2]
     p50, p99 = stream.percentile(page_ms, 0.5), stream.percentile(page_ms, 0.99)
@@ -225,6 +250,8 @@ def report(args, first, unchanged, changed, rounds, receiving, page_ms):
     ]
     print('privtube network benchmark (127.0.0.1, %d CPUs)' % os.cpu_count())
     print('  direct vs gateway MiB/s per round: %s' % ', '.join('%.0f vs %.0f' % r for r in rounds))
+    print('  CPU s per GiB direct:  %s' % cpu_line(cpu['direct'], args.size_mib))
+    print('  CPU s per GiB gateway: %s' % cpu_line(cpu['gateway'], args.size_mib))
     print('  syncs: %s | %s | %s' % (first['message'], unchanged['message'], changed['message']))
     for name, value, target, ok in rows:
         print('%-50s %14s %10s  %s' % (name, value, target, 'PASS' if ok else 'FAIL'))

@@ -103,6 +103,7 @@ class LoopbackNetwork:
     def __init__(self):
         self.handlers = {}
         self.requests = []
+        self.windows = []       # the Range of each media window asked for
 
     def __call__(self, method, url, headers, body=None, max_bytes=None, deadline=None, verify=True):
         from privtube_registry import PeerError
@@ -118,6 +119,16 @@ class LoopbackNetwork:
         if max_bytes is not None and len(reply.body) > max_bytes:
             raise PeerError('the peer sent more than %d bytes' % max_bytes, 502)
         return reply
+
+    def read_window(self, url, headers, buffer, deadline=None, verify=True):
+        """The media-window path of the seam: the same routing, the body copied into `buffer`."""
+        from privtube_registry import PeerError, Reply
+        self.windows.append(headers.get('Range'))
+        reply = self('GET', url, headers, max_bytes=len(buffer), deadline=deadline, verify=verify)
+        if len(reply.body) > len(buffer):
+            raise PeerError('the peer sent more than %d bytes' % len(buffer), 502)
+        buffer[:len(reply.body)] = reply.body
+        return Reply(reply.status, reply.headers, memoryview(buffer)[:len(reply.body)])
 
     @staticmethod
     def call_app(app, method, path, headers, body):

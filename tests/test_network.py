@@ -83,6 +83,65 @@ def test_remote_item_plays_through_the_gateway_with_ranges(homes, monkeypatch):
     viewer.get(url, headers={'Range': 'bytes=%d-' % len(VIDEO)}, status=416)
 
 
+def read_following_windows(viewer, url, size):
+    """Read a remote item as a browser does: `Range: bytes=N-`, following each short 206 window."""
+    received = b''
+    while len(received) < size:
+        received += viewer.get(url, headers={'Range': 'bytes=%d-' % len(received)}, status=206).body
+    return received
+
+
+def test_following_windows_are_prefetched_and_each_is_still_asked_of_the_origin(homes, network, monkeypatch):
+    alice, bob, carol = homes
+    window = 4 * 1024 * 1024
+    monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', window)
+    bob.node.registry.sync('alice')
+    viewer = bob.sign_in('ann')
+    network.windows.clear()
+    assert read_following_windows(viewer, '/media/' + remote_id(bob, 'Family picnic'), len(VIDEO)) == VIDEO
+    asked = network.windows
+    # window 1 fetched, 2 prefetched; then per window: a one-byte check, and the next one prefetched
+    assert asked[:2] == ['bytes=0-%d' % (window - 1), 'bytes=%d-%d' % (window, 2 * window - 1)]
+    assert asked[2] == 'bytes=%d-%d' % (window, window)
+    assert asked[-1] == 'bytes=%d-%d' % (2 * window, 2 * window)
+    assert len(asked) == 5 and not bob.node.registry.prefetcher.pending
+
+
+def test_a_prefetched_window_is_refused_once_the_key_is_revoked(homes, monkeypatch):
+    alice, bob, carol = homes
+    window = 4 * 1024 * 1024
+    monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', window)
+    bob.node.registry.sync('alice')
+    viewer = bob.sign_in('ann')
+    url = '/media/' + remote_id(bob, 'Family picnic')
+    viewer.get(url, headers={'Range': 'bytes=0-'}, status=206)
+    [(future, _)] = bob.node.registry.prefetcher.pending.values()
+    assert future.result().status == 206          # the next window is ready at bob's node...
+    alice.accounts.revoke_key('bob')
+    page = viewer.get(url, headers={'Range': 'bytes=%d-' % window}, status=404)
+    assert 'no longer shares' in page.text        # ...and is not handed out: alice said no
+    assert not bob.node.registry.prefetcher.pending
+
+
+def test_a_prefetched_window_of_a_file_changed_since_is_fetched_again(homes, monkeypatch):
+    alice, bob, carol = homes
+    window = 4 * 1024 * 1024
+    monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', window)
+    bob.node.registry.sync('alice')
+    viewer = bob.sign_in('ann')
+    url = '/media/' + remote_id(bob, 'Family picnic')
+    viewer.get(url, headers={'Range': 'bytes=0-'}, status=206)
+    [(future, _)] = bob.node.registry.prefetcher.pending.values()
+    future.result()
+    picnic = alice.node.database.Item.get(alice.node.database.Item.title == 'Family picnic')
+    path = alice.node.store.full_path(picnic.path)
+    edited = VIDEO[:window] + os.urandom(len(VIDEO) - window)
+    with open(path, 'wb') as fh:
+        fh.write(edited)
+    os.utime(path, (1, 1))                        # a new modification time, so a new ETag
+    assert viewer.get(url, headers={'Range': 'bytes=%d-' % window}, status=206).body == edited[window:2 * window]
+
+
 def test_comments_and_views_reach_the_origin(homes):
     alice, bob, carol = homes
     bob.node.registry.sync('alice')
