@@ -109,6 +109,7 @@ class WindowConnections:
             conn, reused = self.take(place, deadline)
             try:
                 conn.request('GET', target, headers=headers)
+                sock = conn.sock        # getresponse lets go of it when the origin will close the connection
                 response = conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
@@ -116,7 +117,10 @@ class WindowConnections:
                     continue            # the origin closed a connection that sat idle: one fresh try
                 raise PeerError('cannot reach the peer: %s' % type(exc).__name__, 502)
             try:
-                reply = read_window_body(response, buffer, ends, conn)
+                reply = read_window_body(response, buffer, ends, conn, sock)
+            except TimeoutError:
+                conn.close()
+                raise PeerError('the peer was too slow (deadline passed)', 504)
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 raise PeerError('the peer stopped answering: %s' % type(exc).__name__, 502)
@@ -163,12 +167,15 @@ def open_connection(place, deadline):
     return http.client.HTTPSConnection(host, port, timeout=deadline, context=context)
 
 
-def read_window_body(response, buffer, ends, conn):
+def read_window_body(response, buffer, ends, conn, sock):
     """Read the body of `response` into `buffer`; a Reply whose body is a memoryview of it."""
     try:
         length = int(response.getheader('Content-Length', ''))
     except ValueError:
-        raise PeerError('the peer sent a media reply without a valid Content-Length', 502)
+        if response.status in (200, 206):
+            raise PeerError('the peer sent a media reply without a valid Content-Length', 502)
+        conn.close()            # a redirect or an error without a length: its body is not needed
+        return Reply(response.status, dict(response.getheaders()), memoryview(buffer)[:0])
     if length > len(buffer):
         raise PeerError('the peer sent more than %d bytes' % len(buffer), 502)
     if length < 0:
@@ -178,7 +185,7 @@ def read_window_body(response, buffer, ends, conn):
         left = ends - time.monotonic()
         if left <= 0:
             raise PeerError('the peer was too slow (deadline passed)', 504)
-        conn.sock.settimeout(left)
+        sock.settimeout(left)
         count = response.fp.readinto1(view[got:])     # at most one recv, straight into the buffer
         if not count:
             raise PeerError('the peer stopped answering: short body', 502)

@@ -166,6 +166,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header('Content-Type', 'application/json')
+        if Handler.behaviour == 'slow-media':
+            self.send_header('Content-Length', '100')
         self.end_headers()
         for _ in range(100):          # a byte every 100 ms: each read is quick, the whole is not
             try:
@@ -213,6 +215,29 @@ def test_redirects_are_not_followed(slow_server):
             other.accept()                 # nobody was sent to the redirect's target
 
 
+def test_a_slow_origin_meets_the_total_deadline_of_a_media_window(slow_server):
+    Handler.behaviour = 'slow-media'
+    url = 'http://127.0.0.1:%d/api/v1/content/x/media' % slow_server.server_port
+    started = time.monotonic()
+    with pytest.raises(PeerError, match='too slow'):
+        RequestsTransport().read_window(url, {'Range': 'bytes=0-99'}, bytearray(1000), deadline=1.0)
+    assert time.monotonic() - started < 3
+
+
+def test_a_media_window_redirect_is_not_followed(slow_server):
+    with socket.socket() as other:
+        other.bind(('127.0.0.1', 0))
+        other.listen(1)
+        Handler.behaviour, Handler.target = 'redirect', other.getsockname()[1]
+        client = privtube_registry.PeerClient('redir', 'http://127.0.0.1:%d' % slow_server.server_port, 'pt_x',
+                                              RequestsTransport())
+        with pytest.raises(PeerError, match='redirect'):
+            client.media_window(GOOD_ID, 'bytes=0-99', bytearray(1000))
+        other.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            other.accept()
+
+
 # --- TLS: verification on, with a per-peer CA file for self-signed certificates --------------------
 
 @pytest.fixture
@@ -256,6 +281,18 @@ def test_a_self_signed_peer_is_trusted_with_its_ca_file(tls_server):
     url, cert = tls_server
     client = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport(), ca_file=cert)
     assert client.catalog('')['items'][0]['id'] == GOOD_ID
+
+
+def test_media_windows_verify_tls_the_same_way(tls_server):
+    url, cert = tls_server
+    refused = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport())
+    with pytest.raises(PeerError, match='cannot reach'):
+        refused.media_window(GOOD_ID, 'bytes=0-99', bytearray(100000))
+    trusted = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport(), ca_file=cert)
+    reply = trusted.media_window(GOOD_ID, 'bytes=0-99', bytearray(100000))
+    assert reply.status == 200 and GOOD_ID in bytes(reply.body).decode()
+    with pytest.raises(PeerError, match='more than 10 bytes'):
+        trusted.media_window(GOOD_ID, 'bytes=0-99', bytearray(10))
 
 
 # --- thumbnails of peers' items: fetched at sync, cached, served while the peer is offline -----------
