@@ -126,6 +126,7 @@ def serve(config):
     import waitress
     lock = hold_serve_lock(config.get('registry', 'database'))
     node = Node(config)
+    node.store.remove_abandoned_uploads()       # what a crash left; uploads in progress hold a lock
     app = make_app(config, node)
     try:
         server = waitress.create_server(zero_copy_files(app), **waitress_options(config))

@@ -1,6 +1,7 @@
 """The content store: media indexed in place, uploads written atomically, the catalog change log,
 comments and views. `make_api(node)` builds the Content Management API on top of it.
 """
+import fcntl
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ logger = logging.getLogger('privtube.store')
 ITEM_ID = re.compile(r'^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,63}:)?[A-Za-z0-9_-]{16,64}$')
 UPLOADS = 'uploads'
 TEMP_PREFIX = '.tmp-'
+ABANDONED_SECONDS = 2    # an unlocked temporary file this old belongs to no upload in progress
 TEMP_SUFFIXES = ('.part', '.tmp', '.crdownload', '.partial', '~', '.swp')
 VIEW_WINDOW = 6 * 3600
 CHUNK = 1024 * 1024
@@ -324,26 +326,26 @@ class Store:
         if length > self.max_upload_bytes:
             raise StoreError('the file is larger than the limit of %d MiB' % (self.max_upload_bytes >> 20), 413)
         temp = os.path.join(self.uploads_dir, TEMP_PREFIX + secrets.token_hex(8))
+        final = None
         try:
             head = self.copy_exactly(stream, temp, length)
             mime = media.sniff_mime(temp, head)
             extension = media.EXTENSIONS.get(mime) or clean_extension(extension)
-            final = os.path.join(self.uploads_dir, new_id() + extension)
-            os.rename(temp, final)
-            fsync_dir(self.uploads_dir)
+            # rename under the write lock: a `scan` running meanwhile cannot index the file before its item exists
+            with self.db.atomic():
+                final = os.path.join(self.uploads_dir, new_id() + extension)
+                os.rename(temp, final)
+                fsync_dir(self.uploads_dir)
+                return self.create_item(final, title, tags, private, owner_id, description)
         except BaseException:
-            remove_quietly(temp)
-            raise
-        try:
-            return self.create_item(final, title, tags, private, owner_id, description)
-        except BaseException:
-            remove_quietly(final)
+            remove_quietly(final or temp)
             raise
 
     def copy_exactly(self, stream, target, length):
         """Copy `length` bytes to `target` and fsync; returns the first bytes for type detection."""
         head, written = b'', 0
         with open(target, 'wb') as out:
+            fcntl.flock(out, fcntl.LOCK_EX)     # held while we write: see remove_abandoned_uploads
             while written < length:
                 chunk = stream.read(min(CHUNK, length - written))
                 if not chunk:
@@ -380,6 +382,7 @@ class Store:
         Unchanged files (same size and modification time) cost one stat; changes are written in
         transactions of SCAN_BATCH files. `progress(summary)` is called after every file.
         """
+        self.remove_abandoned_uploads()
         Item = self.database.Item
         known = {row[0]: (row[1], row[2], row[3]) for row in
                  Item.select(Item.path, Item.id, Item.size, Item.mtime_ns).where(Item.origin == 'local').tuples()}
@@ -401,11 +404,28 @@ class Store:
             progress(summary)
         return summary
 
+    def remove_abandoned_uploads(self):
+        """Delete temporary upload files a crash left behind: those no living upload holds a lock on."""
+        for name in os.listdir(self.uploads_dir):
+            if not name.startswith(TEMP_PREFIX):
+                continue
+            path = os.path.join(self.uploads_dir, name)
+            try:
+                with open(path, 'rb') as fh:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    if time.time() - os.fstat(fh.fileno()).st_mtime > ABANDONED_SECONDS:
+                        os.unlink(path)
+                        logger.info('removed %s, left by an interrupted upload', name)
+            except OSError:             # being written (locked), or gone already
+                continue
+
     def apply_scan(self, work, summary):
+        Item = self.database.Item
         with self.db.atomic():
             for relative, stat, record in work:
                 if record is None:
-                    self.index_new(relative, summary)
+                    if not Item.select().where(Item.path == relative).exists():   # an upload may have won
+                        self.index_new(relative, summary)
                 else:
                     self.refresh(record[0], relative, stat, summary)
 

@@ -97,6 +97,35 @@ def test_interrupted_upload_leaves_no_item_and_no_file(node):
     assert node.node.database.Item.select().count() == 0
 
 
+def test_temporary_files_a_crash_left_are_removed_but_not_uploads_in_progress(node):
+    import fcntl
+    uploads = node.store.uploads_dir
+
+    def temp(name, age):
+        path = os.path.join(uploads, '.tmp-' + name)
+        with open(path, 'wb') as fh:
+            fh.write(b'partial')
+        os.utime(path, (os.path.getmtime(path) - age,) * 2)
+        return path
+    abandoned, written, fresh = temp('crash', 60), temp('writing', 60), temp('fresh', 0)
+    with open(written, 'rb') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)          # as save_stream holds it while it writes
+        node.store.scan()
+        assert not os.path.exists(abandoned)
+        assert os.path.exists(written) and os.path.exists(fresh)
+    assert node.node.database.Item.select().count() == 0
+
+
+def test_scan_skips_a_new_file_that_an_upload_recorded_meanwhile(node):
+    """scan lists new files, then writes: an upload recorded in between must not become a duplicate
+    (the path is unique: this was an IntegrityError that stopped the scan)."""
+    item = node.store.save_stream(io.BytesIO(b'\xff\xd8\xff' + b'x' * 100), 103, '.jpg', 'Raced')
+    summary = {'seen': 1, 'added': 0, 'changed': 0, 'removed': 0}
+    node.store.apply_scan([(item.path, os.stat(node.store.full_path(item.path)), None)], summary)
+    assert summary['added'] == 0
+    assert [i.id for i in node.node.database.Item.select()] == [item.id]
+
+
 def test_interrupted_api_upload_leaves_nothing(node):
     headers = node.key('admin', manage=True)
     request = webob.Request.blank('/api/v1/content?title=half', method='POST', body=b'x' * 1000, headers=headers)
