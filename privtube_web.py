@@ -65,6 +65,23 @@ class Throttle:
                 self.failures[bucket].append(time.monotonic())
 
 
+class PasswordGate:
+    """At most `limit` password checks at once. Each costs about 0.1 s of a core (scrypt) in a worker
+    thread: a burst of sign-ins (or a password spray) would otherwise take every thread from the pages.
+    One past the limit is told at once to try again in a moment (429), without waiting for a slot."""
+
+    def __init__(self, limit):
+        self.slots = threading.BoundedSemaphore(limit)
+
+    def check(self, password, password_hash):
+        if not self.slots.acquire(blocking=False):
+            raise StoreError('Many people are signing in right now. Please try again in a moment.', 429)
+        try:
+            return auth.verify_password(password, password_hash)
+        finally:
+            self.slots.release()
+
+
 def setup_token(database):
     """The one-time first-run token, made when the node has no user yet; None once one exists."""
     if database.User.select().exists():
@@ -99,6 +116,7 @@ class Web:
         self.node = node
         self.database = node.database
         self.throttle = Throttle()
+        self.passwords = PasswordGate(max(1, node.config.get('server', 'threads') // 2))
         self.dummy_hash = auth.hash_password('not a real password')
 
     # sessions
@@ -159,9 +177,9 @@ class Web:
             return None
         user = self.database.User.get_or_none(self.database.User.name == name)
         if user is None:
-            auth.verify_password(password, self.dummy_hash)
+            self.passwords.check(password, self.dummy_hash)
             return None
-        return user if auth.verify_password(password, user.password_hash) else None
+        return user if self.passwords.check(password, user.password_hash) else None
 
 
 def make_web(node):
@@ -214,7 +232,12 @@ def make_web(node):
             bottle.response.status = 429
             return render('login', user=None, next=safe_next(),
                           error='Too many failed sign-ins. Wait a few minutes and try again.')
-        user = web.login(name, password)
+        try:
+            user = web.login(name, password)
+        except StoreError as busy:
+            bottle.response.status = busy.status
+            bottle.response.set_header('Retry-After', '1')
+            return render('login', user=None, next=safe_next(), error=str(busy))
         if user is None:
             web.throttle.fail(*buckets)
             bottle.response.status = 401

@@ -317,6 +317,21 @@ def test_sign_in_is_throttled_per_account(node):
     sign_in(browser(node, '198.51.100.202'), 'bob', PASSWORD, status=303)
 
 
+def test_a_burst_of_sign_ins_is_told_to_retry_instead_of_taking_every_worker_thread(node):
+    make_user(node, 'ann')
+    gate = next(plugin.web.passwords for plugin in node.app.plugins if getattr(plugin, 'name', '') == 'privtube_web')
+    held = 0
+    while gate.slots.acquire(blocking=False):      # as many password checks in progress as allowed (threads / 2)
+        held += 1
+    assert held == 2
+    busy = sign_in(browser(node, '198.51.100.9'), 'ann', PASSWORD, status=429)
+    assert 'try again in a moment' in busy.text and busy.headers['Retry-After'] == '1'
+    assert COOKIE not in busy.headers.get('Set-Cookie', '')
+    for _ in range(held):
+        gate.slots.release()
+    sign_in(browser(node, '198.51.100.9'), 'ann', PASSWORD, status=303)   # not counted as a failure
+
+
 def test_sign_in_is_throttled_per_client_address(node):
     make_user(node, 'bob')
     for n in range(5):
