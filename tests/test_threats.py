@@ -333,8 +333,9 @@ def test_an_upload_name_never_chooses_where_the_file_lands(node, name):
         path = os.path.realpath(os.path.join(node.media_dir, node.store.get_item(item_id).path))
         assert os.path.dirname(path) == uploads and 'evil' not in os.path.basename(path)
         assert open(path, 'rb').read() == data
-    landed = [n for _, _, names in os.walk(os.path.dirname(node.folder)) for n in names if 'evil' in n]
-    assert landed == [] and not os.path.exists('/etc/evil.mp4')
+    landed = [n for _, _, names in os.walk(node.folder) for n in names if 'evil' in n]
+    beside = [n for n in os.listdir(os.path.dirname(node.folder)) if 'evil' in n]   # other tests' folders: not walked
+    assert landed == [] and beside == [] and not os.path.exists('/etc/evil.mp4')
 
 
 # --- 5. active content in the media folder -----------------------------------------------------------
