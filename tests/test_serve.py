@@ -103,6 +103,41 @@ def test_serve_stops_on_sigterm(served):
     assert b'stopped' in process.communicate(timeout=5)[1]
 
 
+def test_sigterm_cuts_a_stream_in_progress_and_stops_within_five_seconds(served):
+    process, base, key, folder = served
+    with open(folder / 'media' / 'film.mp4', 'wb') as fh:
+        fh.write(b'\x00\x00\x00\x18ftypmp42' + os.urandom(32 * 1024 * 1024))
+    assert run_cli(str(folder / 'config.ini'), 'scan').returncode == 0
+    catalog = json.loads(get(base + '/api/v1/catalog', key).read())
+    film = next(item['id'] for item in catalog['items'] if item['size'] > 1024 * 1024)
+    port = int(base.rsplit(':', 1)[1])
+    stream = socket.socket()
+    stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)       # a slow browser: the file cannot all fit
+    stream.connect(('127.0.0.1', port))
+    stream.sendall(('GET /api/v1/content/%s/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n'
+                    'Range: bytes=0-\r\n\r\n' % (film, key)).encode())
+    assert b'206' in stream.recv(1000)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5
+    stream.settimeout(5)
+    received = 0
+    try:
+        while True:                        # the rest of the stream ends (cut), it does not hang
+            chunk = stream.recv(1 << 20)
+            if not chunk:
+                break
+            received += len(chunk)
+    except ConnectionResetError:
+        pass
+    stream.close()
+    assert received < 32 * 1024 * 1024
+    with pytest.raises(OSError):
+        urllib.request.urlopen(base + '/healthz', timeout=2)           # no longer accepting
+    assert b'stopped' in process.communicate(timeout=5)[1]
+
+
 def test_second_serve_on_the_same_port_fails_clearly(served):
     process, base, key, folder = served
     other = str(folder / 'same-port.ini')
