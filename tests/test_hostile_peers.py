@@ -153,6 +153,17 @@ def test_urls_inside_catalog_data_are_never_fetched(setup, network):
 
 # --- over real sockets: slow peers and redirects with the production transport -----------------
 
+def drip(wfile, count=100):
+    """A byte every 100 ms: each read is quick, the whole is not."""
+    for _ in range(count):
+        try:
+            wfile.write(b' ')
+            wfile.flush()
+        except OSError:
+            return
+        time.sleep(0.1)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     behaviour = 'slow'
     hits = []
@@ -169,13 +180,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if Handler.behaviour == 'slow-media':
             self.send_header('Content-Length', '100')
         self.end_headers()
-        for _ in range(100):          # a byte every 100 ms: each read is quick, the whole is not
-            try:
-                self.wfile.write(b' ')
-                self.wfile.flush()
-            except OSError:
-                return
-            time.sleep(0.1)
+        drip(self.wfile)
 
     def log_message(self, *args):
         pass
@@ -201,7 +206,10 @@ def test_a_slow_peer_meets_the_total_deadline(slow_server):
     assert time.monotonic() - started < 3
 
 
-def test_redirects_are_not_followed(slow_server):
+@pytest.mark.parametrize('fetch', [lambda client: client.catalog(''),
+                                   lambda client: client.media_window(GOOD_ID, 'bytes=0-99', bytearray(1000))],
+                         ids=['catalog', 'media window'])
+def test_redirects_are_not_followed(slow_server, fetch):
     with socket.socket() as other:
         other.bind(('127.0.0.1', 0))
         other.listen(1)
@@ -209,7 +217,7 @@ def test_redirects_are_not_followed(slow_server):
         client = privtube_registry.PeerClient('redir', 'http://127.0.0.1:%d' % slow_server.server_port, 'pt_x',
                                               RequestsTransport())
         with pytest.raises(PeerError, match='redirect'):
-            client.catalog('')
+            fetch(client)
         other.settimeout(0.3)
         with pytest.raises(socket.timeout):
             other.accept()                 # nobody was sent to the redirect's target
@@ -222,20 +230,6 @@ def test_a_slow_origin_meets_the_total_deadline_of_a_media_window(slow_server):
     with pytest.raises(PeerError, match='too slow'):
         RequestsTransport().read_window(url, {'Range': 'bytes=0-99'}, bytearray(1000), deadline=1.0)
     assert time.monotonic() - started < 3
-
-
-def test_a_media_window_redirect_is_not_followed(slow_server):
-    with socket.socket() as other:
-        other.bind(('127.0.0.1', 0))
-        other.listen(1)
-        Handler.behaviour, Handler.target = 'redirect', other.getsockname()[1]
-        client = privtube_registry.PeerClient('redir', 'http://127.0.0.1:%d' % slow_server.server_port, 'pt_x',
-                                              RequestsTransport())
-        with pytest.raises(PeerError, match='redirect'):
-            client.media_window(GOOD_ID, 'bytes=0-99', bytearray(1000))
-        other.settimeout(0.3)
-        with pytest.raises(socket.timeout):
-            other.accept()
 
 
 # --- TLS: verification on, with a per-peer CA file for self-signed certificates --------------------

@@ -107,17 +107,25 @@ def test_following_windows_are_prefetched_and_each_is_still_asked_of_the_origin(
     assert len(asked) == 5 and not bob.node.registry.prefetcher.pending
 
 
-def test_a_prefetched_window_is_refused_once_the_key_is_revoked(homes, monkeypatch):
+def first_window_with_the_next_prefetched(homes, monkeypatch, window):
+    """ann at bob reads the first window of alice's picnic; returns her client and the URL once the
+    second window is waiting, fetched, at bob's node."""
     alice, bob, carol = homes
-    window = 4 * 1024 * 1024
     monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', window)
     bob.node.registry.sync('alice')
     viewer = bob.sign_in('ann')
     url = '/media/' + remote_id(bob, 'Family picnic')
     viewer.get(url, headers={'Range': 'bytes=0-'}, status=206)
     [(future, _)] = bob.node.registry.prefetcher.pending.values()
-    assert future.result().status == 206          # the next window is ready at bob's node...
-    alice.accounts.revoke_key('bob')
+    assert future.result().status == 206
+    return viewer, url
+
+
+def test_a_prefetched_window_is_refused_once_the_key_is_revoked(homes, monkeypatch):
+    alice, bob, carol = homes
+    window = 4 * 1024 * 1024
+    viewer, url = first_window_with_the_next_prefetched(homes, monkeypatch, window)
+    alice.accounts.revoke_key('bob')              # the next window is ready at bob's node...
     page = viewer.get(url, headers={'Range': 'bytes=%d-' % window}, status=404)
     assert 'no longer shares' in page.text        # ...and is not handed out: alice said no
     assert not bob.node.registry.prefetcher.pending
@@ -126,13 +134,7 @@ def test_a_prefetched_window_is_refused_once_the_key_is_revoked(homes, monkeypat
 def test_a_prefetched_window_of_a_file_changed_since_is_fetched_again(homes, monkeypatch):
     alice, bob, carol = homes
     window = 4 * 1024 * 1024
-    monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', window)
-    bob.node.registry.sync('alice')
-    viewer = bob.sign_in('ann')
-    url = '/media/' + remote_id(bob, 'Family picnic')
-    viewer.get(url, headers={'Range': 'bytes=0-'}, status=206)
-    [(future, _)] = bob.node.registry.prefetcher.pending.values()
-    future.result()
+    viewer, url = first_window_with_the_next_prefetched(homes, monkeypatch, window)
     picnic = alice.node.database.Item.get(alice.node.database.Item.title == 'Family picnic')
     path = alice.node.store.full_path(picnic.path)
     edited = VIDEO[:window] + os.urandom(len(VIDEO) - window)

@@ -21,6 +21,7 @@ import privtube_config
 import privtube_registry
 from privtube_registry import Reply
 from privtube_web import COOKIE, setup_token
+from test_hostile_peers import drip
 
 PASSWORD = 'password-123'
 DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
@@ -552,13 +553,7 @@ class LoopbackPeerHandler(http.server.BaseHTTPRequestHandler):
         if media:
             self.send_header('Content-Range', 'bytes 0-99/100')
         self.end_headers()
-        for _ in range(100):
-            try:
-                self.wfile.write(b' ')
-                self.wfile.flush()
-            except OSError:
-                return
-            time.sleep(0.1)
+        drip(self.wfile)
 
     def log_message(self, *args):
         pass
