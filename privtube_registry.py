@@ -644,25 +644,25 @@ def gateway_reply(registry, item, headers, response):
     download) streams the whole file instead. While the browser drains a window, the next one is
     prefetched; it is only used once the origin has answered this request too.
     """
+    import privtube_media as media
     origin, remote_id = split_remote(item.id)
     client = registry.client(origin)
     asked = window_range(headers.get('Range'), item.size)
     if asked is None:
         return download_stream(client, remote_id, item, response)
     reply, buffer = registry.prefetcher.claim(item.id, asked)
-    if reply is not None and not origin_confirms(client, remote_id, asked, reply, buffer):
-        WINDOW_BUFFERS.give_back(buffer)
-        reply = None
-    if reply is None:
-        buffer = WINDOW_BUFFERS.take(GATEWAY_WINDOW)
     try:
+        if reply is not None and not origin_confirms(client, remote_id, asked, reply):
+            WINDOW_BUFFERS.give_back(buffer)
+            reply = buffer = None
         if reply is None:
+            buffer = WINDOW_BUFFERS.take(GATEWAY_WINDOW)
             reply = client.media_window(remote_id, asked, buffer or bytearray(GATEWAY_WINDOW))
         body = window_body(client, remote_id, item, reply, headers, response, buffer)
     except BaseException:
         WINDOW_BUFFERS.give_back(buffer)
         raise
-    if not isinstance(body, memoryview):
+    if not isinstance(body, media.BufferWindow):     # the buffer is not being sent: free it now
         WINDOW_BUFFERS.give_back(buffer)
     if response.status_code == 206 and len(reply.body) == GATEWAY_WINDOW:
         following = following_window(reply, item.size)
@@ -671,7 +671,7 @@ def gateway_reply(registry, item, headers, response):
     return body
 
 
-def origin_confirms(client, remote_id, asked, prefetched, buffer):
+def origin_confirms(client, remote_id, asked, prefetched):
     """Ask the origin again for the first byte of a prefetched window: the origin decides every request.
 
     True when it still shares the item unchanged (same ETag and length); a refusal is final.
@@ -679,7 +679,6 @@ def origin_confirms(client, remote_id, asked, prefetched, buffer):
     start = asked[len('bytes='):].split('-', 1)[0]
     check = client.media_window(remote_id, 'bytes=%s-%s' % (start, start), bytearray(4096))   # room for an error
     if check.status in (401, 403, 404):
-        WINDOW_BUFFERS.give_back(buffer)
         raise PeerError('the origin no longer shares this item', 404)
     same = ('ETag', 'Last-Modified')
     return (check.status == 206 and prefetched.status == 206
@@ -760,7 +759,7 @@ def discard(future, buffer):
 
 
 def window_body(client, remote_id, item, reply, headers, response, buffer):
-    """The origin's `reply` for one window as a body for Bottle; a memoryview body means `buffer` is in use."""
+    """The origin's `reply` for one window as a body for Bottle; a BufferWindow body holds `buffer` until closed."""
     import tempfile
 
     import privtube_media as media

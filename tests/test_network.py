@@ -144,6 +144,44 @@ def test_a_prefetched_window_of_a_file_changed_since_is_fetched_again(homes, mon
     assert viewer.get(url, headers={'Range': 'bytes=%d-' % window}, status=206).body == edited[window:2 * window]
 
 
+def test_a_prefetched_window_is_let_go_when_the_origin_went_offline(homes, network, monkeypatch):
+    buffers = privtube_registry.WindowBuffers(64 * 1024 * 1024, keep=0)
+    monkeypatch.setattr(privtube_registry, 'WINDOW_BUFFERS', buffers)
+    window = 4 * 1024 * 1024
+    viewer, url = first_window_with_the_next_prefetched(homes, monkeypatch, window)
+    assert buffers.used == window                 # the prefetched window; the one sent is back already
+    network.handlers.pop('http://alice.test')
+    viewer.get(url, headers={'Range': 'bytes=%d-' % window}, status=502)
+    assert buffers.used == 0
+
+
+def test_a_window_buffer_is_not_reused_while_its_window_is_still_being_sent(homes, monkeypatch):
+    """Regression: the buffer of a window handed to Waitress was put back for reuse at once (and again
+    when sent), so the prefetch of the next window overwrote the bytes a browser was still receiving."""
+    import bottle
+    alice, bob, carol = homes
+    window = 4 * 1024 * 1024
+    monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', window)
+    buffers = privtube_registry.WindowBuffers(64 * 1024 * 1024)
+    monkeypatch.setattr(privtube_registry, 'WINDOW_BUFFERS', buffers)
+    bob.node.registry.sync('alice')
+    with bob.node.database.db.connection_context():
+        picnic = bob.node.store.get_item(remote_id(bob, 'Family picnic'))
+
+    def window_from(start):
+        return privtube_registry.gateway_reply(bob.node.registry, picnic, {'Range': 'bytes=%d-' % start},
+                                               bottle.BaseResponse())
+    first = window_from(0)                        # held, as Waitress holds a window a slow browser drains
+    [(future, _)] = bob.node.registry.prefetcher.pending.values()
+    future.result()                               # the next window was fetched meanwhile...
+    second = window_from(window)
+    assert first.read(window) == VIDEO[:window]   # ...into another buffer
+    assert second.read(window) == VIDEO[window:2 * window]
+    first.close(), second.close()
+    bob.node.registry.prefetcher.close()
+    assert len(buffers.spare) == len({id(b) for b in buffers.spare}) <= buffers.keep
+
+
 def test_comments_and_views_reach_the_origin(homes):
     alice, bob, carol = homes
     bob.node.registry.sync('alice')
