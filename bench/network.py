@@ -80,7 +80,8 @@ def make_origin(folder, args):
     _, bob_key = node.accounts.create_key('bob', ['*'])
     _, script_key = node.accounts.create_key('script', ['*'])
     node.close()
-    return {'config': config, 'port': port, 'bob_key': bob_key, 'script_key': script_key, 'big_id': big.id}
+    return {'config': config, 'port': port, 'bob_key': bob_key, 'script_key': script_key, 'big_id': big.id,
+            'file': os.path.join(folder, 'media', stream.FILE_NAME)}
 
 
 def make_reader(folder, origin):
@@ -126,8 +127,11 @@ def sign_in(port):
     return {'Cookie': cookie}
 
 
-def fetch_following_windows(port, target, headers, size, buffer):
-    """Read the whole item with `Range: bytes=N-` requests, as a browser follows short 206 answers."""
+def fetch_following_windows(port, target, headers, size, buffer, original):
+    """Read the whole item with `Range: bytes=N-` requests, as a browser follows short 206 answers.
+
+    The first bytes of every answer are compared with the file at that offset (`original`, open): a
+    gateway that mixed up its windows would be caught without hashing the whole GiB."""
     conn = http.client.HTTPConnection(HOST, port, timeout=60)
     received, started = 0, time.perf_counter()
     while received < size:
@@ -141,6 +145,8 @@ def fetch_following_windows(port, target, headers, size, buffer):
             count = response.readinto(view[:min(len(buffer), length - got)])
             if not count:
                 raise RuntimeError('short read')
+            if got == 0 and bytes(view[:64]) != os.pread(original.fileno(), min(64, count), received):
+                raise RuntimeError('%s sent wrong bytes at offset %d' % (target, received))
             got += count
         received += got
     conn.close()
@@ -195,12 +201,13 @@ def run(args, folder):
         gateway_target = '/media/alice:%s' % origin['big_id']
         rounds, cpu = [], {'direct': [], 'gateway': []}
         alice, bob = processes[0].pid, processes[1].pid
-        for _ in range(3):
-            direct = with_cpu(cpu['direct'], (alice, bob), fetch_following_windows, origin['port'], direct_target,
-                              key, size, buffer)
-            through = with_cpu(cpu['gateway'], (alice, bob), fetch_following_windows, reader['port'],
-                               gateway_target, cookie, size, buffer)
-            rounds.append((direct, through))
+        with open(origin['file'], 'rb') as original:
+            for _ in range(3):
+                direct = with_cpu(cpu['direct'], (alice, bob), fetch_following_windows, origin['port'],
+                                  direct_target, key, size, buffer, original)
+                through = with_cpu(cpu['gateway'], (alice, bob), fetch_following_windows, reader['port'],
+                                   gateway_target, cookie, size, buffer, original)
+                rounds.append((direct, through))
         receiving, page_ms = pages_under_slow_streams(reader['port'], gateway_target, cookie)
     finally:
         for process in processes:

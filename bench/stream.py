@@ -64,7 +64,8 @@ def make_media_file(folder, size_mib):
     block = bytearray(os.urandom(MIB))
     block[:12] = b'\x00\x00\x00\x18ftypmp42'
     with open(path, 'wb') as fh:
-        for _ in range(size_mib):
+        for n in range(size_mib):
+            block[16:24] = n.to_bytes(8, 'big')     # every MiB differs: a misplaced window shows
             fh.write(block)
     return path
 
