@@ -142,7 +142,7 @@ class WindowConnections:
     def give_back(self, place, conn, will_close):
         with self.lock:
             idle = self.idle.setdefault(place, [])
-            if will_close or len(idle) >= self.IDLE_PER_ORIGIN:
+            if will_close or conn.sock is None or len(idle) >= self.IDLE_PER_ORIGIN:
                 conn.close()
             else:
                 idle.append(conn)
@@ -178,7 +178,7 @@ def read_window_body(response, buffer, ends, conn, sock):
         return Reply(response.status, dict(response.getheaders()), memoryview(buffer)[:0])
     if length > len(buffer):
         raise PeerError('the peer sent more than %d bytes' % len(buffer), 502)
-    if length < 0:
+    if length < 0 or response.chunked:
         raise PeerError('the peer sent a media reply without a valid Content-Length', 502)
     view, got = memoryview(buffer)[:length], 0
     while got < length:

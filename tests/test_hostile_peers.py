@@ -232,6 +232,50 @@ def test_a_slow_origin_meets_the_total_deadline_of_a_media_window(slow_server):
     assert time.monotonic() - started < 3
 
 
+class KeepAliveOrigin(http.server.BaseHTTPRequestHandler):
+    """Keeps connections open: a redirect without a length, a chunked media reply, or 5 bytes."""
+    protocol_version = 'HTTP/1.1'
+
+    def do_GET(self):
+        if self.path.endswith('/redirect'):
+            self.send_response(302)
+            self.send_header('Location', '/elsewhere')
+            self.end_headers()
+            return
+        self.send_response(206)
+        if self.path.endswith('/chunked'):
+            self.send_header('Transfer-Encoding', 'chunked')
+            self.send_header('Content-Length', '5')
+            self.end_headers()
+            self.wfile.write(b'5\r\nhello\r\n0\r\n\r\n')
+            return
+        self.send_header('Content-Length', '5')
+        self.end_headers()
+        self.wfile.write(b'hello')
+
+    def log_message(self, *args):
+        pass
+
+
+def test_odd_media_replies_leave_kept_alive_connections_usable():
+    """A redirect without a length is passed up unread; a chunked media reply is refused (its raw bytes
+    are chunk framing, not media); either way the next window reads cleanly."""
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), KeepAliveOrigin)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base, transport = 'http://127.0.0.1:%d' % server.server_port, RequestsTransport()
+    try:
+        for path, expected in (('/redirect', 302), ('/ok', 206), ('/chunked', None), ('/ok', 206)):
+            if expected is None:
+                with pytest.raises(PeerError, match='Content-Length'):
+                    transport.read_window(base + path, {}, bytearray(100), deadline=2)
+                continue
+            reply = transport.read_window(base + path, {}, bytearray(100), deadline=2)
+            assert reply.status == expected and bytes(reply.body) == (b'hello' if expected == 206 else b'')
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # --- TLS: verification on, with a per-peer CA file for self-signed certificates --------------------
 
 @pytest.fixture
