@@ -11,6 +11,7 @@ import bottle
 import privtube_auth as auth
 import privtube_media as media
 from privtube_db import Database
+from privtube_gateway import Prefetcher
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, RemoteComments, SyncLoop
 from privtube_store import Store, StoreError, make_api
@@ -35,6 +36,7 @@ class Node:
         self.registry = Registry(self, transport)
         self.remote = RemoteComments(self.registry)
         self.media = MediaWorker(self)
+        self.prefetcher = Prefetcher()
         self.sync_loop = None
         with self.database.db.connection_context():
             self.registry.forget_unknown_peers()
@@ -59,7 +61,7 @@ class Node:
         if self.sync_loop is not None:
             self.sync_loop.stop()
         self.media.stop()
-        self.registry.prefetcher.close()
+        self.prefetcher.close()
         self.database.close()
 
 

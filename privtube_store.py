@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import secrets
-import shutil
 import time
 
 import bottle

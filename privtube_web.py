@@ -18,7 +18,8 @@ from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
-from privtube_registry import PeerError, gateway_reply
+from privtube_gateway import gateway_reply
+from privtube_registry import PeerError
 from privtube_store import MAX_COMMENT, StoreError, check_text
 
 logger = logging.getLogger('privtube.web')
@@ -297,7 +298,7 @@ def make_web(node):
     def item_media(session, user, principal, item_id):
         item = store.visible_item(principal, item_id)
         if not item.is_local:
-            return gateway_reply(node.registry, item, bottle.request.headers, bottle.response)
+            return gateway_reply(node.registry, node.prefetcher, item, bottle.request.headers, bottle.response)
         download = bottle.request.query.get('download') == '1'
         name = os.path.basename(item.path) if download else None
         body = media.file_response(bottle.response, bottle.request.headers, store.open_media(item), item.mime, name)

@@ -11,7 +11,6 @@ import os
 import random
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -5,7 +5,7 @@ import re
 import pytest
 
 import privtube_config
-import privtube_registry
+import privtube_gateway
 
 VIDEO = b'\x00\x00\x00\x18ftypmp42' + os.urandom(9 * 1024 * 1024)
 
@@ -67,7 +67,7 @@ def test_group_rules_apply_to_remote_items(homes):
 
 def test_remote_item_plays_through_the_gateway_with_ranges(homes, monkeypatch):
     alice, bob, carol = homes
-    monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', 4 * 1024 * 1024)   # smaller than the video
+    monkeypatch.setattr(privtube_gateway, 'GATEWAY_WINDOW', 4 * 1024 * 1024)   # smaller than the video
     bob.node.registry.sync('alice')
     viewer = bob.sign_in('ann')
     url = '/media/' + remote_id(bob, 'Family picnic')
@@ -94,7 +94,7 @@ def read_following_windows(viewer, url, size):
 def test_following_windows_are_prefetched_and_each_is_still_asked_of_the_origin(homes, network, monkeypatch):
     alice, bob, carol = homes
     window = 4 * 1024 * 1024
-    monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', window)
+    monkeypatch.setattr(privtube_gateway, 'GATEWAY_WINDOW', window)
     bob.node.registry.sync('alice')
     viewer = bob.sign_in('ann')
     network.windows.clear()
@@ -104,19 +104,19 @@ def test_following_windows_are_prefetched_and_each_is_still_asked_of_the_origin(
     assert asked[:2] == ['bytes=0-%d' % (window - 1), 'bytes=%d-%d' % (window, 2 * window - 1)]
     assert asked[2] == 'bytes=%d-%d' % (window, window)
     assert asked[-1] == 'bytes=%d-%d' % (2 * window, 2 * window)
-    assert len(asked) == 5 and not bob.node.registry.prefetcher.pending
+    assert len(asked) == 5 and not bob.node.prefetcher.pending
 
 
 def first_window_with_the_next_prefetched(homes, monkeypatch, window):
     """ann at bob reads the first window of alice's picnic; returns her client and the URL once the
     second window is waiting, fetched, at bob's node."""
     alice, bob, carol = homes
-    monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', window)
+    monkeypatch.setattr(privtube_gateway, 'GATEWAY_WINDOW', window)
     bob.node.registry.sync('alice')
     viewer = bob.sign_in('ann')
     url = '/media/' + remote_id(bob, 'Family picnic')
     viewer.get(url, headers={'Range': 'bytes=0-'}, status=206)
-    [(future, _)] = bob.node.registry.prefetcher.pending.values()
+    [(future, _)] = bob.node.prefetcher.pending.values()
     assert future.result().status == 206
     return viewer, url
 
@@ -128,7 +128,7 @@ def test_a_prefetched_window_is_refused_once_the_key_is_revoked(homes, monkeypat
     alice.accounts.revoke_key('bob')              # the next window is ready at bob's node...
     page = viewer.get(url, headers={'Range': 'bytes=%d-' % window}, status=404)
     assert 'no longer shares' in page.text        # ...and is not handed out: alice said no
-    assert not bob.node.registry.prefetcher.pending
+    assert not bob.node.prefetcher.pending
 
 
 def test_a_prefetched_window_of_a_file_changed_since_is_fetched_again(homes, monkeypatch):
@@ -145,8 +145,8 @@ def test_a_prefetched_window_of_a_file_changed_since_is_fetched_again(homes, mon
 
 
 def test_a_prefetched_window_is_let_go_when_the_origin_went_offline(homes, network, monkeypatch):
-    buffers = privtube_registry.WindowBuffers(64 * 1024 * 1024, keep=0)
-    monkeypatch.setattr(privtube_registry, 'WINDOW_BUFFERS', buffers)
+    buffers = privtube_gateway.WindowBuffers(64 * 1024 * 1024, keep=0)
+    monkeypatch.setattr(privtube_gateway, 'WINDOW_BUFFERS', buffers)
     window = 4 * 1024 * 1024
     viewer, url = first_window_with_the_next_prefetched(homes, monkeypatch, window)
     assert buffers.used == window                 # the prefetched window; the one sent is back already
@@ -161,24 +161,24 @@ def test_a_window_buffer_is_not_reused_while_its_window_is_still_being_sent(home
     import bottle
     alice, bob, carol = homes
     window = 4 * 1024 * 1024
-    monkeypatch.setattr(privtube_registry, 'GATEWAY_WINDOW', window)
-    buffers = privtube_registry.WindowBuffers(64 * 1024 * 1024)
-    monkeypatch.setattr(privtube_registry, 'WINDOW_BUFFERS', buffers)
+    monkeypatch.setattr(privtube_gateway, 'GATEWAY_WINDOW', window)
+    buffers = privtube_gateway.WindowBuffers(64 * 1024 * 1024)
+    monkeypatch.setattr(privtube_gateway, 'WINDOW_BUFFERS', buffers)
     bob.node.registry.sync('alice')
     with bob.node.database.db.connection_context():
         picnic = bob.node.store.get_item(remote_id(bob, 'Family picnic'))
 
     def window_from(start):
-        return privtube_registry.gateway_reply(bob.node.registry, picnic, {'Range': 'bytes=%d-' % start},
+        return privtube_gateway.gateway_reply(bob.node.registry, bob.node.prefetcher, picnic, {'Range': 'bytes=%d-' % start},
                                                bottle.BaseResponse())
     first = window_from(0)                        # held, as Waitress holds a window a slow browser drains
-    [(future, _)] = bob.node.registry.prefetcher.pending.values()
+    [(future, _)] = bob.node.prefetcher.pending.values()
     future.result()                               # the next window was fetched meanwhile...
     second = window_from(window)
     assert first.read(window) == VIDEO[:window]   # ...into another buffer
     assert second.read(window) == VIDEO[window:2 * window]
     first.close(), second.close()
-    bob.node.registry.prefetcher.close()
+    bob.node.prefetcher.close()
     assert len(buffers.spare) == len({id(b) for b in buffers.spare}) <= buffers.keep
 
 
