@@ -44,20 +44,25 @@ class FakePeer:
         return Reply(404, {}, b'{"error": "not found"}')
 
 
-@pytest.fixture
-def setup(network):
+def home_reading(network, evil):
+    """`home` reads two peers: alice, a real node sharing one item, and evil, played by `evil`; evil synced."""
     home = network.make('home')
     alice = network.make('alice')
     alice.add('picnic.mp4', tags=['family'], title='Family picnic')
     _, token = alice.accounts.create_key('home', ['*'])
     privtube_config.add_peer(home.config_path, 'alice', 'http://alice.test', token)
     privtube_config.add_peer(home.config_path, 'evil', 'http://evil.test', 'pt_' + 'e' * 40)
-    evil = FakePeer(page([item()]))
     network.handlers['http://evil.test'] = evil
     home.reload(network)
     network.handlers['http://home.test'] = home.app
     assert home.node.registry.sync('evil')[0]
-    return home, evil
+    return home
+
+
+@pytest.fixture
+def setup(network):
+    evil = FakePeer(page([item()]))
+    return home_reading(network, evil), evil
 
 
 def held(home, origin):

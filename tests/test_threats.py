@@ -21,7 +21,7 @@ import privtube_config
 import privtube_registry
 from privtube_registry import Reply
 from privtube_web import COOKIE, setup_token
-from test_hostile_peers import drip
+from test_hostile_peers import drip, home_reading
 
 PASSWORD = 'password-123'
 DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
@@ -89,18 +89,9 @@ class FakePeer:
 
 @pytest.fixture
 def linked(network):
-    """`home` reads two peers: alice, a real node sharing one item, and evil, a FakePeer."""
-    home, alice = network.make('home'), network.make('alice')
-    alice.add('picnic.mp4', title='Family picnic')
-    _, token = alice.accounts.create_key('home', ['*'])
-    privtube_config.add_peer(home.config_path, 'alice', 'http://alice.test', token)
-    privtube_config.add_peer(home.config_path, 'evil', 'http://evil.test', 'pt_' + 'e' * 40)
+    """`home` reads two peers: alice, a real node sharing one item, and evil, this file's FakePeer."""
     peer = FakePeer([remote_item()])
-    network.handlers['http://evil.test'] = peer
-    home.reload(network)
-    network.handlers['http://home.test'] = home.app
-    assert home.node.registry.sync('evil')[0]
-    return home, peer
+    return home_reading(network, peer), peer
 
 
 # --- 1. thumbnails of hidden items -----------------------------------------------------------------
