@@ -1,6 +1,7 @@
 """A pulled plug: `serve` killed with SIGKILL at random moments while it takes uploads, syncs a peer and
 a `scan` runs beside it; after every kill the database is intact and nothing acknowledged is lost."""
 import hashlib
+import http.client
 import json
 import os
 import random
@@ -64,8 +65,8 @@ class Uploader(threading.Thread):
             try:
                 with urllib.request.urlopen(request, timeout=20) as response:
                     item_id = json.loads(response.read())['id']
-            except OSError:
-                return                  # the node is gone: this upload was never acknowledged
+            except (OSError, http.client.HTTPException, ValueError):
+                return                  # the node died before or while answering: never acknowledged
             self.acknowledged[item_id] = hashlib.sha256(body).hexdigest()
 
 
