@@ -100,6 +100,7 @@ class WindowConnections:
     def __init__(self):
         self.idle = {}
         self.lock = threading.Lock()
+        self._watchdog = None
 
     def read(self, url, headers, buffer, deadline, verify):
         import http.client
@@ -107,28 +108,34 @@ class WindowConnections:
         place, target = connection_place(url, verify)
         for attempt in (1, 2):
             conn, reused = self.take(place, deadline)
+            sock = None
             try:
                 conn.request('GET', target, headers=headers)
                 sock = conn.sock        # getresponse lets go of it when the origin will close the connection
+                self.watchdog.watch(sock, ends)
                 response = conn.getresponse()
-            except (OSError, http.client.HTTPException) as exc:
+                reply = read_window_body(response, buffer, ends, conn, sock)
+            except (OSError, http.client.HTTPException, PeerError) as exc:
                 conn.close()
+                if time.monotonic() >= ends or isinstance(exc, TimeoutError):
+                    raise PeerError('the peer was too slow (deadline passed)', 504)
+                if isinstance(exc, PeerError):
+                    raise
                 if reused and attempt == 1:
                     continue            # the origin closed a connection that sat idle: one fresh try
-                raise PeerError('cannot reach the peer: %s' % type(exc).__name__, 502)
-            try:
-                reply = read_window_body(response, buffer, ends, conn, sock)
-            except TimeoutError:
-                conn.close()
-                raise PeerError('the peer was too slow (deadline passed)', 504)
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                raise PeerError('the peer stopped answering: %s' % type(exc).__name__, 502)
-            except PeerError:
-                conn.close()
-                raise
+                what = 'cannot reach the peer' if sock is None else 'the peer stopped answering'
+                raise PeerError('%s: %s' % (what, type(exc).__name__), 502)
+            finally:
+                self.watchdog.release(sock)
             self.give_back(place, conn, response.will_close)
             return reply
+
+    @property
+    def watchdog(self):
+        with self.lock:
+            if self._watchdog is None:
+                self._watchdog = Watchdog()
+            return self._watchdog
 
     def take(self, place, deadline):
         with self.lock:
@@ -146,6 +153,49 @@ class WindowConnections:
                 conn.close()
             else:
                 idle.append(conn)
+
+
+class Watchdog:
+    """Shuts down the socket of a request that outlives its total deadline.
+
+    Socket timeouts bound each read, not the whole: a peer dripping its status line and headers a byte
+    at a time would hold a request for as long as it liked. One thread, running only while requests
+    are watched, checks ten times a second.
+    """
+
+    def __init__(self):
+        self.watched = {}
+        self.lock = threading.Lock()
+        self.thread = None
+
+    def watch(self, sock, ends):
+        with self.lock:
+            self.watched[sock] = ends
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.loop, name='privtube-deadlines', daemon=True)
+                self.thread.start()
+
+    def release(self, sock):
+        with self.lock:
+            self.watched.pop(sock, None)
+
+    def loop(self):
+        import socket
+        while True:
+            time.sleep(0.1)
+            with self.lock:
+                if not self.watched:
+                    self.thread = None
+                    return
+                now = time.monotonic()
+                late = [sock for sock, ends in self.watched.items() if now >= ends]
+                for sock in late:
+                    del self.watched[sock]
+            for sock in late:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)     # the blocked read returns at once
+                except OSError:
+                    pass
 
 
 def connection_place(url, verify):

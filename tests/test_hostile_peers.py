@@ -175,6 +175,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         Handler.hits.append(self.path)
+        if Handler.behaviour == 'slow-headers':      # the status line, then headers a byte at a time
+            self.wfile.write(b'HTTP/1.1 206 Partial Content\r\nX-Drip: ')
+            drip(self.wfile)
+            return
         if Handler.behaviour == 'redirect':
             self.send_response(302)
             self.send_header('Location', 'http://127.0.0.1:%d/api/v1/catalog' % Handler.target)
@@ -208,6 +212,16 @@ def test_a_slow_peer_meets_the_total_deadline(slow_server):
     started = time.monotonic()
     with pytest.raises(PeerError, match='too slow'):
         client.request('GET', '/catalog', deadline=1.0)
+    assert time.monotonic() - started < 3
+
+
+def test_an_origin_dripping_its_headers_meets_the_total_deadline_of_a_media_window(slow_server):
+    """Socket timeouts bound each read only: without the watchdog this took the dripper's 10 seconds."""
+    Handler.behaviour = 'slow-headers'
+    url = 'http://127.0.0.1:%d/api/v1/content/x/media' % slow_server.server_port
+    started = time.monotonic()
+    with pytest.raises(PeerError, match='too slow'):
+        RequestsTransport().read_window(url, {'Range': 'bytes=0-99'}, bytearray(1000), deadline=1.0)
     assert time.monotonic() - started < 3
 
 
