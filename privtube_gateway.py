@@ -20,16 +20,15 @@ logger = logging.getLogger('privtube.gateway')
 GATEWAY_WINDOW = 16 * 1024 * 1024
 
 
-def window_range(range_header, size, window=None):
+def window_range(range_header, size):
     """The Range to ask the origin for: the browser's range, cut to one window; None for no usable range."""
-    window = window or GATEWAY_WINDOW
     asked = media.parse_range(range_header, size) if range_header else None
     if asked is None:
         return None
     if asked == media.UNSATISFIABLE:
         return range_header.strip()          # let the origin answer its own 416
     start, end = asked
-    return 'bytes=%d-%d' % (start, min(end, start + window - 1))
+    return 'bytes=%d-%d' % (start, min(end, start + GATEWAY_WINDOW - 1))
 
 
 def gateway_reply(registry, prefetcher, item, headers, response):
@@ -78,20 +77,25 @@ def origin_confirms(client, remote_id, asked, prefetched):
     same = ('ETag', 'Last-Modified')
     return (check.status == 206 and prefetched.status == 206
             and all(check.headers.get(name) == prefetched.headers.get(name) for name in same)
-            and content_total(check) == content_total(prefetched))
+            and content_range(check)[2] == content_range(prefetched)[2])
 
 
 def following_window(reply, size):
     """The Range of the window after `reply`, as a browser continuing from it would get; None at the end."""
-    match = re.match(r'^bytes (\d+)-(\d+)/(\d+)$', reply.headers.get('Content-Range', ''))
-    if not match or int(match.group(3)) != size or int(match.group(2)) + 1 >= size:
+    start, end, total = content_range(reply)
+    if start is None or total != size or end + 1 >= size:
         return None
-    return window_range('bytes=%d-' % (int(match.group(2)) + 1), size)
+    return window_range('bytes=%d-' % (end + 1), size)
 
 
-def content_total(reply):
-    match = re.match(r'^bytes (?:\d+-\d+|\*)/(\d+)$', reply.headers.get('Content-Range', ''))
-    return match and match.group(1)
+def content_range(reply):
+    """(start, end, total) from the reply's Content-Range; start and end are None for `bytes */TOTAL`, all
+    three for a missing or malformed header."""
+    match = re.match(r'^bytes (?:(\d+)-(\d+)|\*)/(\d+)$', reply.headers.get('Content-Range', ''))
+    if not match:
+        return None, None, None
+    start, end, total = match.groups()
+    return (None if start is None else int(start)), (None if end is None else int(end)), int(total)
 
 
 class Prefetcher:
@@ -227,7 +231,9 @@ def download_stream(client, remote_id, item, response):
     first = client.media_window(remote_id, 'bytes=0-%d' % (GATEWAY_WINDOW - 1), buffer)
     if first.status not in (200, 206):
         raise PeerError('the origin answered %d' % first.status, 404 if first.status in (401, 404) else 502)
-    total = total_size(first) if first.status == 206 else len(first.body)
+    total = content_range(first)[2] if first.status == 206 else len(first.body)
+    if total is None:
+        raise PeerError('the origin sent no valid Content-Range', 502)
     content_type, disposition = media.served_type(item.mime)
     response.status = 200
     response.set_header('Content-Type', content_type)
@@ -248,10 +254,3 @@ def download_stream(client, remote_id, item, response):
             yield bytes(part.body)
             sent += len(part.body)
     return chunks()
-
-
-def total_size(reply):
-    match = re.match(r'^bytes \d+-\d+/(\d+)$', reply.headers.get('Content-Range', ''))
-    if not match:
-        raise PeerError('the origin sent no valid Content-Range', 502)
-    return int(match.group(1))

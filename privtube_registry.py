@@ -56,7 +56,7 @@ class RequestsTransport:
         self.requests = requests
         self.session = requests.Session()
         self.session.trust_env = False    # never a proxy from the environment
-        self._windows = None
+        self.windows = WindowConnections()
 
     def __call__(self, method, url, headers, body=None, max_bytes=MAX_SMALL_BYTES, deadline=REQUEST_DEADLINE,
                  verify=True):
@@ -74,17 +74,10 @@ class RequestsTransport:
         finally:
             response.close()
 
-
     def read_window(self, url, headers, buffer, deadline=REQUEST_DEADLINE, verify=True):
         """A media window read straight into `buffer` (one copy, no per-chunk objects) over a kept-alive
         connection; the Reply's body is a memoryview of the buffer."""
         return self.windows.read(url, headers, buffer, deadline, verify)
-
-    @property
-    def windows(self):
-        if self._windows is None:
-            self._windows = WindowConnections()
-        return self._windows
 
 
 class WindowConnections:
@@ -100,7 +93,7 @@ class WindowConnections:
     def __init__(self):
         self.idle = {}
         self.lock = threading.Lock()
-        self._watchdog = None
+        self.watchdog = Watchdog()
 
     def read(self, url, headers, buffer, deadline, verify):
         import http.client
@@ -129,13 +122,6 @@ class WindowConnections:
                 self.watchdog.release(sock)
             self.give_back(place, conn, response.will_close)
             return reply
-
-    @property
-    def watchdog(self):
-        with self.lock:
-            if self._watchdog is None:
-                self._watchdog = Watchdog()
-            return self._watchdog
 
     def take(self, place, deadline):
         with self.lock:
