@@ -21,7 +21,7 @@ import privtube_config
 import privtube_registry
 from privtube_registry import Reply
 from privtube_web import COOKIE, setup_token
-from test_hostile_peers import drip, home_reading
+from test_hostile_peers import drip, home_reading, running
 
 PASSWORD = 'password-123'
 DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
@@ -552,11 +552,8 @@ class LoopbackPeerHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def loopback_peer():
-    server = LoopbackPeer()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with running(LoopbackPeer()) as server:
+        yield server
 
 
 def real_peer_home(make_node, peer, name):
