@@ -45,7 +45,11 @@ def not_found():
 
 
 def new_id():
-    return secrets.token_urlsafe(16)   # 128 random bits, URL-safe
+    """136 random bits, URL-safe, never starting with '-' (the command line would take it for an option)."""
+    while True:
+        candidate = secrets.token_urlsafe(17)
+        if not candidate.startswith('-'):
+            return candidate
 
 
 def title_from_name(path):

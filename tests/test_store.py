@@ -172,6 +172,14 @@ def test_ids_are_random_128_bit_urlsafe(node):
     assert all(len(i) >= 22 and all(c.isalnum() or c in '-_' for c in i) for i in ids)
 
 
+def test_an_id_never_starts_with_a_dash_the_command_line_would_read_as_an_option(monkeypatch):
+    """Regression: 1 id in 64 began with '-', and `privtube content edit ID` then failed (a flaky CLI test)."""
+    import privtube_store
+    drawn = iter(['-' + 'a' * 22, 'b' * 23])
+    monkeypatch.setattr(privtube_store.secrets, 'token_urlsafe', lambda size: next(drawn))
+    assert privtube_store.new_id() == 'b' * 23
+
+
 def test_a_file_that_vanishes_mid_scan_is_skipped(node):
     keep = node.media_file('keep.mp4')
     gone = node.media_file('gone.mp4')
