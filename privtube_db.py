@@ -104,6 +104,10 @@ MIGRATIONS = {
         "UPDATE item SET media_state = 'done' WHERE origin != 'local'",
         "CREATE INDEX item_media_state ON item (media_state)",
     ],
+    9: [  # probe every file again with the reader that opens only the item's file (older probes could be
+          # made to read other files, and stored the tools' error text, server paths included)
+        "UPDATE item SET media_state = 'pending', media_error = '' WHERE origin = 'local'",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

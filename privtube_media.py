@@ -56,6 +56,8 @@ def mime_from_magic(head):
         return 'audio/wav'
     if head.startswith(b'RIFF') and head[8:12] == b'WEBP':
         return 'image/webp'
+    if head.startswith(b'RIFF') and head[8:12] == b'AVI ':
+        return 'video/x-msvideo'
     for magic, mime in MAGIC:
         if head.startswith(magic):
             return mime
@@ -66,7 +68,7 @@ MAGIC = [
     (b'\xff\xd8\xff', 'image/jpeg'), (b'\x89PNG\r\n\x1a\n', 'image/png'), (b'GIF87a', 'image/gif'),
     (b'GIF89a', 'image/gif'), (b'ID3', 'audio/mpeg'), (b'\xff\xfb', 'audio/mpeg'), (b'\xff\xf3', 'audio/mpeg'),
     (b'\xff\xf2', 'audio/mpeg'), (b'fLaC', 'audio/flac'), (b'OggS', 'audio/ogg'), (b'%PDF', 'application/pdf'),
-    (b'\xff\xf1', 'audio/aac'), (b'\xff\xf9', 'audio/aac'),
+    (b'\xff\xf1', 'audio/aac'), (b'\xff\xf9', 'audio/aac'), (b'\x00\x00\x01\xba', 'video/mpeg'),
 ]
 
 

@@ -3,12 +3,19 @@
 Probing runs in one background thread owned by the node (one file at a time, so a small box stays
 responsive), never inside a request. Items wait in the database with `media_state = 'pending'`, so work
 queued by `scan` or `content add` in another process is picked up too. A failure is recorded on the
-item and logged once; it is not retried until the file changes.
+item as a short reason a person can read (the detail goes to the log, once); it is not retried until the
+file changes.
+
+ffprobe and ffmpeg read the item's one file and nothing else: the file reaches them as their standard
+input (`pipe:0`), the only protocol they may use, and they must read it with the one demuxer of its sniffed
+type. So no playlist (HLS, concat), image sequence, data reference or `subfile` hidden in an upload can make
+them open another file, and a file whose bytes are not the container its type names is not read at all.
 """
 import json
 import logging
 import os
 import shutil
+import struct
 import subprocess
 import threading
 
@@ -20,35 +27,256 @@ logger = logging.getLogger('privtube.probe')
 PROBE_SECONDS = 60
 POLL_SECONDS = 5.0
 
+# The one demuxer each type may be read with. None of them opens a second input (mov's external data
+# references stay off); types not listed are never handed to ffmpeg.
+DEMUXERS = {
+    'video/mp4': 'mov', 'video/quicktime': 'mov', 'audio/mp4': 'mov', 'image/avif': 'mov',
+    'video/webm': 'matroska', 'video/x-matroska': 'matroska', 'audio/webm': 'matroska',
+    'video/ogg': 'ogg', 'audio/ogg': 'ogg', 'audio/opus': 'ogg', 'audio/mpeg': 'mp3', 'audio/aac': 'aac',
+    'audio/flac': 'flac', 'audio/wav': 'wav', 'video/x-msvideo': 'avi', 'video/mpeg': 'mpeg',
+    'image/jpeg': 'jpeg_pipe', 'image/png': 'png_pipe', 'image/gif': 'gif', 'image/webp': 'webp_pipe',
+}
+DEMUXER_OPTIONS = {'mov': ['-enable_drefs', '0']}
+
+# What a person is told; the detail behind each goes to the log only (it may hold server paths).
+NOT_PLAYABLE = 'not a playable file'
+UNSUPPORTED_CODEC = 'unsupported codec'
+MISSING = 'the file is missing'
+TOO_SLOW = 'reading the file took too long'
+NO_TOOL = 'the media tools could not run'
+REASONS = (NOT_PLAYABLE, UNSUPPORTED_CODEC, MISSING, TOO_SLOW, NO_TOOL)
+
 
 class ProbeError(Exception):
-    """ffprobe could not read the file; the message is stored on the item."""
+    """ffprobe could not read the file: `reason` is stored on the item, `detail` only logged."""
+
+    def __init__(self, reason, detail=''):
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail or reason
 
 
 def ffprobe_path():
     return shutil.which('ffprobe')
 
 
-def probe(path, ffprobe=None):
-    """{duration, width, height, container, codecs} of the file; all None without ffprobe."""
-    empty = {'duration': None, 'width': None, 'height': None, 'container': None, 'codecs': None}
+def demuxer_for(mime, head):
+    """The demuxer for a file of type `mime` whose first bytes are `head`; None when the bytes are not that
+    container (a file named .mp3 or .mkv that holds a playlist, say) or the type is not one we read."""
+    if media.mime_from_magic(head) != mime:
+        return None
+    return DEMUXERS.get(mime)
+
+
+def input_options(demuxer):
+    """ffmpeg/ffprobe options that read standard input with `demuxer` and nothing else."""
+    return (['-protocol_whitelist', 'pipe', '-format_whitelist', demuxer, '-f', demuxer]
+            + DEMUXER_OPTIONS.get(demuxer, []) + ['-i', 'pipe:0'])
+
+
+def run_on_file(command, fh, timeout):
+    """Run `command` with the open file `fh` as its standard input (an MP4 whose index sits after its
+    media is handed over index first, since a pipe cannot seek back); returns the CompletedProcess."""
+    layout = faststart_layout(fh)
+    fh.seek(0)
+    os.lseek(fh.fileno(), 0, os.SEEK_SET)     # the child reads the descriptor, not Python's buffer
+    if layout is None:
+        return subprocess.run(command, stdin=fh, capture_output=True, timeout=timeout)
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(command, stdin=read_end, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        os.close(read_end)
+    feeder = threading.Thread(target=feed, args=(fh, layout, write_end), name='privtube-probe-feed', daemon=True)
+    feeder.start()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    finally:
+        feeder.join(5)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def feed(fh, layout, write_end):
+    """Write the parts of `layout` (bytes, or (offset, length) of `fh`) to the pipe; stop if ffmpeg has."""
+    try:
+        with os.fdopen(write_end, 'wb') as out:
+            for part in layout:
+                if isinstance(part, (bytes, bytearray)):
+                    out.write(part)
+                    continue
+                offset, length = part
+                fh.seek(offset)
+                while length > 0:
+                    chunk = fh.read(min(FEED_CHUNK, length))
+                    if not chunk:
+                        return
+                    out.write(chunk)
+                    length -= len(chunk)
+    except (BrokenPipeError, OSError, ValueError):
+        pass        # ffmpeg stopped reading: it has what it needed, or failed on its own
+
+
+# --- MP4 index first ---------------------------------------------------------------------------------
+
+FEED_CHUNK = 1024 * 1024
+MAX_MOOV = 64 * 1024 * 1024
+MAX_BOXES = 100000
+INDEX_PARENTS = {b'trak', b'mdia', b'minf', b'stbl'}    # where chunk offset tables (stco, co64) live
+
+
+def faststart_layout(fh):
+    """For an MP4/QuickTime file whose index (`moov`) follows its media (`mdat`), the parts of the same file
+    with the index moved first and its chunk offsets shifted to match; None when it needs no change or
+    cannot be reordered safely (then the file is handed over as it is)."""
+    boxes = top_level_boxes(fh)
+    kinds = [kind for kind, _, _ in boxes or ()]
+    if not boxes or b'moov' not in kinds or b'mdat' not in kinds or kinds.count(b'moov') != 1:
+        return None
+    moov_at, first_mdat = kinds.index(b'moov'), kinds.index(b'mdat')
+    if moov_at < first_mdat or b'mdat' in kinds[moov_at:]:
+        return None
+    _, offset, length = boxes[moov_at]
+    if length > MAX_MOOV:
+        return None
+    fh.seek(offset)
+    moov = bytearray(fh.read(length))
+    if len(moov) != length or not shift_chunk_offsets(moov, header_size(moov), len(moov), length):
+        return None
+    rest = [(at, size) for index, (_, at, size) in enumerate(boxes) if index != moov_at]
+    return rest[:first_mdat] + [bytes(moov)] + rest[first_mdat:]
+
+
+def top_level_boxes(fh):
+    """[(type, offset, length)] of the file's top-level boxes; None unless they tile the whole file."""
+    size = os.fstat(fh.fileno()).st_size
+    boxes, at = [], 0
+    while at < size and len(boxes) < MAX_BOXES:
+        fh.seek(at)
+        box = box_at(fh.read(16), size - at)
+        if box is None:
+            return None
+        boxes.append((box[0], at, box[1]))
+        at += box[1]
+    return boxes if at == size else None
+
+
+def box_at(header, room):
+    """(type, length) of the box whose first bytes are `header`, with `room` bytes left; None if invalid."""
+    if len(header) < 8:
+        return None
+    length, kind = struct.unpack('>I4s', header[:8])
+    if length == 1:
+        length = struct.unpack('>Q', header[8:16])[0] if len(header) >= 16 else 0
+    elif length == 0:
+        length = room
+    return (kind, length) if 8 <= length <= room else None
+
+
+def header_size(data, at=0):
+    return 16 if struct.unpack('>I', data[at:at + 4])[0] == 1 else 8
+
+
+def shift_chunk_offsets(data, start, end, delta):
+    """Add `delta` to every chunk offset in the boxes between `start` and `end` of `data`; False if a box
+    is malformed or an offset would not fit."""
+    at = start
+    while at < end:
+        box = box_at(bytes(data[at:at + 16]), end - at)
+        if box is None:
+            return False
+        kind, length = box
+        inner = at + header_size(data, at)
+        if kind in INDEX_PARENTS and not shift_chunk_offsets(data, inner, at + length, delta):
+            return False
+        if kind in (b'stco', b'co64') and not shift_table(data, inner, at + length, kind == b'co64', delta):
+            return False
+        at += length
+    return True
+
+
+def shift_table(data, start, end, wide, delta):
+    """Shift the entries of one stco (32-bit) or co64 (64-bit) table in place."""
+    form, width = ('>Q', 8) if wide else ('>I', 4)
+    if end - start < 8:
+        return False
+    count = struct.unpack('>I', data[start + 4:start + 8])[0]
+    if start + 8 + count * width > end:
+        return False
+    for at in range(start + 8, start + 8 + count * width, width):
+        value = struct.unpack(form, data[at:at + width])[0] + delta
+        if value >= 1 << (8 * width):
+            return False
+        data[at:at + width] = struct.pack(form, value)
+    return True
+
+
+# --- probing -------------------------------------------------------------------------------------------
+
+EMPTY = {'duration': None, 'width': None, 'height': None, 'container': None, 'codecs': None}
+
+
+def probe(fh, demuxer, ffprobe=None):
+    """{duration, width, height, container, codecs} of the open file read with `demuxer`; all None without
+    ffprobe."""
     ffprobe = ffprobe or ffprobe_path()
     if not ffprobe:
-        return empty
-    try:
-        done = subprocess.run([ffprobe, '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams',
-                               '--', path], capture_output=True, timeout=PROBE_SECONDS)
-    except subprocess.TimeoutExpired:
-        raise ProbeError('ffprobe took longer than %d s' % PROBE_SECONDS)
-    except OSError as exc:
-        raise ProbeError('ffprobe could not run: %s' % exc)
+        return dict(EMPTY)
+    command = [ffprobe, '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams'
+               ] + input_options(demuxer)
+    done = run_tool(command, fh, PROBE_SECONDS)
     if done.returncode != 0:
-        raise ProbeError(' '.join(done.stderr.decode('utf-8', 'replace').split())[:300] or 'ffprobe failed')
+        raise ProbeError(failure_reason(done.stderr), 'ffprobe: ' + tool_message(done.stderr))
     try:
-        return summarize(json.loads(done.stdout.decode('utf-8', 'replace')))
+        found = summarize(json.loads(done.stdout.decode('utf-8', 'replace')))
     except (ValueError, TypeError, AttributeError) as exc:
-        raise ProbeError('ffprobe answered something unexpected: %s' % exc)
+        raise ProbeError(NOT_PLAYABLE, 'ffprobe answered something unexpected: %s' % exc)
+    if not found['codecs']:
+        raise ProbeError(NOT_PLAYABLE, 'ffprobe found no audio, video or picture')
+    if found['duration'] is None and found['timed']:
+        found['duration'] = duration_from_packets(ffprobe, fh, demuxer)
+    del found['timed']
+    return found
 
+
+def duration_from_packets(ffprobe, fh, demuxer):
+    """The end of the last packet: a pipe has no size, so formats that take their duration from the file's
+    size or its last page (MP3 without a frame count, ADTS, Ogg) are timed by reading their packets."""
+    command = [ffprobe, '-v', 'error', '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0'
+               ] + input_options(demuxer)
+    try:
+        done = run_tool(command, fh, PROBE_SECONDS)
+    except ProbeError as exc:        # the rest of what was found still stands
+        logger.info('no duration for a %s file: %s', demuxer, exc.detail)
+        return None
+    end = 0.0
+    for line in done.stdout.decode('ascii', 'replace').splitlines():
+        parts = line.strip().strip(',').split(',')
+        try:
+            end = max(end, sum(float(part) for part in parts[:2] if part not in ('', 'N/A')))
+        except ValueError:
+            continue
+    return positive_float(end)
+
+
+def run_tool(command, fh, timeout):
+    try:
+        return run_on_file(command, fh, timeout)
+    except subprocess.TimeoutExpired:
+        raise ProbeError(TOO_SLOW, '%s took longer than %d s' % (os.path.basename(command[0]), timeout))
+    except OSError as exc:
+        raise ProbeError(NO_TOOL, '%s could not run: %s' % (os.path.basename(command[0]), exc))
+
+
+def tool_message(stderr):
+    return ' '.join(stderr.decode('utf-8', 'replace').split())[:300] or 'failed'
+
+
+def failure_reason(stderr):
+    text = stderr.decode('utf-8', 'replace').lower()
+    return UNSUPPORTED_CODEC if 'unsupported codec' in text or 'decoder not found' in text else NOT_PLAYABLE
 
 def summarize(report):
     streams = [s for s in report.get('streams', []) if isinstance(s, dict)]
@@ -63,6 +291,7 @@ def summarize(report):
         'height': positive_int(picture.get('height')) if picture else None,
         'container': (fmt.get('format_name') or '')[:100] or None,
         'codecs': ','.join(dict.fromkeys(codecs))[:200] or None,
+        'timed': bool(video or has_audio(streams)),
     }
 
 
@@ -122,14 +351,6 @@ class MediaWorker:
                 done += 1
         return done
 
-    def thumbnail(self, item, path, found):
-        target = self.node.store.thumbnail_path(item.id)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        made = make_thumbnail(path, media.media_kind(item.mime), found['duration'], target)
-        if not made:
-            remove_quietly(target)
-        return made
-
     def next_pending(self):
         Item = self.node.database.Item
         return (Item.select().where((Item.origin == 'local') & (Item.media_state == 'pending'))
@@ -137,27 +358,57 @@ class MediaWorker:
 
     def handle(self, item):
         store = self.node.store
-        path = store.full_path(item.path)
         try:
-            if path is None:
-                raise ProbeError('the file is missing')
-            found = probe(path)
-            found['thumbnail'] = self.thumbnail(item, path, found)
+            with self.open_item(item) as fh:
+                found = self.examine(item, fh)
             store.record_probe(item, found)
         except ProbeError as exc:
-            logger.warning('could not probe %s: %s', item.path, exc)
-            store.record_probe_failure(item, str(exc))
+            logger.warning('could not probe %s: %s', item.path, exc.detail)
+            remove_quietly(store.thumbnail_path(item.id))
+            store.record_probe_failure(item, exc.reason)
 
+    def open_item(self, item):
+        path = self.node.store.full_path(item.path)
+        if path is None:
+            raise ProbeError(MISSING, 'no file at %s' % item.path)
+        try:
+            return open(path, 'rb')
+        except OSError as exc:
+            raise ProbeError(MISSING, str(exc))
+
+    def examine(self, item, fh):
+        """What the file holds: probed with the demuxer of its type, nothing for files that are not media."""
+        kind = media.media_kind(item.mime)
+        if kind == 'other':
+            return dict(EMPTY, thumbnail=False)
+        demuxer = demuxer_for(item.mime, fh.read(64))
+        if demuxer is None:
+            raise ProbeError(NOT_PLAYABLE, 'its bytes are not the %s container its type names' % item.mime)
+        found = probe(fh, demuxer)
+        found['thumbnail'] = self.thumbnail(item, fh, demuxer, found)
+        return found
+
+    def thumbnail(self, item, fh, demuxer, found):
+        target = self.node.store.thumbnail_path(item.id)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        made = make_thumbnail(fh, demuxer, media.media_kind(item.mime), found['duration'], target)
+        if not made:
+            remove_quietly(target)
+        return made
+
+
+# --- thumbnails ----------------------------------------------------------------------------------------
 
 THUMBNAIL_WIDTH = 480
 THUMBNAIL_SECONDS = 60
+MAX_THUMBNAIL_BYTES = 4 * 1024 * 1024
 
 
 def ffmpeg_path():
     return shutil.which('ffmpeg')
 
 
-def make_thumbnail(path, kind, duration, target):
+def make_thumbnail(fh, demuxer, kind, duration, target):
     """Write a JPEG at most 480 px wide to `target`: a frame at 10% of a video, the image itself, or an
     audio file's embedded cover. False when there is nothing to show or no ffmpeg."""
     ffmpeg = ffmpeg_path()
@@ -165,23 +416,26 @@ def make_thumbnail(path, kind, duration, target):
         return False
     seek = ['-ss', '%.3f' % (duration * 0.1)] if kind == 'video' and duration else []
     pick = ['-an', '-map', '0:v:0'] if kind == 'audio' else []
-    temp = target + '.tmp.jpg'
-    command = [ffmpeg, '-y', '-loglevel', 'error'] + seek + ['-i', path] + pick + [
-        '-frames:v', '1', '-vf', "scale='min(%d,iw)':-2" % THUMBNAIL_WIDTH, '-q:v', '4', temp]
+    command = [ffmpeg, '-nostdin', '-loglevel', 'error'] + seek + input_options(demuxer) + pick + [
+        '-frames:v', '1', '-vf', "scale='min(%d,iw)':-2" % THUMBNAIL_WIDTH, '-q:v', '4',
+        '-f', 'image2pipe', '-c:v', 'mjpeg', 'pipe:1']
     try:
-        done = subprocess.run(command, capture_output=True, timeout=THUMBNAIL_SECONDS)
+        done = run_on_file(command, fh, THUMBNAIL_SECONDS)
     except (subprocess.TimeoutExpired, OSError):
-        done = None
-    if done is None or done.returncode != 0 or not is_jpeg(temp):
-        remove_quietly(temp)
         return False
-    os.replace(temp, target)
+    picture = done.stdout
+    if done.returncode != 0 or not picture.startswith(b'\xff\xd8\xff') or len(picture) > MAX_THUMBNAIL_BYTES:
+        return False
+    write_file(target, picture)
     return True
 
 
-def is_jpeg(path):
+def write_file(target, data):
+    temp = target + '.tmp.jpg'
     try:
-        with open(path, 'rb') as fh:
-            return fh.read(3) == b'\xff\xd8\xff'
+        with open(temp, 'wb') as out:
+            out.write(data)
+        os.replace(temp, target)
     except OSError:
-        return False
+        remove_quietly(temp)
+        raise

@@ -246,10 +246,19 @@ class Store:
         except OSError:
             raise StoreError('this item has no thumbnail', 404)
 
-    def record_probe_failure(self, item, message):
-        Item = self.database.Item
-        Item.update(media_state='failed', media_error=message[:500]).where(
-            (Item.id == item.id) & (Item.mtime_ns == item.mtime_ns)).execute()
+    def record_probe_failure(self, item, reason):
+        """Mark the item unreadable with a short `reason`; what an earlier probe found is cleared (peers
+        see the change), so nothing read from a file that failed now stays on the item."""
+        with self.db.atomic():
+            fresh = self.database.Item.get_or_none(self.database.Item.id == item.id)
+            if fresh is None or fresh.mtime_ns != item.mtime_ns:
+                return
+            for name in ('duration', 'width', 'height', 'container', 'codecs'):
+                setattr(fresh, name, None)
+            fresh.thumbnail = False
+            fresh.media_state, fresh.media_error = 'failed', reason[:100]
+            self.touch(fresh)
+            fresh.save()
 
     def item_json(self, item, tags):
         return row_json(item.__data__, tags)
