@@ -61,6 +61,7 @@ class Node:
         if self.sync_loop is not None:
             self.sync_loop.stop()
         self.media.stop()
+        self.remote.close()
         self.prefetcher.close()
         self.database.close()
 

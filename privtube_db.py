@@ -189,6 +189,22 @@ class Database:
             self.db.close()
 
 
+class PathField(TextField):
+    """A file's path inside the media folder. A name that is not UTF-8 (decoded by Python with surrogate
+    escapes) is stored as its bytes, a BLOB, so every file on disk can be indexed and found again."""
+
+    def db_value(self, value):
+        if isinstance(value, str):
+            try:
+                value.encode('utf-8')
+            except UnicodeEncodeError:
+                return value.encode('utf-8', 'surrogateescape')
+        return value
+
+    def python_value(self, value):
+        return value.decode('utf-8', 'surrogateescape') if isinstance(value, bytes) else value
+
+
 def define_models(holder):
     """Create the model classes bound to `holder.db` and set them as attributes of `holder`."""
 
@@ -219,7 +235,7 @@ def define_models(holder):
 
     class Item(Base):
         id = TextField(primary_key=True)
-        path = TextField(unique=True, null=True)
+        path = PathField(unique=True, null=True)
         title = TextField()
         description = TextField(default='')
         mime = TextField()

@@ -10,6 +10,7 @@ import mmap
 import os
 import re
 import sys
+import unicodedata
 
 # Types a browser may show inline; everything else is sent as an attachment of octet-stream.
 INLINE_TYPES = {
@@ -210,6 +211,34 @@ class BufferWindow(FileWindow):
         self.data = None
 
 
+BIDI_CONTROLS = re.compile('[\u200e\u200f\u202a-\u202e\u2066-\u2069]')
+
+
+def readable_name(name):
+    """A file name the node did not choose, as text for people: bytes that are not UTF-8 replaced, control
+    and bidirectional override characters (which would disguise the name) dropped."""
+    try:
+        raw = name.encode('utf-8', 'surrogateescape')
+    except UnicodeEncodeError:          # a lone surrogate that no file name decoded to
+        raw = name.encode('utf-8', 'replace')
+    text = raw.decode('utf-8', 'replace')
+    return BIDI_CONTROLS.sub('', ''.join(c for c in text if unicodedata.category(c) not in ('Cc', 'Zl', 'Zp')))
+
+
+def content_disposition(kind, name):
+    """`kind` with the file name as RFC 6266 sends it: an ASCII stand-in in `filename`, the name itself
+    percent-encoded in `filename*`; a valid header value whatever the name holds."""
+    from urllib.parse import quote
+    name = readable_name(name).strip() or 'download'
+    return "%s; filename=\"%s\"; filename*=UTF-8''%s" % (kind, ascii_stand_in(name), quote(name, safe=''))
+
+
+def ascii_stand_in(name):
+    """The name in printable ASCII for `filename=`: accents dropped, quotes and other letters as '_'."""
+    plain = ''.join(c for c in unicodedata.normalize('NFKD', name) if not unicodedata.combining(c))
+    return ''.join(c if ' ' <= c <= '~' and c not in '"\\%;' else '_' for c in plain).strip() or 'download'
+
+
 def file_response(response, headers, fh, mime, download_name=None):
     """Fill `response` for the file `fh` (opened by the caller); return the body to hand to Bottle."""
     stat = os.fstat(fh.fileno())
@@ -218,8 +247,8 @@ def file_response(response, headers, fh, mime, download_name=None):
     content_type, disposition = served_type(mime)
     response.set_header('Content-Type', content_type)
     if disposition or download_name:
-        name = (download_name or 'download').replace('"', '')
-        response.set_header('Content-Disposition', '%s; filename="%s"' % (disposition or 'inline', name))
+        response.set_header('Content-Disposition', content_disposition(disposition or 'inline',
+                                                                       download_name or 'download'))
     for name, value in (('Accept-Ranges', 'bytes'), ('ETag', etag), ('Last-Modified', last_modified),
                         ('X-Content-Type-Options', 'nosniff'), ('Cache-Control', 'private, max-age=0')):
         response.set_header(name, value)

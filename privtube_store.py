@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import time
+import unicodedata
 
 import bottle
 from peewee import SQL
@@ -53,8 +54,25 @@ def new_id():
 
 
 def title_from_name(path):
+    """A title from a file name the node did not choose: readable text, at most MAX_TITLE characters."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    return ' '.join(stem.replace('_', ' ').split()) or stem or 'untitled'
+    title = media.readable_name(' '.join(stem.replace('_', ' ').split()))[:MAX_TITLE].strip()
+    return title or media.readable_name(stem).strip()[:MAX_TITLE] or 'untitled'
+
+
+def escaped_name(path):
+    """A file name as one printable line: bytes that are not UTF-8 and control characters as \\x escapes."""
+    text = path.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def odd_name(path):
+    """True for a name that is not UTF-8 or holds control characters."""
+    try:
+        path.encode('utf-8')
+    except UnicodeEncodeError:
+        return True
+    return any(unicodedata.category(c) == 'Cc' for c in path)
 
 
 def is_ignored(name):
@@ -280,6 +298,7 @@ class Store:
 
         Ranking by relevance costs a bm25 score per match, so a query matching more than RANKED_MATCHES
         items (a word in half the library) lists the newest matches instead; `ranked` says which it did.
+        Only matches `principal` may see are counted: the notice this drives must not reveal hidden items.
         """
         Item, ItemTag = self.database.Item, self.database.ItemTag
         query = self.visible_query(principal)
@@ -290,26 +309,25 @@ class Store:
             query = query.where(Item.mime.startswith(kind + '/'))
         if origin:      # 'local' or a peer's name: the same test as the rule origin:NAME
             query = query.where(auth.rule_filter('origin:' + origin, Item, ItemTag))
+        if match:
+            query = query.from_(Item, SQL('item_fts')).where(
+                SQL('item_fts MATCH ?', [match]), Item.id == SQL('item_fts.item_id'))
         ranked = False
         if sort == 'views':
             order = [Item.views.desc(), Item.created.desc(), Item.id]
         elif not match:
             order = [Item.created.desc(), Item.id]
         else:
-            ranked = sort == 'relevance' and self.match_count(match, RANKED_MATCHES + 1) <= RANKED_MATCHES
+            ranked = sort == 'relevance' and self.match_count(query, RANKED_MATCHES + 1) <= RANKED_MATCHES
             # rowid order is the index's own, so SQLite stops after one page instead of sorting every match
             order = [SQL('item_fts.rank'), Item.id] if ranked else [SQL('item_fts.rowid DESC')]
-        if match:
-            query = query.from_(Item, SQL('item_fts')).where(
-                SQL('item_fts MATCH ?', [match]), Item.id == SQL('item_fts.item_id'))
         # objects(): Peewee builds no model rows from a multi-source FROM otherwise
         rows = list(query.order_by(*order).offset(offset).limit(limit + 1).objects())
         return rows[:limit], len(rows) > limit, ranked
 
-    def match_count(self, match, cap):
-        """How many items match, counting no further than `cap`."""
-        return self.db.execute_sql('SELECT count(*) FROM (SELECT 1 FROM item_fts WHERE item_fts MATCH ? LIMIT ?)',
-                                   (match, cap)).fetchone()[0]
+    def match_count(self, query, cap):
+        """How many items `query` (a search: visible items that match) finds, counting no further than `cap`."""
+        return query.select(SQL('1')).limit(cap).count()
 
     # --- adding files ----------------------------------------------------------------------------
 
@@ -450,11 +468,16 @@ class Store:
                     summary['removed'] += 1
 
     def index_new(self, relative, summary):
+        """Index one new file; a file that cannot be is skipped with its reason, and the scan goes on."""
         try:
-            self.create_item(os.path.join(self.media_dir, relative), title_from_name(relative))
-            summary['added'] += 1
-        except OSError as exc:
-            logger.warning('skipped %s: %s', relative, exc)
+            item = self.create_item(os.path.join(self.media_dir, relative), title_from_name(relative))
+        except (OSError, ValueError) as exc:
+            logger.warning('skipped %s: %s', escaped_name(relative), exc)
+            return
+        summary['added'] += 1
+        if odd_name(relative):
+            logger.warning('indexed %s, whose name is not UTF-8 or holds control characters, with the title %r',
+                           escaped_name(relative), item.title)
 
     def refresh(self, item_id, relative, stat, summary):
         path = os.path.join(self.media_dir, relative)
@@ -660,7 +683,10 @@ def make_api(node):
     @api.get('/content/<item_id>/media')
     def item_media(principal, item_id):
         found = store.visible_item(principal, item_id)
-        return media.file_response(bottle.response, bottle.request.headers, store.open_media(found), found.mime)
+        # named by its title, which the key sees anyway, never by its file's name, which it may not
+        name = found.title + os.path.splitext(found.path)[1]
+        return media.file_response(bottle.response, bottle.request.headers, store.open_media(found), found.mime,
+                                   name)
 
     @api.get('/content/<item_id>/thumbnail')
     def thumbnail(principal, item_id):
@@ -700,6 +726,8 @@ def make_api(node):
         require_manage(principal)
         query = bottle.request.query
         length = content_length()
+        if length <= 0:
+            raise StoreError('the file is empty')
         title = check_text(query.getunicode('title', '') or '', 'title', MAX_TITLE) or 'untitled'
         tags = auth.split_tag_list(query.getunicode('tags', ''))
         found = store.save_stream(bottle.request.environ['wsgi.input'], length, '', title, tags,

@@ -303,7 +303,7 @@ def make_web(node):
         name = os.path.basename(item.path) if download else None
         body = media.file_response(bottle.response, bottle.request.headers, store.open_media(item), item.mime, name)
         if download:
-            bottle.response.set_header('Content-Disposition', 'attachment; filename="%s"' % name.replace('"', ''))
+            bottle.response.set_header('Content-Disposition', media.content_disposition('attachment', name))
         return body
 
     @app.get('/thumb/<item_id>')
@@ -480,7 +480,8 @@ def item_comments(node, item):
     try:
         return node.remote.comments(item), None
     except PeerError as exc:
-        return [], 'The comments live at %s, which cannot be reached right now (%s).' % (item.origin, exc)
+        return [], 'Sorry, comments unavailable right now: they live at %s, which cannot be reached (%s).' % (
+            item.origin, exc)
 
 
 def offline_since(node, item):
