@@ -1,17 +1,19 @@
 """The node: one object holding a config's database, store and accounts, and `make_app(config)`,
 the factory of the WSGI application that serves the web app and the Content Management API."""
 import errno
+import functools
 import json
 import logging
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 import bottle
 
 import privtube_auth as auth
 import privtube_media as media
 from privtube_db import Database
-from privtube_gateway import Prefetcher
+from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, RemoteComments, SyncLoop
 from privtube_store import Store, StoreError, make_api
@@ -36,7 +38,10 @@ class Node:
         self.registry = Registry(self, transport)
         self.remote = RemoteComments(self.registry)
         self.media = MediaWorker(self)
-        self.prefetcher = Prefetcher()
+        self.window_buffers = WindowBuffers(MEMORY_BUDGET, config.get('server', 'spool_mb') * 1024 * 1024)
+        self.prefetcher = Prefetcher(self.window_buffers)
+        # downloads' windows are fetched here, never in a worker thread; threads start with the first one
+        self.fetch_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix='privtube-download')
         self.sync_loop = None
         with self.database.db.connection_context():
             self.registry.forget_unknown_peers()
@@ -63,6 +68,7 @@ class Node:
         self.media.stop()
         self.remote.close()
         self.prefetcher.close()
+        self.fetch_threads.shutdown(wait=False, cancel_futures=True)
         self.database.close()
 
 
@@ -126,13 +132,12 @@ def error_page(error):
 
 def serve(config):
     """Run the node on Waitress until SIGINT or SIGTERM."""
-    import waitress
     lock = hold_serve_lock(config.get('registry', 'database'))
     node = Node(config)
     node.store.remove_abandoned_uploads()       # what a crash left; uploads in progress hold a lock
     app = make_app(config, node)
     try:
-        server = waitress.create_server(zero_copy_files(app), **waitress_options(config))
+        server = create_server(app, **waitress_options(config))
     except OSError as exc:
         node.close()
         if exc.errno == errno.EADDRINUSE:
@@ -192,6 +197,46 @@ def waitress_options(config):
     if trusted:   # Waitress refuses trusted_proxy_headers=None, so name them only with a proxy
         options.update(trusted_proxy=trusted, trusted_proxy_headers={'x-forwarded-proto', 'x-forwarded-for'})
     return options
+
+
+def create_server(app, **options):
+    """A Waitress server for `app`: FileWindow bodies sent zero-copy from its main loop, and gateway
+    downloads sent from it as their windows arrive (see `download_channel`)."""
+    import waitress
+    from waitress.server import BaseWSGIServer
+    sockets = {}
+    server = waitress.create_server(zero_copy_files(app), map=sockets, **options)
+    for listener in list(sockets.values()):
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = download_channel()
+    return server
+
+
+@functools.lru_cache(maxsize=None)
+def download_channel():
+    """Waitress's HTTPChannel, taught to send a gateway Download from the main loop without spinning.
+
+    A body whose next bytes are not there yet would make Waitress poll the socket for writing and find
+    nothing to send, again and again. While a Download waits for its next window, the channel is not
+    polled for writing; the fetch thread wakes the loop (`pull_trigger`) when the window lands.
+    """
+    from waitress.channel import HTTPChannel
+
+    class DownloadChannel(HTTPChannel):
+        def write_soon(self, data):
+            if isinstance(getattr(data, 'file', None), Download):
+                data.file.attach(self.server.pull_trigger)
+            return super().write_soon(data)
+
+        def writable(self):
+            download = getattr(self.outbufs[0], 'file', None)
+            if isinstance(download, Download) and not (self.will_close or self.close_when_flushed):
+                if download.failed:
+                    self.will_close = True      # the origin stopped: close, as the promised length cannot be sent
+                elif download.waiting():
+                    return False
+            return super().writable()
+    return DownloadChannel
 
 
 def zero_copy_files(app):

@@ -41,6 +41,9 @@ OPTIONS = [
     Option('server', 'threads', 'int', 4, 'Worker threads; streams do not hold one while they drain.', 1, 64),
     Option('server', 'trusted_proxy', 'str', '', 'Address of a reverse proxy whose X-Forwarded-* '
            'headers are believed (empty: none are).'),
+    Option('server', 'spool_mb', 'int', 256, 'Disk, in MiB, that peers\' media waiting for slow browsers '
+           'may take in temporary files, beyond 64 MiB in memory; past both, such requests get 503 to retry.',
+           0, 1024 * 1024),
     Option('store', 'media_dir', 'path', 'media', 'Folder of your media, indexed in place; uploads go '
            'to its uploads/ subfolder.'),
     Option('store', 'max_upload_mb', 'int', 4096, 'Largest upload accepted, in MiB.', 1, 1024 * 1024),

@@ -3,14 +3,21 @@
 A browser's Range request is cut to one window, read from the origin (with the key it issued us) into a
 buffer and handed to Waitress as a file, so a slow browser drains it without holding a worker thread.
 While it drains, the next window is prefetched; the origin still answers every request of the browser
-before a window is handed out. Only allow-listed headers and media types pass.
+before a window is handed out. A download (no Range) is a `Download`: the node's threads fetch it window
+by window into two buffers while Waitress sends it. Buffers live in memory, then in temporary files, both
+within the node's budgets (`WindowBuffers`); past them the answer is 503 with Retry-After. Only
+allow-listed headers and media types pass.
 """
 import logging
+import mmap
+import os
 import re
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import privtube_media as media
 from privtube_registry import REQUEST_DEADLINE, PeerError, split_remote
@@ -18,6 +25,9 @@ from privtube_registry import REQUEST_DEADLINE, PeerError, split_remote
 logger = logging.getLogger('privtube.gateway')
 
 GATEWAY_WINDOW = 16 * 1024 * 1024
+MEMORY_BUDGET = 64 * 1024 * 1024     # window buffers in memory, across all streams; then temporary files
+MIN_WINDOW = 256 * 1024              # the smallest window a running-low disk budget still gives
+RETRY_AFTER = 5                      # seconds a browser is asked to wait when both budgets are spent
 
 
 def window_range(range_header, size):
@@ -31,38 +41,63 @@ def window_range(range_header, size):
     return 'bytes=%d-%d' % (start, min(end, start + GATEWAY_WINDOW - 1))
 
 
-def gateway_reply(registry, prefetcher, item, headers, response):
+def gateway_reply(node, item, headers, response):
     """Answer a browser's media request for a peer's item with one window fetched from the origin.
 
-    The window is read into a buffer (or, once the memory budget is spent, a temporary file) and handed
-    back as a file, so a slow browser drains it without a worker thread; a request without Range (a
-    download) streams the whole file instead. While the browser drains a window, the next one is
-    prefetched; it is only used once the origin has answered this request too.
+    The window is read into one of the node's window buffers and handed back as a file, so a slow browser
+    drains it without a worker thread; a request without Range, or whose If-Range names an old version,
+    gets the whole file as a Download. While the browser drains a window, the next one is prefetched; it
+    is only used once the origin has answered this request too.
     """
     origin, remote_id = split_remote(item.id)
-    client = registry.client(origin)
+    client = node.registry.client(origin)
     asked = window_range(headers.get('Range'), item.size)
     if asked is None:
-        return download_stream(client, remote_id, item, response)
+        return download_reply(node, client, remote_id, item, response)
+    buffers, prefetcher = node.window_buffers, node.prefetcher
     reply, buffer = prefetcher.claim(item.id, asked)
     try:
         if reply is not None and not origin_confirms(client, remote_id, asked, reply):
-            WINDOW_BUFFERS.give_back(buffer)
+            buffers.give_back(buffer)
             reply = buffer = None
         if reply is None:
-            buffer = WINDOW_BUFFERS.take(GATEWAY_WINDOW)
-            reply = client.media_window(remote_id, asked, buffer or bytearray(GATEWAY_WINDOW))
-        body = window_body(client, remote_id, item, reply, headers, response, buffer)
+            buffer = take_window_buffer(buffers, response)
+            reply = client.media_window(remote_id, cut_to(asked, len(buffer)), buffer)
+        check_window_status(reply)
+        if not media.if_range_allows(headers.get('If-Range'), header(reply, 'ETag'), header(reply, 'Last-Modified')):
+            buffers.give_back(buffer)        # RFC 9110: the range is for another version; send the whole file
+            buffer = None
+            return download_reply(node, client, remote_id, item, response)
+        body = window_body(item, reply, response, buffer, buffers)
     except BaseException:
-        WINDOW_BUFFERS.give_back(buffer)
+        buffers.give_back(buffer)
         raise
     if not isinstance(body, media.BufferWindow):     # the buffer is not being sent: free it now
-        WINDOW_BUFFERS.give_back(buffer)
+        buffers.give_back(buffer)
     if response.status_code == 206 and len(reply.body) == GATEWAY_WINDOW:
         following = following_window(reply, item.size)
         if following:
             prefetcher.start(client, remote_id, item.id, following)
     return body
+
+
+def take_window_buffer(buffers, response, size=None, least=None):
+    """A buffer for a window (shorter than `size` when the budgets run low); when even `least` bytes do not
+    fit, PeerError 503 with Retry-After."""
+    buffer = buffers.take_window(size or GATEWAY_WINDOW, least or MIN_WINDOW)
+    if buffer is None:
+        response.set_header('Retry-After', str(RETRY_AFTER))
+        raise PeerError('this node is sending much media to slow browsers; try again in a moment', 503)
+    return buffer
+
+
+def cut_to(asked, length):
+    """The Range `asked` of the origin, cut to at most `length` bytes."""
+    match = re.match(r'^bytes=(\d+)-(\d+)$', asked)
+    if not match:
+        return asked
+    start, end = int(match.group(1)), int(match.group(2))
+    return 'bytes=%d-%d' % (start, min(end, start + length - 1))
 
 
 def origin_confirms(client, remote_id, asked, prefetched):
@@ -76,7 +111,7 @@ def origin_confirms(client, remote_id, asked, prefetched):
         raise PeerError('the origin no longer shares this item', 404)
     same = ('ETag', 'Last-Modified')
     return (check.status == 206 and prefetched.status == 206
-            and all(check.headers.get(name) == prefetched.headers.get(name) for name in same)
+            and all(header(check, name) == header(prefetched, name) for name in same)
             and content_range(check)[2] == content_range(prefetched)[2])
 
 
@@ -88,10 +123,16 @@ def following_window(reply, size):
     return window_range('bytes=%d-' % (end + 1), size)
 
 
+def header(reply, name):
+    """The value of header `name` in a reply from the origin, whatever the case of its name ('' when absent)."""
+    name = name.lower()
+    return next((value for key, value in reply.headers.items() if key.lower() == name), '')
+
+
 def content_range(reply):
     """(start, end, total) from the reply's Content-Range; start and end are None for `bytes */TOTAL`, all
     three for a missing or malformed header."""
-    match = re.match(r'^bytes (?:(\d+)-(\d+)|\*)/(\d+)$', reply.headers.get('Content-Range', ''))
+    match = re.match(r'^bytes (?:(\d+)-(\d+)|\*)/(\d+)$', header(reply, 'Content-Range'))
     if not match:
         return None, None, None
     start, end, total = match.groups()
@@ -107,24 +148,25 @@ class Prefetcher:
     """
     LIMIT = 2
 
-    def __init__(self):
+    def __init__(self, buffers):
+        self.buffers = buffers
         self.pending = OrderedDict()     # (item id, range) -> (future reply, buffer)
         self.lock = threading.Lock()
         self.executor = None
         self.closed = False
 
     def start(self, client, remote_id, item_id, asked):
-        buffer = WINDOW_BUFFERS.take(GATEWAY_WINDOW, leave=WINDOW_BUFFERS.limit // 2)
+        buffer = self.buffers.take(GATEWAY_WINDOW, leave=self.buffers.limit // 2)
         if buffer is None:
             return
         with self.lock:
             if self.closed or (item_id, asked) in self.pending:
-                WINDOW_BUFFERS.give_back(buffer)
+                self.buffers.give_back(buffer)
                 return
             if self.executor is None:
                 self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix='privtube-prefetch')
             while len(self.pending) >= self.LIMIT:
-                discard(*self.pending.popitem(last=False)[1])
+                self.discard(*self.pending.popitem(last=False)[1])
             future = self.executor.submit(client.media_window, remote_id, asked, buffer)
             self.pending[(item_id, asked)] = (future, buffer)
 
@@ -138,56 +180,52 @@ class Prefetcher:
             return future.result(timeout=REQUEST_DEADLINE), buffer
         except Exception as exc:        # the origin failed or was slow: fetch afresh
             logger.debug('prefetched window of %s unusable: %s', item_id, exc)
-            discard(future, buffer)
+            self.discard(future, buffer)
             return None, None
+
+    def discard(self, future, buffer):
+        """Give the buffer back once the fetch into it has finished (or was cancelled)."""
+        future.add_done_callback(lambda _: self.buffers.give_back(buffer))
 
     def close(self):
         with self.lock:
             self.closed = True
             while self.pending:
-                discard(*self.pending.popitem()[1])
+                self.discard(*self.pending.popitem()[1])
             if self.executor is not None:
                 self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def discard(future, buffer):
-    """Give the buffer back once the fetch into it has finished (or was cancelled)."""
-    future.add_done_callback(lambda _: WINDOW_BUFFERS.give_back(buffer))
-
-
-def window_body(client, remote_id, item, reply, headers, response, buffer):
-    """The origin's `reply` for one window as a body for Bottle; a BufferWindow body holds `buffer` until closed."""
+def check_window_status(reply):
+    """PeerError unless the origin answered a window request with a window (206) or its own 416."""
     if reply.status in (401, 403, 404):
         raise PeerError('the origin no longer shares this item', 404)
     if reply.status not in (206, 416):
         raise PeerError('the origin answered %d' % reply.status, 502)
+
+
+def window_body(item, reply, response, buffer, buffers):
+    """The origin's `reply` for one window as a body for Bottle; a BufferWindow body holds `buffer` until closed."""
     copy_safe_headers(reply, response, item)
     response.status = reply.status
-    if_range = headers.get('If-Range')
-    if if_range and if_range not in (reply.headers.get('ETag'), reply.headers.get('Last-Modified')):
-        return download_stream(client, remote_id, item, response)
     response.set_header('Content-Length', str(len(reply.body)))
     if not reply.body:
         return b''
-    if buffer is not None:
-        return media.BufferWindow(reply.body, lambda: WINDOW_BUFFERS.give_back(buffer))
-    spooled = tempfile.TemporaryFile()      # memory budget spent: slow browsers drain from disk
-    spooled.write(reply.body)
-    spooled.flush()
-    return media.FileWindow(spooled, 0, len(reply.body))
+    return media.BufferWindow(reply.body, lambda: buffers.give_back(buffer))
 
 
 class WindowBuffers:
-    """Buffers for fetched windows: at most `limit` bytes of them exist at once, across all streams (past
-    that, windows go to disk), and a few are kept for reuse, so each window does not fault in fresh pages."""
+    """The node's buffers for fetched windows: at most `limit` bytes of memory across all streams, then
+    temporary files of at most `disk_limit` bytes in all, where windows shrink as the room runs out; past
+    both, none. A few memory buffers are kept for reuse, so each window does not fault in fresh pages."""
 
-    def __init__(self, limit, keep=2):
-        self.limit, self.keep = limit, keep
-        self.used, self.spare = 0, []
+    def __init__(self, limit, disk_limit, keep=2):
+        self.limit, self.disk_limit, self.keep = limit, disk_limit, keep
+        self.used, self.disk_used, self.spare = 0, 0, []
         self.lock = threading.Lock()
 
     def take(self, size, leave=0):
-        """A buffer of `size` bytes, or None when the budget (less `leave` bytes) is spent."""
+        """A buffer of `size` bytes in memory, or None when the budget (less `leave` bytes) is spent."""
         with self.lock:
             for index, buffer in enumerate(self.spare):
                 if len(buffer) == size:
@@ -197,23 +235,56 @@ class WindowBuffers:
             self.used += size
         return bytearray(size)
 
+    def take_window(self, size, least):
+        """A buffer of `size` bytes in memory, else a mapped temporary file of at most `size` bytes; None when
+        not even `least` bytes fit."""
+        buffer = self.take(size)
+        return buffer if buffer is not None else self.take_disk(size, least)
+
+    def take_disk(self, size, least):
+        """A temporary file's map of `size` bytes, or of an eighth of the room left when that is less (but
+        at least `least`), so many stalled readers shrink windows before the budget runs out."""
+        with self.lock:
+            room = self.disk_limit - self.disk_used
+            granted = min(size, room, max(least, room // 8))
+            if granted < least:
+                return None
+            self.disk_used += granted
+        try:
+            return mapped_temporary_file(granted)
+        except (OSError, ValueError) as exc:        # the disk is full
+            logger.warning('cannot spool a window to a temporary file: %s', exc)
+            with self.lock:
+                self.disk_used -= granted
+            return None
+
     def give_back(self, buffer):
         if buffer is None:
             return
         with self.lock:
-            if len(self.spare) < self.keep:
+            if isinstance(buffer, mmap.mmap):
+                self.disk_used -= len(buffer)    # unmapped, and the file freed, once its last view is sent
+            elif len(self.spare) < self.keep:
                 self.spare.append(buffer)
             else:
                 self.used -= len(buffer)
 
 
-WINDOW_BUFFERS = WindowBuffers(64 * 1024 * 1024)
+def mapped_temporary_file(size):
+    """A writable map of a new, unlinked temporary file of `size` bytes, allocated first: a full disk fails
+    here, not as a SIGBUS when the map is written."""
+    with tempfile.TemporaryFile() as fh:
+        if hasattr(os, 'posix_fallocate'):
+            os.posix_fallocate(fh.fileno(), 0, size)
+        else:
+            fh.truncate(size)
+        return mmap.mmap(fh.fileno(), size)
 
 
-def copy_safe_headers(reply, response, item):
+def copy_safe_headers(reply, response, item, names=('Content-Range', 'ETag', 'Last-Modified')):
     """Only allow-listed headers pass, and only allow-listed types are shown inline."""
-    for name in ('Content-Range', 'ETag', 'Last-Modified'):
-        value = reply.headers.get(name)
+    for name in names:
+        value = header(reply, name)
         if value and len(value) < 200 and '\n' not in value and '\r' not in value:
             response.set_header(name, value)
     content_type, disposition = media.served_type(item.mime)
@@ -225,32 +296,156 @@ def copy_safe_headers(reply, response, item):
     response.set_header('Cache-Control', 'private, max-age=0')
 
 
-def download_stream(client, remote_id, item, response):
-    """The whole file with 200, fetched window by window (a download holds its thread while it runs)."""
-    buffer = bytearray(GATEWAY_WINDOW)
-    first = client.media_window(remote_id, 'bytes=0-%d' % (GATEWAY_WINDOW - 1), buffer)
-    if first.status not in (200, 206):
-        raise PeerError('the origin answered %d' % first.status, 404 if first.status in (401, 404) else 502)
-    total = content_range(first)[2] if first.status == 206 else len(first.body)
-    if total is None:
-        raise PeerError('the origin sent no valid Content-Range', 502)
-    content_type, disposition = media.served_type(item.mime)
+def download_reply(node, client, remote_id, item, response):
+    """The whole file with 200: the first window fetched here, the rest by the node's fetch threads while
+    the browser drains it (a Download), so a slow browser holds no worker thread."""
+    buffers = node.window_buffers
+    first_buffer = take_window_buffer(buffers, response)
+    window = len(first_buffer)
+    try:
+        first = client.media_window(remote_id, 'bytes=0-%d' % (window - 1), first_buffer)
+        total = download_size(first, window)
+        more = [take_window_buffer(buffers, response, window, window)] if total > window else []
+    except BaseException:
+        buffers.give_back(first_buffer)
+        raise
+    copy_safe_headers(first, response, item, names=('ETag', 'Last-Modified'))
     response.status = 200
-    response.set_header('Content-Type', content_type)
     response.set_header('Content-Length', str(total))
-    response.set_header('X-Content-Type-Options', 'nosniff')
-    if disposition:
-        response.set_header('Content-Disposition', 'attachment')
+    return Download(partial(client.media_window, remote_id), node.fetch_threads.submit, buffers,
+                    [first_buffer] + more, first, total)
 
-    def chunks():
-        yield bytes(first.body)
-        sent = len(first.body)
-        while sent < total:
-            part = client.media_window(remote_id, 'bytes=%d-%d' % (sent, min(total, sent + GATEWAY_WINDOW) - 1),
-                                       buffer)
-            if part.status != 206 or not part.body:
-                logger.warning('download of %s from %s cut short at %d bytes', remote_id, client.name, sent)
+
+def download_size(first, window):
+    """The file's size from the origin's reply to a download's first `window` bytes; PeerError when it is none."""
+    if first.status in (401, 403, 404):
+        raise PeerError('the origin no longer shares this item', 404)
+    if first.status == 200:
+        return len(first.body)
+    start, end, total = content_range(first)
+    if first.status != 206 or start != 0 or len(first.body) != min(total, window):
+        raise PeerError('the origin answered %d without the window asked for' % first.status, 502)
+    return total
+
+
+class Download(media.FileWindow):
+    """A peer's whole file, fetched window by window by the node's threads into two buffers while it is
+    sent: window k lands in buffers[k % 2] once the browser is reading window k - 1.
+
+    Sent by Waitress's main loop (privtube_app's channel attaches `wake`), a read hands out only bytes
+    that have arrived and never waits; the channel is not polled while the next window is on its way,
+    and `wake` rouses the loop when it lands. Iterated by another server, a read waits for its bytes.
+    """
+
+    def __init__(self, fetch, submit, buffers, slots, first, total):
+        self.fetch, self.submit, self.buffers, self.slots = fetch, submit, buffers, slots
+        self.window = len(slots[0])
+        self.fh, self.start, self.end, self.position = None, 0, total, 0
+        self.zero_copy = False
+        self.arrived, self.consumed = len(first.body), 0      # bytes [0, arrived) are in the buffers
+        self.validator = header(first, 'ETag')
+        self.fetching = self.failed = self.closed = False
+        self.wake = None
+        self.changed = threading.Condition()
+        with self.changed:
+            self.fetch_following()
+
+    def attach(self, wake):
+        """Sent from a main loop from now on: reads never wait, and `wake()` is called when bytes arrive."""
+        self.wake = wake
+
+    def waiting(self):
+        """True while the bytes at the position are still on their way from the origin."""
+        return self.arrived <= self.position < self.end and not (self.failed or self.closed)
+
+    def read(self, size=-1):
+        with self.changed:
+            self.consume()
+            if self.wake is None and not self.zero_copy:     # iterated in a worker thread: it may wait
+                self.wait_for_bytes()
+            size = self.available(size)
+            if size <= 0:
+                return b''
+            offset = self.position % self.window
+            data = memoryview(self.slots[self.position // self.window % len(self.slots)])[offset:offset + size]
+            self.position += size
+            return data if self.zero_copy else bytes(data)
+
+    def available(self, size):
+        """How many of `size` bytes from the position can be read now: arrived, and in the same window."""
+        if self.failed or self.closed:
+            return 0
+        window_end = (self.position // self.window + 1) * self.window
+        left = min(self.arrived, window_end) - self.position
+        return left if size is None or size < 0 else min(size, left)
+
+    def consume(self):
+        """A read starts at the position: every byte before it was sent, so its buffer may be refilled."""
+        if self.position < self.consumed:
+            self.failed = True          # read backwards: those bytes may be overwritten already
+        elif self.position > self.consumed:
+            self.consumed = self.position
+            self.fetch_following()
+
+    def wait_for_bytes(self):
+        ends = time.monotonic() + 2 * REQUEST_DEADLINE      # each fetch ends by its own deadline
+        while self.waiting():
+            if time.monotonic() > ends:
+                self.failed = True
                 return
-            yield bytes(part.body)
-            sent += len(part.body)
-    return chunks()
+            self.changed.wait(1.0)
+
+    def fetch_following(self):
+        """Start fetching the next window once its buffer is free (the browser reads the one before it)."""
+        index = self.arrived // self.window
+        if self.fetching or self.failed or self.closed or self.arrived >= self.end:
+            return
+        if self.consumed < (index - len(self.slots) + 1) * self.window:
+            return
+        self.fetching = True
+        try:
+            self.submit(self.fetch_window, index)
+        except RuntimeError:            # the node is closing
+            self.fetching, self.failed = False, True
+
+    def fetch_window(self, index):
+        """In a fetch thread: window `index` from the origin into its buffer, then wake the sender."""
+        first = index * self.window
+        last = min(self.end, first + self.window) - 1
+        try:
+            reply = self.fetch('bytes=%d-%d' % (first, last), self.slots[index % len(self.slots)])
+            same = is_window(reply, first, last, self.end) and header(reply, 'ETag') == self.validator
+            problem = None if same else 'the origin sent another window or version'
+        except Exception as exc:        # PeerError, or a bug: either way this download cannot go on
+            problem = str(exc) or type(exc).__name__
+        with self.changed:
+            self.fetching = False
+            if problem:
+                logger.warning('download cut short at %d of %d bytes: %s', first, self.end, problem)
+                self.failed = True
+            else:
+                self.arrived = last + 1
+            if self.closed:
+                self.give_back_slots()
+            self.fetch_following()
+            self.changed.notify_all()
+        if self.wake is not None:
+            self.wake()
+
+    def close(self):
+        with self.changed:
+            if not self.closed and not self.fetching:
+                self.give_back_slots()
+            self.closed = True
+            self.changed.notify_all()
+
+    def give_back_slots(self):
+        for slot in self.slots:
+            self.buffers.give_back(slot)
+        self.slots = []
+
+
+def is_window(reply, first, last, total):
+    """True when the origin's `reply` is exactly bytes first..last of a file of `total` bytes."""
+    return (reply.status == 206 and content_range(reply) == (first, last, total)
+            and len(reply.body) == last - first + 1)

@@ -298,7 +298,7 @@ def make_web(node):
     def item_media(session, user, principal, item_id):
         item = store.visible_item(principal, item_id)
         if not item.is_local:
-            return gateway_reply(node.registry, node.prefetcher, item, bottle.request.headers, bottle.response)
+            return gateway_reply(node, item, bottle.request.headers, bottle.response)
         download = bottle.request.query.get('download') == '1'
         name = os.path.basename(item.path) if download else None
         body = media.file_response(bottle.response, bottle.request.headers, store.open_media(item), item.mime, name)

@@ -144,9 +144,15 @@ def test_a_prefetched_window_of_a_file_changed_since_is_fetched_again(homes, mon
     assert viewer.get(url, headers={'Range': 'bytes=%d-' % window}, status=206).body == edited[window:2 * window]
 
 
+def use_buffers(node, buffers, monkeypatch):
+    """Give `node` these window buffers (the gateway and its prefetcher share the node's)."""
+    monkeypatch.setattr(node, 'window_buffers', buffers)
+    monkeypatch.setattr(node.prefetcher, 'buffers', buffers)
+
+
 def test_a_prefetched_window_is_let_go_when_the_origin_went_offline(homes, network, monkeypatch):
-    buffers = privtube_gateway.WindowBuffers(64 * 1024 * 1024, keep=0)
-    monkeypatch.setattr(privtube_gateway, 'WINDOW_BUFFERS', buffers)
+    buffers = privtube_gateway.WindowBuffers(64 * 1024 * 1024, 0, keep=0)
+    use_buffers(homes[1].node, buffers, monkeypatch)
     window = 4 * 1024 * 1024
     viewer, url = first_window_with_the_next_prefetched(homes, monkeypatch, window)
     assert buffers.used == window                 # the prefetched window; the one sent is back already
@@ -162,15 +168,14 @@ def test_a_window_buffer_is_not_reused_while_its_window_is_still_being_sent(home
     alice, bob, carol = homes
     window = 4 * 1024 * 1024
     monkeypatch.setattr(privtube_gateway, 'GATEWAY_WINDOW', window)
-    buffers = privtube_gateway.WindowBuffers(64 * 1024 * 1024)
-    monkeypatch.setattr(privtube_gateway, 'WINDOW_BUFFERS', buffers)
+    buffers = privtube_gateway.WindowBuffers(64 * 1024 * 1024, 0)
+    use_buffers(bob.node, buffers, monkeypatch)
     bob.node.registry.sync('alice')
     with bob.node.database.db.connection_context():
         picnic = bob.node.store.get_item(remote_id(bob, 'Family picnic'))
 
     def window_from(start):
-        return privtube_gateway.gateway_reply(bob.node.registry, bob.node.prefetcher, picnic, {'Range': 'bytes=%d-' % start},
-                                               bottle.BaseResponse())
+        return privtube_gateway.gateway_reply(bob.node, picnic, {'Range': 'bytes=%d-' % start}, bottle.BaseResponse())
     first = window_from(0)                        # held, as Waitress holds a window a slow browser drains
     [(future, _)] = bob.node.prefetcher.pending.values()
     future.result()                               # the next window was fetched meanwhile...
