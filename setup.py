@@ -10,7 +10,7 @@ setup(
     packages=['views'],
     package_data={'views': ['*.tpl', 'static/*']},
     python_requires='>=3.10',
-    install_requires=['bottle>=0.13', 'peewee>=3.17', 'schedule>=1.2', 'requests>=2.31', 'waitress>=3.0'],
+    install_requires=['bottle>=0.13', 'peewee>=3.17', 'schedule>=1.2', 'requests>=2.31', 'waitress>=3.0,<4'],
     extras_require={'test': ['pytest>=8', 'webtest>=3', 'hypothesis>=6', 'playwright>=1.40']},
     entry_points={'console_scripts': ['privtube = privtube:main']},
 )
