@@ -1,12 +1,19 @@
 """The node: one object holding a config's database, store and accounts, and `make_app(config)`,
 the factory of the WSGI application that serves the web app and the Content Management API."""
 import errno
+import functools
 import json
 import logging
 import os
 import signal
 
 import bottle
+import waitress
+from peewee import DatabaseError
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer
+from waitress.utilities import RequestEntityTooLarge
 
 import privtube_auth as auth
 import privtube_media as media
@@ -14,8 +21,8 @@ from privtube_db import Database
 from privtube_gateway import Prefetcher
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, RemoteComments, SyncLoop
-from privtube_store import Store, StoreError, make_api
-from privtube_web import make_web, render, setup_token
+from privtube_store import Store, StoreError, bearer_of, make_api
+from privtube_web import live_session, make_web, render, session_token, setup_token
 
 logger = logging.getLogger('privtube.app')
 
@@ -56,6 +63,19 @@ class Node:
         if principal is None:
             raise StoreError('unknown or revoked key', 401)
         return principal
+
+    def may_upload(self, path, cookie, authorization):
+        """True when a POST to the upload route `path` carries its credential: a live session for the web
+        upload, a manage key for the API's (asked by Waitress before it reads a body larger than a form)."""
+        try:
+            with self.database.serving():
+                if path == '/upload':
+                    return live_session(self.database, session_token(cookie)) is not None
+                principal = self.accounts.key_principal(bearer_of(authorization))
+                return principal is not None and principal.manage
+        except DatabaseError:
+            logger.exception('could not check the credential of an upload to %s', path)
+            return False
 
     def close(self):
         if self.sync_loop is not None:
@@ -125,13 +145,12 @@ def error_page(error):
 
 def serve(config):
     """Run the node on Waitress until SIGINT or SIGTERM."""
-    import waitress
     lock = hold_serve_lock(config.get('registry', 'database'))
     node = Node(config)
     node.store.remove_abandoned_uploads()       # what a crash left; uploads in progress hold a lock
     app = make_app(config, node)
     try:
-        server = waitress.create_server(zero_copy_files(app), **waitress_options(config))
+        server = create_server(app)
     except OSError as exc:
         node.close()
         if exc.errno == errno.EADDRINUSE:
@@ -191,6 +210,80 @@ def waitress_options(config):
     if trusted:   # Waitress refuses trusted_proxy_headers=None, so name them only with a proxy
         options.update(trusted_proxy=trusted, trusted_proxy_headers={'x-forwarded-proto', 'x-forwarded-for'})
     return options
+
+
+FORM_LIMIT = bottle.BaseRequest.MEMFILE_MAX    # 100 KiB: Bottle keeps it in memory; the edit form fits
+UPLOAD_ROUTES = ('/upload', '/api/v1/content')  # POST /upload of the web app, POST /content of the API
+
+
+def create_server(app, **options):
+    """The Waitress server of `app` (`options` over `waitress_options`), whose requests are parsed by
+    BodyGate: only an upload with its credential may send a body larger than a form."""
+    listening = {}
+    server = waitress.create_server(zero_copy_files(app), map=listening,
+                                    **dict(waitress_options(app.node.config), **options))
+    channel = gated_channel(app.node.may_upload)
+    for dispatcher in list(listening.values()):
+        if isinstance(dispatcher, BaseWSGIServer):
+            dispatcher.channel_class = channel
+    return server
+
+
+def gated_channel(may_upload):
+    """Waitress's channel class, its requests parsed by BodyGate asking `may_upload`."""
+    class GatedChannel(HTTPChannel):
+        parser_class = functools.partial(BodyGate, may_upload=may_upload)
+    return GatedChannel
+
+
+class BodyGate(HTTPRequestParser):
+    """Waitress's request parser, refusing a body over FORM_LIMIT once the headers are in, before a byte
+    of it is stored, unless the request is an upload with its credential. Waitress reads every body
+    whole (past `inbuf_overflow` into a temporary file) before the app is called: the app is too late."""
+
+    def __init__(self, adj, may_upload):
+        super().__init__(adj)
+        self.may_upload = may_upload
+        self.body_limit = None
+
+    def received(self, data):
+        consumed = super().received(data)
+        if self.headers_finished and not self.completed and self.over_limit():
+            self.refuse()
+        if self.error is not None:
+            self.expect_continue = False     # else the channel answers 100 Continue and reads the body anyway
+        return consumed
+
+    def over_limit(self):
+        """True when the announced length, or what a chunked body has sent so far, passes the limit."""
+        if self.body_limit is None:
+            self.body_limit = self.adj.max_request_body_size if self.is_upload() else FORM_LIMIT
+        return max(self.content_length, self.body_bytes_received) > self.body_limit
+
+    def is_upload(self):
+        return self.command == 'POST' and self.path in UPLOAD_ROUTES and self.may_upload(
+            self.path, self.headers.get('COOKIE', ''), self.headers.get('AUTHORIZATION', ''))
+
+    def refuse(self):
+        self.error = BodyTooLarge(self.path.startswith('/api/'))
+        self.completed = self.connection_close = True
+        self.body_rcv.getbuf().close()
+        self.body_rcv = None
+
+
+class BodyTooLarge(RequestEntityTooLarge):
+    """Waitress's 413, in the API's JSON under /api/."""
+
+    def __init__(self, api):
+        super().__init__('only an upload by a signed-in person or a manage key may send more than %d bytes'
+                         % FORM_LIMIT)
+        self.api = api
+
+    def to_response(self, ident=None):
+        status, headers, body = super().to_response(ident)
+        if self.api:
+            headers, body = [('Content-Type', 'application/json')], json.dumps({'error': self.body}).encode()
+        return status, headers, body
 
 
 def zero_copy_files(app):
