@@ -9,6 +9,12 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import bottle
+import waitress
+from peewee import DatabaseError
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer
+from waitress.utilities import RequestEntityTooLarge
 
 import privtube_auth as auth
 import privtube_media as media
@@ -16,8 +22,8 @@ from privtube_db import Database
 from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, RemoteComments, SyncLoop
-from privtube_store import Store, StoreError, make_api
-from privtube_web import make_web, render, setup_token
+from privtube_store import Store, StoreError, bearer_of, make_api
+from privtube_web import live_session, make_web, render, session_token, setup_token
 
 logger = logging.getLogger('privtube.app')
 
@@ -61,6 +67,19 @@ class Node:
         if principal is None:
             raise StoreError('unknown or revoked key', 401)
         return principal
+
+    def may_upload(self, path, cookie, authorization):
+        """True when a POST to the upload route `path` carries its credential: a live session for the web
+        upload, a manage key for the API's (asked by Waitress before it reads a body larger than a form)."""
+        try:
+            with self.database.serving():
+                if path == '/upload':
+                    return live_session(self.database, session_token(cookie)) is not None
+                principal = self.accounts.key_principal(bearer_of(authorization))
+                return principal is not None and principal.manage
+        except DatabaseError:
+            logger.exception('could not check the credential of an upload to %s', path)
+            return False
 
     def close(self):
         if self.sync_loop is not None:
@@ -137,7 +156,7 @@ def serve(config):
     node.store.remove_abandoned_uploads()       # what a crash left; uploads in progress hold a lock
     app = make_app(config, node)
     try:
-        server = create_server(app, **waitress_options(config))
+        server = create_server(app)
     except OSError as exc:
         node.close()
         if exc.errno == errno.EADDRINUSE:
@@ -199,45 +218,102 @@ def waitress_options(config):
     return options
 
 
+FORM_LIMIT = bottle.BaseRequest.MEMFILE_MAX    # 100 KiB: Bottle keeps it in memory; the edit form fits
+UPLOAD_ROUTES = ('/upload', '/api/v1/content')  # POST /upload of the web app, POST /content of the API
+
+
 def create_server(app, **options):
-    """A Waitress server for `app`: FileWindow bodies sent zero-copy from its main loop, and gateway
-    downloads sent from it as their windows arrive (see `download_channel`)."""
-    import waitress
-    from waitress.server import BaseWSGIServer
-    sockets = {}
-    server = waitress.create_server(zero_copy_files(app), map=sockets, **options)
-    for listener in list(sockets.values()):
-        if isinstance(listener, BaseWSGIServer):
-            listener.channel_class = download_channel()
+    """The Waitress server of `app` (`options` over `waitress_options`): its requests are parsed by
+    BodyGate (only an upload with its credential may send a body larger than a form), FileWindow bodies
+    are sent zero-copy and gateway downloads from the main loop as their windows arrive."""
+    listening = {}
+    server = waitress.create_server(zero_copy_files(app), map=listening,
+                                    **dict(waitress_options(app.node.config), **options))
+    channel = gated_channel(app.node.may_upload)
+    for dispatcher in list(listening.values()):
+        if isinstance(dispatcher, BaseWSGIServer):
+            dispatcher.channel_class = channel
     return server
 
 
-@functools.lru_cache(maxsize=None)
-def download_channel():
-    """Waitress's HTTPChannel, taught to send a gateway Download from the main loop without spinning.
+class DownloadChannel(HTTPChannel):
+    """Waitress's channel, taught to send a gateway Download from the main loop without spinning.
 
     A body whose next bytes are not there yet would make Waitress poll the socket for writing and find
     nothing to send, again and again. While a Download waits for its next window, the channel is not
     polled for writing; the fetch thread wakes the loop (`pull_trigger`) when the window lands.
     """
-    from waitress.channel import HTTPChannel
 
-    class DownloadChannel(HTTPChannel):
-        def write_soon(self, data):
-            if isinstance(getattr(data, 'file', None), Download):
-                data.file.attach(self.server.pull_trigger)
-            return super().write_soon(data)
+    def write_soon(self, data):
+        if isinstance(getattr(data, 'file', None), Download):
+            data.file.attach(self.server.pull_trigger)
+        return super().write_soon(data)
 
-        def writable(self):
-            download = getattr(self.outbufs[0], 'file', None)
-            if isinstance(download, Download) and not (self.will_close or self.close_when_flushed):
-                if download.failed:
-                    self.will_close = True      # the origin stopped: close, as the promised length cannot be sent
-                elif download.waiting():
-                    return False
-            return super().writable()
-    return DownloadChannel
+    def writable(self):
+        download = getattr(self.outbufs[0], 'file', None)
+        if isinstance(download, Download) and not (self.will_close or self.close_when_flushed):
+            if download.failed:
+                self.will_close = True      # the origin stopped: close, as the promised length cannot be sent
+            elif download.waiting():
+                return False
+        return super().writable()
 
+
+def gated_channel(may_upload):
+    """The node's channel class: a DownloadChannel whose requests are parsed by BodyGate asking `may_upload`."""
+    class GatedChannel(DownloadChannel):
+        parser_class = functools.partial(BodyGate, may_upload=may_upload)
+    return GatedChannel
+
+
+class BodyGate(HTTPRequestParser):
+    """Waitress's request parser, refusing a body over FORM_LIMIT once the headers are in, before a byte
+    of it is stored, unless the request is an upload with its credential. Waitress reads every body
+    whole (past `inbuf_overflow` into a temporary file) before the app is called: the app is too late."""
+
+    def __init__(self, adj, may_upload):
+        super().__init__(adj)
+        self.may_upload = may_upload
+        self.body_limit = None
+
+    def received(self, data):
+        consumed = super().received(data)
+        if self.headers_finished and not self.completed and self.over_limit():
+            self.refuse()
+        if self.error is not None:
+            self.expect_continue = False     # else the channel answers 100 Continue and reads the body anyway
+        return consumed
+
+    def over_limit(self):
+        """True when the announced length, or what a chunked body has sent so far, passes the limit."""
+        if self.body_limit is None:
+            self.body_limit = self.adj.max_request_body_size if self.is_upload() else FORM_LIMIT
+        return max(self.content_length, self.body_bytes_received) > self.body_limit
+
+    def is_upload(self):
+        return self.command == 'POST' and self.path in UPLOAD_ROUTES and self.may_upload(
+            self.path, self.headers.get('COOKIE', ''), self.headers.get('AUTHORIZATION', ''))
+
+    def refuse(self):
+        self.error = BodyTooLarge(self.path.startswith('/api/'))
+        self.completed = self.connection_close = True
+        self.body_rcv.getbuf().close()
+        self.body_rcv = None
+
+
+class BodyTooLarge(RequestEntityTooLarge):
+    """Waitress's 413, in the API's JSON under /api/."""
+
+    def __init__(self, api):
+        super().__init__('only an upload by a signed-in person or a manage key may send more than %d bytes'
+                         % FORM_LIMIT)
+        self.api = api
+
+    def to_response(self, ident=None):
+        status, headers, body = super().to_response(ident)
+        if self.api:
+            headers, body = [('Content-Type', 'application/json')], json.dumps({'error': self.body}).encode()
+        return status, headers, body
 
 def zero_copy_files(app):
     """Wrap `app` so Waitress sends FileWindow bodies as memoryviews of the file, not read copies.

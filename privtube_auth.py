@@ -206,10 +206,18 @@ class Accounts:
             raise AuthError('no user named %s' % name)
         return user
 
-    def set_password(self, name, password):
+    def set_password(self, name, password, keep_session=None):
+        """A new password for `name`; every session of theirs ends, but `keep_session` (the id hash of
+        the session in which they changed it themselves)."""
         user = self.user(name)
         user.password_hash = hash_password(password)
-        user.save()
+        Session = self.database.Session
+        ending = Session.user == user.id
+        if keep_session is not None:
+            ending &= Session.id_hash != keep_session
+        with self.db.atomic():
+            user.save()
+            Session.delete().where(ending).execute()
 
     def remove_user(self, name):
         self.user(name).delete_instance()

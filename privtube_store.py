@@ -831,8 +831,13 @@ def refuse_query_keys():
 
 
 def bearer_token():
-    header = bottle.request.environ.get('HTTP_AUTHORIZATION', '')
-    scheme, _, token = header.partition(' ')
-    if scheme.lower() != 'bearer' or not token.strip():
+    token = bearer_of(bottle.request.environ.get('HTTP_AUTHORIZATION', ''))
+    if not token:
         raise StoreError('an Authorization: Bearer key is required', 401)
-    return token.strip()
+    return token
+
+
+def bearer_of(header):
+    """The key of an `Authorization: Bearer KEY` header's value ('' when it is no Bearer key)."""
+    scheme, _, token = header.partition(' ')
+    return token.strip() if scheme.lower() == 'bearer' else ''

@@ -5,13 +5,17 @@ the session's CSRF token, and every item through `Store.visible_item` or `auth.v
 """
 import hashlib
 import hmac
+import ipaddress
 import logging
+import math
 import os
 import re
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote, unquote
 
 import bottle
 from peewee import SQL
@@ -29,10 +33,14 @@ VIEWS = os.path.join(HERE, 'views')
 STATIC = os.path.join(HERE, 'views', 'static')
 VIEWS_LOOKUP = [VIEWS]   # one list object: Bottle caches compiled templates by the lookup's id
 COOKIE = 'privtube_session'
+LOGIN_COOKIE = 'privtube_login'      # the sign-in form's pre-session token
 SESSION_IDLE = 30 * 24 * 3600
 SESSION_TOUCH = 600
 PAGE_SIZE = 24
 ANONYMOUS = {'/login', '/setup', '/healthz'}
+# failed password checks in 5 minutes: of one account from one client, of distinct accounts from one client,
+# and of one account from everywhere; after that, one more each 5 minutes / limit
+PAIR_LIMIT, CLIENT_LIMIT, ACCOUNT_LIMIT = 5, 10, 50
 
 
 class Redirect(Exception):
@@ -42,28 +50,80 @@ class Redirect(Exception):
 
 
 class Throttle:
-    """At most `limit` failures per bucket in `window` seconds (one bucket per account, one per client)."""
+    """At most `limit` failures per bucket in `window` seconds, then one more each window/limit seconds
+    (a leaky bucket: one number per bucket). At most `size` buckets are kept: forgiven ones are dropped,
+    and past `size` the least recently failed."""
 
-    def __init__(self, limit=5, window=300):
-        self.limit, self.window = limit, window
-        self.failures = defaultdict(deque)
+    def __init__(self, limit=5, window=300, size=20000, clock=time.monotonic):
+        self.limit, self.window, self.size, self.clock = limit, window, size, clock
+        self.step = window / limit
+        self.debts = OrderedDict()      # bucket -> when all its failures are forgiven (by `clock`)
         self.lock = threading.Lock()
 
-    def blocked(self, *buckets):
-        now = time.monotonic()
+    def wait(self, *buckets):
+        """Seconds until each of `buckets` may take another failure; 0 when none is blocked."""
+        now = self.clock()
         with self.lock:
-            for bucket in buckets:
-                times = self.failures[bucket]
-                while times and times[0] < now - self.window:
-                    times.popleft()
-                if len(times) >= self.limit:
-                    return True
-        return False
+            return max([self.debts.get(bucket, now) + self.step - now - self.window for bucket in buckets] + [0])
+
+    def blocked(self, *buckets):
+        return self.wait(*buckets) > 0
+
+    def active(self, bucket):
+        """True while `bucket` has a failure not yet forgiven."""
+        with self.lock:
+            return self.debts.get(bucket, 0) > self.clock()
 
     def fail(self, *buckets):
+        now = self.clock()
         with self.lock:
             for bucket in buckets:
-                self.failures[bucket].append(time.monotonic())
+                self.debts[bucket] = max(self.debts.pop(bucket, now), now) + self.step
+            while self.debts and (len(self.debts) > self.size or next(iter(self.debts.values())) <= now):
+                self.debts.popitem(last=False)
+
+
+class SignInThrottle:
+    """Failed password checks, counted so that guessing stays slow without locking out the wrong people:
+    per account and client (typos lock only that pair), per client over distinct accounts (a spray),
+    and per account from everywhere, far above the pair's limit (guesses from many addresses)."""
+
+    def __init__(self, window=300, clock=time.monotonic):
+        self.pairs = Throttle(PAIR_LIMIT, window, clock=clock)
+        self.clients = Throttle(CLIENT_LIMIT, window, clock=clock)
+        self.accounts = Throttle(ACCOUNT_LIMIT, window, clock=clock)
+
+    def wait(self, account, client):
+        """Seconds until this client may try this account again; 0 when it may now."""
+        return max(self.pairs.wait((account, client)), self.clients.wait(client), self.accounts.wait(account))
+
+    def fail(self, account, client):
+        if not self.pairs.active((account, client)):   # an account this client has not failed lately
+            self.clients.fail(client)
+        self.pairs.fail((account, client))
+        self.accounts.fail(account)
+
+
+def client_bucket(address):
+    """A client as the throttle counts it: its IPv4 address, or its IPv6 /64 (one home or host holds a
+    whole /64, so single IPv6 addresses would be free for the asking)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network('%s/64' % ip.exploded, strict=False))
+
+
+class TryLater(StoreError):
+    """A 429 whose request may be sent again after `retry_after` seconds."""
+
+    def __init__(self, message, retry_after):
+        super().__init__(message, 429)
+        self.retry_after = max(1, math.ceil(retry_after))
 
 
 class PasswordGate:
@@ -76,7 +136,7 @@ class PasswordGate:
 
     def check(self, password, password_hash):
         if not self.slots.acquire(blocking=False):
-            raise StoreError('Many people are signing in right now. Please try again in a moment.', 429)
+            raise TryLater('Many people are signing in right now. Please try again in a moment.', 1)
         try:
             return auth.verify_password(password, password_hash)
         finally:
@@ -116,41 +176,43 @@ class Web:
     def __init__(self, node):
         self.node = node
         self.database = node.database
-        self.throttle = Throttle()
+        self.throttle = SignInThrottle()
         self.passwords = PasswordGate(max(1, node.config.get('server', 'threads') // 2))
         self.dummy_hash = auth.hash_password('not a real password')
 
     # sessions
     def start_session(self, user):
+        """A new session id for `user` in this browser; the session it had before, if any, ends."""
+        self.delete_current_session()
         token = secrets.token_urlsafe(32)
         now = time.time()
         self.database.Session.create(id_hash=session_hash(token), user=user.id, csrf=secrets.token_urlsafe(24),
                                      created=now, last_seen=now)
+        self.set_cookie(COOKIE, token, max_age=SESSION_IDLE)
+
+    def set_cookie(self, name, value, max_age=None):
+        """One of the node's cookies: HttpOnly, SameSite=Lax, Secure over https; Max-Age only (no Expires)."""
         secure = bottle.request.urlparts.scheme == 'https'
-        bottle.response.set_cookie(COOKIE, token, httponly=True, samesite='lax', secure=secure, path='/',
-                                   max_age=SESSION_IDLE)
+        options = {} if max_age is None else {'max_age': max_age}
+        bottle.response.set_cookie(name, value, httponly=True, samesite='lax', secure=secure, path='/', **options)
 
     def current_session(self):
-        token = bottle.request.get_cookie(COOKIE)
-        if not token or len(token) > 100:
-            return None
-        Session = self.database.Session
-        session = Session.get_or_none(Session.id_hash == session_hash(token))
-        if session is None or session.last_seen < time.time() - SESSION_IDLE:
-            return None
-        return session
+        return live_session(self.database, bottle.request.get_cookie(COOKIE))
 
-    def end_session(self):
+    def delete_current_session(self):
         session = self.current_session()
         if session is not None:
             session.delete_instance()
-        bottle.response.delete_cookie(COOKIE, path='/')
+
+    def end_session(self):
+        self.delete_current_session()
+        self.set_cookie(COOKIE, '', max_age=0)
 
     def signed_in(self):
         """(session, user, principal) of the request, or redirect to /login."""
         session = self.current_session()
         if session is None:
-            raise Redirect('/login?next=' + bottle.request.fullpath)
+            raise Redirect('/login?next=' + quote(own_address(), safe=''))
         if session.last_seen < time.time() - SESSION_TOUCH:   # a write per page would cost an fsync each
             self.database.Session.update(last_seen=time.time()).where(
                 self.database.Session.id_hash == session.id_hash).execute()
@@ -165,6 +227,23 @@ class Web:
         if bottle.request.method != 'POST' or not hmac.compare_digest(sent, session.csrf):
             raise StoreError('the form expired; reload the page and try again', 403)
 
+    # the sign-in form
+    def login_token(self):
+        """The token of this browser's sign-in form: its pre-session cookie, set when it has none."""
+        token = bottle.request.get_cookie(LOGIN_COOKIE) or ''
+        if not re.fullmatch(r'[A-Za-z0-9_-]{32}', token):
+            token = secrets.token_urlsafe(24)
+            self.set_cookie(LOGIN_COOKIE, token)     # no Max-Age: it lasts as long as the browser's session
+        return token
+
+    def sent_by_login_form(self):
+        """True when this node's sign-in form in this browser sent the request: no other site can sign
+        its visitor in to an account of the attacker's (login CSRF)."""
+        sent = bottle.request.forms.get('csrf') or ''
+        cookie = bottle.request.get_cookie(LOGIN_COOKIE) or ''
+        site = bottle.request.environ.get('HTTP_SEC_FETCH_SITE') or 'same-origin'   # raw: no decoding to fail
+        return site in ('same-origin', 'none') and bool(cookie) and same_secret(sent, cookie)
+
     def setup_token(self):
         return setup_token(self.database)
 
@@ -173,7 +252,18 @@ class Web:
             bottle.request.environ.get('REMOTE_ADDR', '')
 
     def login(self, name, password):
-        """The user when the name and password match; None (after equal work) otherwise."""
+        """The user when the name and password match; None (after equal work) otherwise. Every password
+        check of the web app comes here: through the sign-in throttle (TryLater when it blocks) and the gate."""
+        account, client = name.lower()[:64], client_bucket(self.client_address())
+        wait = self.throttle.wait(account, client)
+        if wait:
+            raise TryLater('Too many failed sign-ins. Wait a few minutes and try again.', wait)
+        user = self.matching_user(name, password)
+        if user is None:
+            self.throttle.fail(account, client)
+        return user
+
+    def matching_user(self, name, password):
         if len(password) > auth.MAX_PASSWORD or len(name) > 64:
             return None
         user = self.database.User.get_or_none(self.database.User.name == name)
@@ -181,6 +271,37 @@ class Web:
             self.passwords.check(password, self.dummy_hash)
             return None
         return user if self.passwords.check(password, user.password_hash) else None
+
+
+def own_address():
+    """The path and query of this request, percent-encoded: where to come back to after sign-in."""
+    query = bottle.request.query_string
+    return quote(bottle.request.fullpath) + ('?' + query if query else '')
+
+
+def live_session(database, token):
+    """The session whose id is `token`, unless it is unknown or idle too long; else None."""
+    if not token or len(token) > 100:
+        return None
+    Session = database.Session
+    session = Session.get_or_none(Session.id_hash == session_hash(token))
+    if session is None or session.last_seen < time.time() - SESSION_IDLE:
+        return None
+    return session
+
+
+def session_token(cookie_header):
+    """The session id in a Cookie header, read as Bottle reads it ('' when there is none)."""
+    try:
+        morsel = SimpleCookie(cookie_header).get(COOKIE)
+    except CookieError:
+        return ''
+    return morsel.value if morsel is not None else ''
+
+
+def same_secret(sent, expected):
+    """Constant-time equality of a secret the client sent (any text) and the one expected."""
+    return hmac.compare_digest(sent.encode('utf-8', 'surrogateescape'), expected.encode('utf-8'))
 
 
 def make_web(node):
@@ -198,7 +319,7 @@ def make_web(node):
     def setup_form():
         token = bottle.request.query.get('token', '')
         expected = web.setup_token()
-        if expected is None or not hmac.compare_digest(token, expected):
+        if expected is None or not same_secret(token, expected):
             bottle.response.status = 404
             return render('message', title='Setup is done', user=None,
                           message='This node already has an administrator. Sign in instead.')
@@ -208,7 +329,7 @@ def make_web(node):
     def setup_submit():
         form = bottle.request.forms
         expected = web.setup_token()
-        if expected is None or not hmac.compare_digest(form.get('token', ''), expected):
+        if expected is None or not same_secret(form.get('token', ''), expected):
             raise StoreError('this setup link is no longer valid', 403)
         try:
             user = node.accounts.create_user(form.getunicode('username', ''), form.getunicode('password', ''),
@@ -222,30 +343,26 @@ def make_web(node):
 
     @app.get('/login', anonymous=True)
     def login_form():
-        return render('login', user=None, error=None, next=safe_next())
+        return login_page(web, None)
 
     @app.post('/login', anonymous=True)
     def login_submit():
+        refuse_control_characters()
+        if not web.sent_by_login_form():
+            bottle.response.status = 403
+            return login_page(web, 'The sign-in form expired. Please sign in again.')
         form = bottle.request.forms
         name, password = form.getunicode('username', '') or '', form.getunicode('password', '') or ''
-        buckets = ('account:' + name.lower()[:64], 'client:' + web.client_address())
-        if web.throttle.blocked(*buckets):
-            bottle.response.status = 429
-            return render('login', user=None, next=safe_next(),
-                          error='Too many failed sign-ins. Wait a few minutes and try again.')
         try:
             user = web.login(name, password)
-        except StoreError as busy:
-            bottle.response.status = busy.status
-            bottle.response.set_header('Retry-After', '1')
-            return render('login', user=None, next=safe_next(), error=str(busy))
+        except TryLater as refused:
+            return login_page(web, try_later(refused))
         if user is None:
-            web.throttle.fail(*buckets)
             bottle.response.status = 401
-            return render('login', user=None, next=safe_next(), error='Wrong user name or password.')
-        web.end_session()
+            return login_page(web, 'Wrong user name or password.')
         web.start_session(user)
-        raise Redirect(safe_next())
+        web.set_cookie(LOGIN_COOKIE, '', max_age=0)
+        raise Redirect(quote(safe_next(), safe=PATH_SAFE))
 
     @app.get('/logout')
     def logout_form(session, user, principal):
@@ -389,13 +506,15 @@ def make_web(node):
     def change_password(session, user, principal):
         web.check_csrf(session)
         form = bottle.request.forms
-        if web.login(user.name, form.getunicode('current', '') or '') is None:
+        try:
+            matches = web.login(user.name, form.getunicode('current', '') or '') is not None
+        except TryLater as refused:
+            return render('account', user=user, csrf=session.csrf, error=try_later(refused), done=False)
+        if not matches:
             bottle.response.status = 400
             return render('account', user=user, csrf=session.csrf, error='The current password is wrong.',
                           done=False)
-        node.accounts.set_password(user.name, form.getunicode('password', '') or '')
-        Session = node.database.Session
-        Session.delete().where((Session.user == user.id) & (Session.id_hash != session.id_hash)).execute()
+        node.accounts.set_password(user.name, form.getunicode('password', '') or '', keep_session=session.id_hash)
         return render('account', user=user, csrf=session.csrf, error=None, done=True)
 
     add_admin_routes(app, web)
@@ -559,10 +678,51 @@ def content_size(fh):
     return size
 
 
+def try_later(refused):
+    """Answer 429 with the wait in Retry-After; returns the message for the page."""
+    bottle.response.status = refused.status
+    bottle.response.set_header('Retry-After', str(refused.retry_after))
+    return str(refused)
+
+
+def login_page(web, error):
+    """The sign-in form, with this browser's token and where to go after."""
+    refuse_control_characters()
+    return render('login', user=None, error=error, next=safe_next(), csrf=web.login_token())
+
+
+CONTROL = re.compile('[\x00-\x1f\x7f]')
+PATH_SAFE = "/?#&=;:@!$'()*+,%"      # kept as they are when `next` is percent-encoded for Location
+
+
+def refuse_control_characters():
+    """400 for control characters in the address or the form's `next`: CR, LF or NUL in a Location."""
+    if CONTROL.search(unquote(bottle.request.query_string) + (bottle.request.forms.get('next') or '')):
+        raise StoreError('the address has control characters', 400)
+
+
 def safe_next():
-    """Where to go after sign-in: a local path only, never another site."""
+    """Where to go after sign-in: a path of this site in every browser's reading of it, else '/'."""
     target = bottle.request.query.getunicode('next') or bottle.request.forms.getunicode('next') or '/'
-    return target if re.match(r'^/(?![/\\])', target) else '/'
+    return local_path(target) or '/'
+
+
+def local_path(target):
+    """`target` (a URL's path and query), or None when a browser could read it as another site's:
+    no scheme, no '//', no backslash, no control character (browsers drop tabs), encoded or not."""
+    decoded = fully_unquoted(target)
+    if decoded is None or not target.startswith('/') or '//' in decoded or '\\' in decoded:
+        return None
+    return None if CONTROL.search(decoded) else target
+
+
+def fully_unquoted(text, rounds=5):
+    """`text` percent-decoded until nothing changes; None when it is still encoded after `rounds`."""
+    for _ in range(rounds):
+        text, before = unquote(text), text
+        if text == before:
+            return text
+    return None
 
 
 class PagePlugin:

@@ -82,9 +82,7 @@ class Client(threading.Thread):
             time.sleep(self.rng.uniform(0, 2 * self.think))
 
     def login(self):
-        answer = self.session.post(self.base + '/login', data={'username': 'user%d' % self.n,
-                                                               'password': 'password-%d' % self.n},
-                                   timeout=30, allow_redirects=False)
+        answer = search.sign_in(self.session, self.base, 'user%d' % self.n, 'password-%d' % self.n, timeout=30)
         return answer.status_code if answer.status_code in (303, 429) else -1
 
     def home(self):

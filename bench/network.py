@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -118,8 +119,12 @@ def change_items(origin, count):
 
 def sign_in(port):
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
-    conn.request('POST', '/login', body='username=ann&password=ann-password',
-                 headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    conn.request('GET', '/login')
+    form = conn.getresponse()
+    token = re.search(r'name="csrf" value="([^"]*)"', form.read().decode()).group(1)
+    conn.request('POST', '/login', body='username=ann&password=ann-password&csrf=' + token,
+                 headers={'Content-Type': 'application/x-www-form-urlencoded',
+                          'Cookie': form.getheader('Set-Cookie').split(';', 1)[0]})
     response = conn.getresponse()
     response.read()
     conn.close()

@@ -9,6 +9,7 @@ rare, prefix and two-word queries. Prints p50/p95/p99 against the targets (p50 <
 import argparse
 import os
 import random
+import re
 import secrets
 import shutil
 import subprocess
@@ -25,6 +26,14 @@ import privtube_config  # noqa: E402
 from privtube_app import Node  # noqa: E402
 
 SYLLABLES = ['ba', 'ke', 'lo', 'mi', 'nu', 'ra', 'se', 'ti', 'vo', 'za', 'dor', 'fen', 'gal', 'hum', 'pir']
+
+
+def sign_in(session, base, name, password, timeout=10):
+    """Post the sign-in form as a browser does: open it first for its cookie and token."""
+    form = session.get(base + '/login', timeout=timeout)
+    token = re.search(r'name="csrf" value="([^"]*)"', form.text).group(1)
+    return session.post(base + '/login', data={'username': name, 'password': password, 'csrf': token},
+                        allow_redirects=False, timeout=timeout)
 
 
 def vocabulary(size, rng):
@@ -119,8 +128,7 @@ def main():
         process = start_serve(config_path, args.port)
         base = 'http://127.0.0.1:%d' % args.port
         session = requests.Session()
-        answer = session.post(base + '/login', data={'username': 'member', 'password': 'member-password'},
-                              allow_redirects=False, timeout=10)
+        answer = sign_in(session, base, 'member', 'member-password')
         assert answer.status_code == 303, answer.status_code
         for _, word in queries(words, 20, rng):              # warm the page cache and templates
             session.get(base + '/search', params={'q': word}, timeout=10)

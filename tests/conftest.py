@@ -1,5 +1,6 @@
 """Shared fixtures: every test node gets its own config, database and media folder under tmp_path."""
 import os
+import re
 import sys
 
 import pytest
@@ -17,6 +18,18 @@ def write_config(folder, text='', name='testnode'):
     with open(path, 'w', encoding='utf-8') as fh:
         fh.write('[node]\nname = %s\n' % name + text)
     return path
+
+
+def login_token(page_text):
+    """The token in a sign-in page's form, which the POST must send back ('' when there is none)."""
+    found = re.search(r'<form method="post" action="/login".*?name="csrf" value="([^"]*)"', page_text, re.S)
+    return found.group(1) if found else ''
+
+
+def submit_login(client, name, password, status=303, **kwargs):
+    """Sign in with a WebTest client as a browser does: open the form (its cookie and token), then post it."""
+    token = login_token(client.get('/login').text)
+    return client.post('/login', {'username': name, 'password': password, 'csrf': token}, status=status, **kwargs)
 
 
 class NodeFixture:
@@ -63,7 +76,7 @@ class NodeFixture:
         """Create a user and return a WebTest client signed in as them."""
         self.accounts.create_user(name, password, admin=admin, groups=groups)
         client = webtest.TestApp(self.app)
-        client.post('/login', {'username': name, 'password': password}, status=303)
+        submit_login(client, name, password)
         return client
 
     def close(self):

@@ -7,6 +7,7 @@ import sys
 import pytest
 import requests
 
+from conftest import login_token
 from test_serve import free_port, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +46,8 @@ class Home:
     def browser(self, user, password='password-123'):
         self.cli('user', 'add', user, '--password-stdin', stdin=password + '\n')
         session = requests.Session()
-        session.post(self.base + '/login', data={'username': user, 'password': password}, timeout=10)
+        token = login_token(session.get(self.base + '/login', timeout=10).text)
+        session.post(self.base + '/login', data={'username': user, 'password': password, 'csrf': token}, timeout=10)
         return session
 
 

@@ -30,7 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 import privtube_app
 import privtube_auth
 import privtube_config
-from conftest import LoopbackNetwork, NodeFixture
+from conftest import LoopbackNetwork, NodeFixture, submit_login
 
 TAGS = ('a', 'b', 'c')
 GROUPS = ('members', 'friends', 'family')
@@ -200,7 +200,7 @@ class RandomActions(RuleBasedStateMachine):
     def sign_in(self, name, admin, groups):
         user = self.home.accounts.create_user(name, PASSWORD, admin=admin, groups=groups)
         client = webtest.TestApp(self.home.app)
-        client.post('/login', {'username': name, 'password': PASSWORD}, status=303)
+        submit_login(client, name, PASSWORD)
         Session = self.home.node.database.Session
         self.clients[name] = (client, Session.get(Session.user == user.id).csrf)
         self.users[name] = User(admin, {'members'} if groups is None else set(groups))

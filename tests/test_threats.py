@@ -20,7 +20,8 @@ import privtube_auth
 import privtube_config
 import privtube_registry
 from privtube_registry import Reply
-from privtube_web import COOKIE, setup_token
+from conftest import login_token, submit_login
+from privtube_web import CLIENT_LIMIT, COOKIE, setup_token
 from test_hostile_peers import drip, home_reading, running
 
 PASSWORD = 'password-123'
@@ -44,7 +45,7 @@ def browser(node, address='203.0.113.9'):
 def signed_in(node, name, admin=False, groups=None, address='203.0.113.9'):
     node.accounts.create_user(name, PASSWORD, admin=admin, groups=groups)
     client = browser(node, address)
-    client.post('/login', {'username': name, 'password': PASSWORD}, status=303)
+    submit_login(client, name, PASSWORD)
     return client
 
 
@@ -223,10 +224,9 @@ def test_spoofed_proxy_headers_change_no_auth_decision(node):
     assert node.node.database.Item.select().count() == 0
 
 
-def fail_sign_ins(client, forwarded_for, count=5):
+def fail_sign_ins(client, forwarded_for, count=CLIENT_LIMIT):
     for n in range(count):
-        client.post('/login', {'username': 'nobody%d' % n, 'password': 'guess'},
-                    headers={'X-Forwarded-For': forwarded_for}, status=401)
+        submit_login(client, 'nobody%d' % n, 'guess', headers={'X-Forwarded-For': forwarded_for}, status=401)
 
 
 @pytest.mark.parametrize('config_text, own_bucket', [('', False), ('[server]\ntrusted_proxy = 192.0.2.99\n', True)],
@@ -236,10 +236,9 @@ def test_forwarded_for_picks_the_throttle_bucket_only_behind_a_trusted_proxy(mak
     node.accounts.create_user('bob', PASSWORD)
     proxy = browser(node, '192.0.2.99')
     fail_sign_ins(proxy, '198.51.100.7')
-    proxy.post('/login', {'username': 'bob', 'password': PASSWORD}, headers={'X-Forwarded-For': '198.51.100.7'},
-               status=429)
-    proxy.post('/login', {'username': 'bob', 'password': PASSWORD}, headers={'X-Forwarded-For': '198.51.100.8'},
-               status=303 if own_bucket else 429)
+    submit_login(proxy, 'bob', PASSWORD, headers={'X-Forwarded-For': '198.51.100.7'}, status=429)
+    submit_login(proxy, 'bob', PASSWORD, headers={'X-Forwarded-For': '198.51.100.8'},
+                 status=303 if own_bucket else 429)
 
 
 @pytest.fixture
@@ -260,9 +259,12 @@ def post_login(port, name, password, forwarded_for, source='127.0.0.1'):
     """The status of a sign-in sent over a real socket from `source` with this X-Forwarded-For."""
     conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10, source_address=(source, 0))
     try:
-        conn.request('POST', '/login', urlencode({'username': name, 'password': password}),
+        conn.request('GET', '/login', headers={'X-Forwarded-For': forwarded_for})
+        form = conn.getresponse()
+        token = login_token(form.read().decode())
+        conn.request('POST', '/login', urlencode({'username': name, 'password': password, 'csrf': token}),
                      {'Content-Type': 'application/x-www-form-urlencoded', 'Connection': 'close',
-                      'X-Forwarded-For': forwarded_for})
+                      'X-Forwarded-For': forwarded_for, 'Cookie': form.getheader('Set-Cookie').split(';')[0]})
         return conn.getresponse().status
     finally:
         conn.close()
@@ -271,11 +273,11 @@ def post_login(port, name, password, forwarded_for, source='127.0.0.1'):
 def test_behind_a_real_trusted_proxy_a_forged_forwarded_for_gives_no_new_bucket(served):
     node, port = served
     node.accounts.create_user('bob', PASSWORD)
-    for n in range(5):      # the client forges a new first entry each time; the proxy appends what it saw
+    for n in range(CLIENT_LIMIT):   # the client forges a new first entry each time; the proxy appends what it saw
         assert post_login(port, 'nobody%d' % n, 'guess', '10.0.0.%d, 198.51.100.7' % n) == 401
     assert post_login(port, 'bob', PASSWORD, '10.0.0.99, 198.51.100.7') == 429
     assert post_login(port, 'bob', PASSWORD, '198.51.100.8') == 303          # another client behind the proxy
-    for n in range(5):      # a client reaching the node directly, not through the proxy
+    for n in range(CLIENT_LIMIT):   # a client reaching the node directly, not through the proxy
         assert post_login(port, 'someone%d' % n, 'guess', '10.1.0.%d' % n, source='127.0.0.2') == 401
     assert post_login(port, 'bob', PASSWORD, '10.1.0.99', source='127.0.0.2') == 429
 
@@ -446,7 +448,7 @@ def test_an_overlong_new_password_at_account_is_refused_quickly(node, size):
     before = node.accounts.user('ann').password_hash
     timed_post(client, '/account', {'csrf': csrf_of(client), 'current': PASSWORD, 'password': 'x' * size})
     assert node.accounts.user('ann').password_hash == before
-    browser(node, '203.0.113.11').post('/login', {'username': 'ann', 'password': PASSWORD}, status=303)
+    submit_login(browser(node, '203.0.113.11'), 'ann', PASSWORD)
 
 
 @pytest.mark.parametrize('size', OVERLONG)

@@ -9,7 +9,8 @@ import pytest
 import webtest
 
 import privtube_auth
-from privtube_web import COOKIE, setup_token
+from conftest import login_token
+from privtube_web import CLIENT_LIMIT, COOKIE, PAIR_LIMIT, setup_token
 
 PASSWORD = 'correct horse battery'
 DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
@@ -302,19 +303,20 @@ def test_unknown_user_and_wrong_password_look_the_same(node):
     assert COOKIE not in wrong.headers.get('Set-Cookie', '')
 
 
-def test_sign_in_is_throttled_per_account(node):
+def test_sign_in_is_throttled_per_account_and_client(node):
     make_user(node, 'ann')
-    for n in range(5):
-        sign_in(browser(node, '198.51.100.%d' % n), 'ann', 'guess %d' % n, status=401)
-    # from a fresh address, with the right password, the account is still locked
-    blocked = sign_in(browser(node, '198.51.100.200'), 'ann', PASSWORD, status=429)
-    assert 'Too many failed sign-ins' in blocked.text
+    for n in range(PAIR_LIMIT):
+        sign_in(browser(node, '198.51.100.1'), 'ann', 'guess %d' % n, status=401)
+    # from the same address, with the right password, the account is locked
+    blocked = sign_in(browser(node, '198.51.100.1'), 'ann', PASSWORD, status=429)
+    assert 'Too many failed sign-ins' in blocked.text and int(blocked.headers['Retry-After']) > 1
     assert COOKIE not in blocked.headers.get('Set-Cookie', '')
     # the bucket is per account, whatever the case of the name
-    sign_in(browser(node, '198.51.100.201'), 'ANN', PASSWORD, status=429)
-    # another account is not affected
+    sign_in(browser(node, '198.51.100.1'), 'ANN', PASSWORD, status=429)
+    # another account from that address, and the account from another address, are not affected
     make_user(node, 'bob')
-    sign_in(browser(node, '198.51.100.202'), 'bob', PASSWORD, status=303)
+    sign_in(browser(node, '198.51.100.1'), 'bob', PASSWORD, status=303)
+    sign_in(browser(node, '198.51.100.200'), 'ann', PASSWORD, status=303)
 
 
 def test_a_burst_of_sign_ins_is_told_to_retry_instead_of_taking_every_worker_thread(node):
@@ -334,7 +336,7 @@ def test_a_burst_of_sign_ins_is_told_to_retry_instead_of_taking_every_worker_thr
 
 def test_sign_in_is_throttled_per_client_address(node):
     make_user(node, 'bob')
-    for n in range(5):
+    for n in range(CLIENT_LIMIT):
         sign_in(browser(node, '203.0.113.7'), 'someone%d' % n, 'guess', status=401)
     blocked = sign_in(browser(node, '203.0.113.7'), 'bob', PASSWORD, status=429)
     assert 'Too many failed sign-ins' in blocked.text
@@ -351,11 +353,13 @@ def test_sign_in_is_throttled_per_client_address(node):
 def test_overlong_password_is_refused_quickly(node):
     make_user(node, 'ann')
     client = browser(node)
+    token = login_token(client.get('/login').text)
     started = time.monotonic()
-    huge = client.post('/login', {'username': 'ann', 'password': 'x' * (1024 * 1024)}, expect_errors=True)
+    huge = client.post('/login', {'username': 'ann', 'password': 'x' * (1024 * 1024), 'csrf': token},
+                       expect_errors=True)
     assert huge.status_int in (400, 401, 413), huge.status
-    just_over = client.post('/login', {'username': 'ann', 'password': 'x' * (privtube_auth.MAX_PASSWORD + 1)},
-                            status=401)
+    just_over = client.post('/login', {'username': 'ann', 'password': 'x' * (privtube_auth.MAX_PASSWORD + 1),
+                                       'csrf': token}, status=401)
     assert 'Wrong user name or password.' in just_over.text
     assert time.monotonic() - started < 2
     assert COOKIE not in client.cookies

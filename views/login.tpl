@@ -4,6 +4,7 @@
 <p class="error" role="alert">{{error}}</p>
 % end
 <form method="post" action="/login" class="card">
+  <input type="hidden" name="csrf" value="{{csrf}}">
   <input type="hidden" name="next" value="{{next}}">
   <label>User name <input name="username" autocomplete="username" required maxlength="64"></label>
   <label>Password <input type="password" name="password" autocomplete="current-password" required maxlength="1024"></label>
