@@ -237,12 +237,18 @@ class Web:
         return token
 
     def sent_by_login_form(self):
-        """True when this node's sign-in form in this browser sent the request: no other site can sign
-        its visitor in to an account of the attacker's (login CSRF)."""
-        sent = bottle.request.forms.get('csrf') or ''
+        """False when another site may have sent this sign-in (login CSRF: its visitor signed in to an
+        account of the attacker's). The node's form carries a token bound to a pre-session cookie; a
+        request without one passes only when no browser marks it, as a browser sends `Origin` (and
+        `Sec-Fetch-Site`) with every cross-site form, and a script that signs in sends neither."""
+        environ = bottle.request.environ
+        site = environ.get('HTTP_SEC_FETCH_SITE')          # raw: no decoding to fail
+        if site is not None and site not in ('same-origin', 'none'):
+            return False
         cookie = bottle.request.get_cookie(LOGIN_COOKIE) or ''
-        site = bottle.request.environ.get('HTTP_SEC_FETCH_SITE') or 'same-origin'   # raw: no decoding to fail
-        return site in ('same-origin', 'none') and bool(cookie) and same_secret(sent, cookie)
+        if 'csrf' in bottle.request.forms or cookie:
+            return bool(cookie) and same_secret(bottle.request.forms.get('csrf') or '', cookie)
+        return site is None and 'HTTP_ORIGIN' not in environ
 
     def setup_token(self):
         return setup_token(self.database)

@@ -298,8 +298,10 @@ def test_a_sign_in_forged_by_another_site_is_refused(node):
     node.accounts.create_user('attacker', PASSWORD)
     victim = browser(node)
     own_token = login_token(browser(node, '203.0.113.66').get('/login').text)   # the attacker's own form
-    forged = [({}, {}), ({'csrf': own_token}, {}), ({'csrf': ''}, {}), ({'csrf': '\xe4' * 32}, {}),
-              ({'csrf': own_token}, {'Sec-Fetch-Site': 'cross-site'}),
+    evil = {'Origin': 'https://evil.example'}          # what a browser sends with another site's form
+    forged = [({}, evil), ({}, {'Origin': 'null'}), ({}, {'Sec-Fetch-Site': 'cross-site'}),
+              ({'csrf': own_token}, {}), ({'csrf': ''}, {}), ({'csrf': '\xe4' * 32}, {}),
+              ({'csrf': own_token}, {'Sec-Fetch-Site': 'cross-site'}), ({'csrf': own_token}, evil),
               ({'csrf': own_token}, {'Sec-Fetch-Site': '\xe4'})]
     for fields, headers in forged:
         answer = victim.post('/login', dict(fields, username='attacker', password=PASSWORD), headers=headers,
@@ -318,6 +320,19 @@ def test_a_sign_in_forged_by_another_site_is_refused(node):
     victim.post('/login', {'username': 'attacker', 'password': PASSWORD, 'csrf': token},
                 headers={'Sec-Fetch-Site': 'same-origin'}, status=303)
     submit_login(browser(node), 'attacker', PASSWORD)
+
+
+def test_a_script_that_is_no_browser_still_signs_in_without_the_form(node):
+    """The contract's `POST /login` with `username` and `password` keeps working for scripts: without a
+    browser's Origin or Sec-Fetch-Site no other site can have sent it, so no login CSRF is possible."""
+    node.accounts.create_user('ann', PASSWORD)
+    script = browser(node)
+    script.post('/login', {'username': 'ann', 'password': PASSWORD}, status=303)
+    assert COOKIE in script.cookies
+    # a browser that visited the form once must send its token, whatever else it sends
+    other = browser(node)
+    other.get('/login')
+    other.post('/login', {'username': 'ann', 'password': PASSWORD}, status=403)
 
 
 def test_the_sign_in_token_is_bound_to_its_browser(node):

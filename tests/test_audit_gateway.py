@@ -55,8 +55,10 @@ class Reading:
         film = self.alice.add('film.mp4', title='Film', data=FILM)
         self.bob = make_node('bob', bob_config)
         self.stack = contextlib.ExitStack()
-        self.alice_port, _ = self.stack.enter_context(
-            waitress_serving((origin_app or (lambda app: app))(self.alice.app), self.alice.config))
+        served = (origin_app or (lambda app: app))(self.alice.app)
+        if served is not self.alice.app:
+            served.node = self.alice.app.node      # privtube's server asks the node who may upload
+        self.alice_port, _ = self.stack.enter_context(waitress_serving(served, self.alice.config))
         _, token = self.alice.accounts.create_key('bob', ['*'])
         privtube_config.add_peer(self.bob.config_path, 'alice', 'http://127.0.0.1:%d' % self.alice_port, token)
         self.bob.reload(None)
