@@ -91,7 +91,9 @@ def following_window(reply, size):
 def content_range(reply):
     """(start, end, total) from the reply's Content-Range; start and end are None for `bytes */TOTAL`, all
     three for a missing or malformed header."""
-    match = re.match(r'^bytes (?:(\d+)-(\d+)|\*)/(\d+)$', reply.headers.get('Content-Range', ''))
+    # at most 20 digits a number: int() refuses thousands, and no file is that long
+    header = reply.headers.get('Content-Range', '')
+    match = re.match(r'^bytes (?:([0-9]{1,20})-([0-9]{1,20})|\*)/([0-9]{1,20})$', header)
     if not match:
         return None, None, None
     start, end, total = match.groups()
