@@ -49,6 +49,8 @@ OPTIONS = [
     Option('store', 'max_upload_mb', 'int', 4096, 'Largest upload accepted, in MiB.', 1, 1024 * 1024),
     Option('registry', 'database', 'path', 'privtube.db', 'SQLite database file.'),
     Option('registry', 'sync_minutes', 'int', 15, 'Minutes between syncs of the peers\' catalogs.', 1, 10080),
+    Option('registry', 'max_peer_items', 'int', 200000, 'Most items one peer may list here; a sync that would '
+           'pass it fails and keeps the peer\'s last good listing.', 1, 100000000),
 ]
 
 PEER_KEYS = {'url', 'key', 'ca_file'}

@@ -139,6 +139,16 @@ def now_iso():
     return iso(utcnow())
 
 
+def storable(text):
+    """True when `text` can be written as UTF-8, as SQLite stores it: a lone surrogate (what a JSON escape
+    such as "\\ud800" decodes to) cannot."""
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def migrate(db, target=SCHEMA_VERSION):
     """Apply every missing step up to `target`, each in its own transaction."""
     current = db.execute_sql('PRAGMA user_version').fetchone()[0]

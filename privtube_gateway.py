@@ -132,7 +132,8 @@ def header(reply, name):
 def content_range(reply):
     """(start, end, total) from the reply's Content-Range; start and end are None for `bytes */TOTAL`, all
     three for a missing or malformed header."""
-    match = re.match(r'^bytes (?:(\d+)-(\d+)|\*)/(\d+)$', header(reply, 'Content-Range'))
+    # at most 20 digits a number: int() refuses thousands, and no file is that long
+    match = re.match(r'^bytes (?:([0-9]{1,20})-([0-9]{1,20})|\*)/([0-9]{1,20})$', header(reply, 'Content-Range'))
     if not match:
         return None, None, None
     start, end, total = match.groups()

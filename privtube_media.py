@@ -29,7 +29,8 @@ EXTENSIONS = {
 # Bytes of a file one stream maps at a time: as much as a socket's send buffer takes at once (fewer maps and
 # sends), but bounded, and smaller in a 32-bit process (a Raspberry Pi) whose address space is small.
 MAP_WINDOW = (4 if sys.maxsize > 2 ** 32 else 1) * 1024 * 1024
-RANGE = re.compile(r'^bytes=(\d*)-(\d*)$')
+RANGE = re.compile(r'^bytes=([0-9]*)-([0-9]*)$')
+BEYOND_ANY_FILE = 10 ** 30
 UNSATISFIABLE = 'unsatisfiable'
 
 
@@ -95,17 +96,24 @@ def parse_range(header, size):
         return None
     first, last = match.groups()
     if not first:
-        suffix = int(last)
+        suffix = range_number(last)
         if suffix == 0 or size == 0:
             return UNSATISFIABLE
         return max(0, size - suffix), size - 1
-    start = int(first)
-    end = int(last) if last else size - 1
+    start = range_number(first)
+    end = range_number(last) if last else size - 1
     if last and end < start:
         return None
     if start >= size:
         return UNSATISFIABLE
     return start, min(end, size - 1)
+
+
+def range_number(digits):
+    """A number of a Range header. One longer than 30 digits is past the end of any file, whatever it
+    says (and int() refuses strings of over 4300 digits)."""
+    digits = digits.lstrip('0') or '0'
+    return int(digits) if len(digits) <= 30 else BEYOND_ANY_FILE
 
 
 def etag_for(stat):
@@ -237,6 +245,17 @@ def ascii_stand_in(name):
     """The name in printable ASCII for `filename=`: accents dropped, quotes and other letters as '_'."""
     plain = ''.join(c for c in unicodedata.normalize('NFKD', name) if not unicodedata.combining(c))
     return ''.join(c if ' ' <= c <= '~' and c not in '"\\%;' else '_' for c in plain).strip() or 'download'
+
+
+def request_headers(environ):
+    """The request headers that serving media reads, as the WSGI server handed them over (Latin-1 text):
+    Bottle's `request.headers` decodes them as UTF-8 and raises on other bytes, e.g. a Range of b'\\xff'."""
+    found = {}
+    for name in ('Range', 'If-Range', 'If-None-Match'):
+        value = environ.get('HTTP_' + name.upper().replace('-', '_'))
+        if value is not None:
+            found[name] = value
+    return found
 
 
 def file_response(response, headers, fh, mime, download_name=None):

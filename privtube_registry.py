@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import privtube_auth as auth
 from privtube_config import ConfigError, load as load_config
+from privtube_db import storable
 
 logger = logging.getLogger('privtube.registry')
 
@@ -28,7 +29,7 @@ MAX_PAGES = 2000
 MAX_THUMBNAIL_BYTES = 1024 * 1024
 THUMBNAILS_PER_SYNC = 500
 THUMBNAIL_SECONDS = 60.0
-REMOTE_ID = re.compile(r'^[A-Za-z0-9_-]{16,64}$')
+REMOTE_ID = re.compile(r'^[A-Za-z0-9_-]{16,64}\Z')     # \Z: `$` lets a final line break through
 FORWARDED_HEADERS = ('Content-Type', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified')
 
 
@@ -340,7 +341,7 @@ def checked_page(page):
     items, removed = page.get('items'), page.get('removed', [])
     if not isinstance(items, list) or not isinstance(removed, list) or len(items) + len(removed) > 10 * CATALOG_PAGE:
         raise PeerError('the catalog has no valid items/removed lists')
-    if not isinstance(page.get('cursor'), str) or len(page['cursor']) > 200:
+    if not isinstance(page.get('cursor'), str) or len(page['cursor']) > 200 or not storable(page['cursor']):
         raise PeerError('the catalog has no valid cursor')
     if not isinstance(page.get('more', False), bool) or not isinstance(page.get('reset', False), bool):
         raise PeerError('the catalog has invalid more/reset flags')
@@ -381,7 +382,7 @@ def bad(what):
 def text(value, limit):
     if value is None:
         return ''
-    if not isinstance(value, str) or len(value) > limit or '\x00' in value:
+    if not isinstance(value, str) or len(value) > limit or '\x00' in value or not storable(value):
         bad('text field')
     return value
 
@@ -404,11 +405,24 @@ def number(value, kinds, what):
 
 REMOTE_FIELDS = ('title', 'description', 'mime', 'size', 'created', 'updated', 'views', 'comments', 'duration',
                  'width', 'height', 'thumbnail')
-UPSERT_REMOTE = (
+STAGED_IDS = 'SELECT :prefix || remote_id FROM temp.catalog_stage WHERE item NOT NULL'
+# A complete read's staged items into the item table, its tags and the search index, as ORIGIN:ID rows
+# (`prefix` is 'ORIGIN:'). Set-based statements keep the one transaction that makes a read visible short:
+# inserting the index rows one statement per item took six times as long.
+APPLY_STAGED = (
+    'DELETE FROM item_fts WHERE rowid IN (SELECT rowid FROM item WHERE id IN (%s))' % STAGED_IDS,
     'INSERT INTO item (id, origin, path, mtime_ns, seq, private, media_state, %s) '
-    "VALUES (?, ?, NULL, 0, 0, 0, 'done', %s) "
-    'ON CONFLICT (id) DO UPDATE SET %s' % (', '.join(REMOTE_FIELDS), ', '.join('?' * len(REMOTE_FIELDS)),
-                                          ', '.join('%s = excluded.%s' % (f, f) for f in REMOTE_FIELDS)))
+    "SELECT :prefix || remote_id, :origin, NULL, 0, 0, 0, 'done', %s FROM temp.catalog_stage WHERE item NOT NULL "
+    'ON CONFLICT (id) DO UPDATE SET %s' % (', '.join(REMOTE_FIELDS),
+                                          ', '.join("json_extract(item, '$.%s')" % f for f in REMOTE_FIELDS),
+                                          ', '.join('%s = excluded.%s' % (f, f) for f in REMOTE_FIELDS)),
+    'DELETE FROM item_tag WHERE item_id IN (%s)' % STAGED_IDS,
+    'INSERT INTO item_tag (item_id, tag) SELECT :prefix || staged.remote_id, tag.value '
+    "FROM temp.catalog_stage AS staged, json_each(staged.item, '$.tags') AS tag WHERE staged.item NOT NULL",
+    'INSERT INTO item_fts (rowid, item_id, title, description, tags, origin) '
+    "SELECT rowid, id, title, description, coalesce((SELECT group_concat(tag, ' ') FROM item_tag "
+    "WHERE item_id = item.id), ''), origin FROM item WHERE id IN (%s)" % STAGED_IDS,
+)
 
 
 class Registry:
@@ -495,62 +509,63 @@ class Registry:
         return True, summary
 
     def follow_catalog(self, name, state):
-        """Read pages until `more` is false; each page is applied in one transaction with its cursor.
+        """Read pages until `more` is false, then apply the whole read in one transaction with its cursor.
 
-        A first read or a reset is a mark-and-sweep: items not seen by the end are dropped only then,
-        so a read that fails halfway keeps what was there.
+        Until then the pages wait in a StagedRead that nothing else sees, so a read that fails halfway
+        shows and keeps nothing of itself, and the last good listing stays as it was. A first read or a
+        reset is a mark-and-sweep: held items the read did not list are dropped at its end.
         """
         client = self.client(name)
+        staged = StagedRead(self.db, self.max_items)
+        try:
+            cursor, sweeping = self.read_catalog(client, state.cursor, staged)
+            with self.db.atomic():
+                added = self.apply_staged(name, staged)
+                removed = self.drop_many(['%s:%s' % (name, i) for i in staged.removed()])
+                if sweeping:
+                    removed += self.sweep(name, staged.present)
+                self.check_share(name)
+                self.save_cursor(name, cursor)
+        finally:
+            staged.clear()
+        state.cursor = cursor
+        return '%d items updated, %d removed' % (added, removed)
+
+    def read_catalog(self, client, cursor, staged):
+        """Follow the catalog from `cursor` to its end into `staged`; (the last cursor, whether to sweep)."""
         ends = time.monotonic() + SYNC_DEADLINE
-        cursor, seen, sweeping = state.cursor, set(), not state.cursor
-        added = removed = pages = 0
+        sweeping, pages = not cursor, 0
         while True:
             page = client.catalog(cursor)
             items, gone = checked_page(page)
             if page.get('reset'):
-                sweeping, seen = True, set()
-            seen.update(item['id'] for item in items)
-            with self.db.atomic():
-                added += self.apply_items(name, items)
-                removed += self.drop_items(['%s:%s' % (name, i) for i in gone])
-                cursor = page['cursor']
-                if sweeping and not page.get('more'):
-                    removed += self.sweep(name, seen)
-                if not sweeping or not page.get('more'):
-                    # mid-sweep cursors are not kept: a read cut short starts over and sweeps then
-                    self.save_cursor(name, cursor)
-            pages += 1
+                sweeping = True
+                staged.clear()
+            staged.add(items, gone)
+            cursor, pages = page['cursor'], pages + 1
             if not page.get('more'):
-                break
+                return cursor, sweeping
             if pages >= MAX_PAGES or time.monotonic() > ends:
                 raise PeerError('the catalog did not end within %d pages or %d s' % (MAX_PAGES, SYNC_DEADLINE), 504)
-        state.cursor = cursor
-        return '%d items updated, %d removed' % (added, removed)
+
+    @property
+    def max_items(self):
+        return self.node.config.get('registry', 'max_peer_items')
+
+    def check_share(self, origin):
+        """PeerError when the peer's items would pass the cap; the transaction applying them rolls back."""
+        Item = self.database.Item
+        if Item.select().where(Item.origin == origin).count() > self.max_items:
+            raise over_the_cap(self.max_items)
 
     def save_cursor(self, name, cursor):
         self.database.Peer.update(cursor=cursor).where(self.database.Peer.name == name).execute()
 
-    def apply_items(self, origin, items):
-        """Insert or replace a page of the peer's items, always under the peer's own name.
-
-        Batched statements: a first sync of 100,000 items is 100 pages of a few statements each.
-        """
-        if not items:
-            return 0
-        ids = ['%s:%s' % (origin, data['id']) for data in items]
-        rows = [(row_id, origin) + tuple(data[k] for k in REMOTE_FIELDS) for row_id, data in zip(ids, items)]
-        marks = ','.join('?' * len(ids))
-        execute = self.db.execute_sql
-        execute('DELETE FROM item_fts WHERE rowid IN (SELECT rowid FROM item WHERE id IN (%s))' % marks, ids)
-        self.db.cursor().executemany(UPSERT_REMOTE, rows)
-        execute('DELETE FROM item_tag WHERE item_id IN (%s)' % marks, ids)
-        self.db.cursor().executemany('INSERT INTO item_tag (item_id, tag) VALUES (?, ?)',
-                                     [(row_id, tag) for row_id, data in zip(ids, items) for tag in data['tags']])
-        self.db.cursor().executemany(
-            'INSERT INTO item_fts (rowid, item_id, title, description, tags, origin) '
-            'SELECT rowid, id, title, description, ?, origin FROM item WHERE id = ?',
-            [(' '.join(data['tags']), row_id) for row_id, data in zip(ids, items)])
-        return len(items)
+    def apply_staged(self, origin, staged):
+        """Insert or replace the staged items, always under the peer's own name; returns how many."""
+        for statement in APPLY_STAGED:
+            self.db.execute_sql(statement, {'prefix': origin + ':', 'origin': origin})
+        return len(staged.present)
 
     def drop_items(self, row_ids):
         Item = self.database.Item
@@ -559,13 +574,54 @@ class Registry:
             self.thumbnails.forget(row_id)
         return Item.delete().where(Item.id.in_(row_ids) & (Item.origin != 'local')).execute() if row_ids else 0
 
+    def drop_many(self, row_ids):
+        """drop_items in batches a statement can name."""
+        return sum(self.drop_items(row_ids[start:start + 500]) for start in range(0, len(row_ids), 500))
+
     def sweep(self, origin, seen):
         Item = self.database.Item
         held = Item.select(Item.id).where(Item.origin == origin).tuples().iterator()
         stale = [row_id for (row_id,) in held if row_id.split(':', 1)[1] not in seen]
-        for start in range(0, len(stale), 500):
-            self.drop_items(stale[start:start + 500])
+        self.drop_many(stale)
         return len(stale)
+
+
+def over_the_cap(cap):
+    return PeerError('the peer lists more than %d items, the cap set by [registry] max_peer_items' % cap)
+
+
+class StagedRead:
+    """The pages of one catalog read, held until the read is complete.
+
+    They wait in a temporary table of the syncing connection: no page, search, count or other connection
+    can see them, and a failure (or a crash) leaves nothing of them behind. Each remote id keeps its last
+    state in the read: the item, or None when the read removed it. `present` holds the ids of the items.
+    """
+
+    def __init__(self, db, cap):
+        self.db, self.cap = db, cap
+        self.db.execute_sql('CREATE TEMP TABLE IF NOT EXISTS catalog_stage (remote_id TEXT PRIMARY KEY, item TEXT)')
+        self.clear()
+
+    def clear(self):
+        self.db.execute_sql('DELETE FROM temp.catalog_stage')
+        self.present = set()
+
+    def add(self, items, removed):
+        """Stage a page's items, then its removals; PeerError once the read lists more items than the cap."""
+        rows = [(data['id'], json.dumps(data, ensure_ascii=False)) for data in items]
+        rows += [(remote_id, None) for remote_id in removed]
+        with self.db.atomic('DEFERRED'):    # one transaction of the temporary database only
+            self.db.cursor().executemany('INSERT OR REPLACE INTO temp.catalog_stage (remote_id, item) VALUES (?, ?)',
+                                         rows)
+        self.present.update(data['id'] for data in items)
+        self.present.difference_update(removed)
+        if len(self.present) > self.cap:
+            raise over_the_cap(self.cap)
+
+    def removed(self):
+        return [remote_id for (remote_id,) in
+                self.db.execute_sql('SELECT remote_id FROM temp.catalog_stage WHERE item IS NULL').fetchall()]
 
 
 class ThumbnailCache:

@@ -1,7 +1,10 @@
 """The content store: media indexed in place, uploads written atomically, the catalog change log,
 comments and views. `make_api(node)` builds the Content Management API on top of it.
 """
+import base64
 import fcntl
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -15,7 +18,7 @@ from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
-from privtube_db import now_iso
+from privtube_db import now_iso, storable
 
 logger = logging.getLogger('privtube.store')
 
@@ -30,6 +33,7 @@ CHUNK = 1024 * 1024
 MAX_TITLE, MAX_DESCRIPTION, MAX_AUTHOR, MAX_COMMENT, MAX_VIEWER = 200, 10000, 64, 5000, 128
 CATALOG_DEFAULT, CATALOG_MAX = 500, 1000
 RANKED_MATCHES = 2000
+CURSOR = re.compile(r'([0-9]{1,19})\.([0-9]{1,19})\.([0-9]{1,19})\.([0-9]{1,19})(?:\.([A-Za-z0-9_-]{22}))?\Z')
 SCAN_BATCH = 500
 
 
@@ -98,6 +102,8 @@ def check_text(value, what, limit, required=False):
         raise StoreError('%s must have at most %d characters' % (what, limit))
     if '\x00' in value:
         raise StoreError('%s must not contain NUL' % what)
+    if not storable(value):
+        raise StoreError('%s must be valid Unicode text (it holds a lone surrogate)' % what)
     return value
 
 
@@ -111,6 +117,7 @@ class Store:
         self.uploads_dir = os.path.join(self.media_dir, UPLOADS)
         self.max_upload_bytes = max_upload_bytes
         self.thumbs_dir = os.path.join(os.path.dirname(os.path.abspath(database.path)), 'cache', 'thumbs', 'local')
+        self.cursor_key = None
         os.makedirs(self.uploads_dir, exist_ok=True)
 
     # --- files -----------------------------------------------------------------------------------
@@ -499,18 +506,40 @@ class Store:
     def catalog(self, principal, since=None, limit=CATALOG_DEFAULT):
         """One page of this node's items as seen by a key; see CONTRACT.md for the protocol.
 
-        A cursor is `key.generation.base.position`: `base` is where the reader's last complete read
-        ended, `position` how far this read has come. An item that is no longer visible is listed in
-        `removed` only if the key could have seen it at `base` or was sent it since.
+        A cursor is `key.generation.base.position.mac`: `base` is where the reader's last complete read
+        ended, `position` how far this read has come, and `mac` signs the rest with a node secret. An item
+        that is no longer visible is listed in `removed` only if the key could have seen it at `base` or was
+        sent it since. A cursor this node did not sign for this key and generation (made up, edited, another
+        key's, or of the unsigned form older nodes issued) resets the reader: it reads again from the start.
         """
         base = position = 0
         reset = False
+        self.cursor_secret()        # made, if need be, before the read-only transaction below
         if since:
-            key_id, generation, base, position = parse_cursor(since)
-            if (key_id, generation) != (principal.id, principal.generation):
+            key_id, generation, base, position, mac = parse_cursor(since)
+            if not self.signed(since, mac) or (key_id, generation) != (principal.id, principal.generation):
                 reset, base, position = True, 0, 0
         with self.db.atomic('DEFERRED'):   # one read snapshot for the whole page
             return self.catalog_page(principal, base, position, limit, reset)
+
+    def cursor_secret(self):
+        """The node's key for signing catalog cursors: made on first use and kept in the database."""
+        if self.cursor_key is None:
+            Secret = self.database.Secret
+            Secret.insert(name='cursor_key', value=secrets.token_urlsafe(32)).on_conflict_ignore().execute()
+            self.cursor_key = Secret.get_by_id('cursor_key').value.encode('ascii')
+        return self.cursor_key
+
+    def cursor_mac(self, fields):
+        digest = hmac.new(self.cursor_secret(), b'catalog cursor ' + fields.encode('ascii'), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:16]).decode('ascii').rstrip('=')
+
+    def signed_cursor(self, *numbers):
+        fields = '.'.join('%d' % number for number in numbers)
+        return '%s.%s' % (fields, self.cursor_mac(fields))
+
+    def signed(self, cursor, mac):
+        return mac is not None and hmac.compare_digest(mac, self.cursor_mac(cursor.rpartition('.')[0]))
 
     def catalog_page(self, principal, base, position, limit, reset):
         items, removed, examined, looked = [], [], position, 0
@@ -521,7 +550,7 @@ class Store:
             self.sort_candidates(principal, page, base, position, items, removed)
             examined, looked = page[-1][0], looked + len(page)
         more = bool(self.changed_since(examined, 1))
-        cursor = '%d.%d.%d.%d' % (principal.id, principal.generation, base if more else examined, examined)
+        cursor = self.signed_cursor(principal.id, principal.generation, base if more else examined, examined)
         return {'items': items, 'removed': removed, 'cursor': cursor, 'more': more, 'reset': reset}
 
     def changed_since(self, seq, limit):
@@ -550,22 +579,26 @@ class Store:
         removed.extend(self.once_visible(principal, hidden, base, position))
 
     def once_visible(self, principal, item_ids, base, position):
-        """Those of `item_ids` the reader may hold: visible at `base`, or in any state logged up to `position`."""
+        """Those of `item_ids` the reader may hold: visible in their state at `floor`, or in any state logged
+        after it up to `position`. `floor` is `base`, or the key's generation when that is later: a reader
+        holds nothing read before its key (and rules) existed, so older states never count."""
         if not item_ids:
             return []
+        floor = max(base, principal.generation)
         ItemState = self.database.ItemState
-        states = (ItemState.select().where(ItemState.item_id.in_(item_ids) & (ItemState.seq <= position))
+        states = (ItemState.select().where(ItemState.item_id.in_(item_ids) & (ItemState.seq <= max(floor, position)))
                   .order_by(ItemState.seq))
-        at_base, later = {}, {}
+        at_floor, later = {}, {}
         for state in states:
-            if state.seq <= base:
-                at_base[state.item_id] = [state]     # ordered by seq: the last one is the state at base
+            if state.seq <= floor:
+                at_floor[state.item_id] = [state]     # ordered by seq: the last one is the state at floor
             else:
                 later.setdefault(state.item_id, []).append(state)
         found = []
         for item_id in item_ids:
-            for state in at_base.get(item_id, []) + later.get(item_id, []):
-                if not state.deleted and auth.can_see(principal, state.private, state.tags.split('\n')):
+            for state in at_floor.get(item_id, []) + later.get(item_id, []):
+                if state.seq <= position and not state.deleted and \
+                        auth.can_see(principal, state.private, state.tags.split('\n')):
                     found.append(item_id)
                     break
         return found
@@ -627,13 +660,13 @@ def row_json(row, tags):
 
 
 def parse_cursor(text):
-    parts = text.split('.') if isinstance(text, str) and len(text) <= 100 else []
-    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+    """[key id, generation, base, position, mac] of a cursor's text (mac None in the unsigned form of older
+    nodes); StoreError when it has not a cursor's shape: ASCII digits, each part below 2**63."""
+    match = CURSOR.match(text) if isinstance(text, str) else None
+    numbers = [int(part) for part in match.groups()[:4]] if match else []
+    if not numbers or max(numbers) >= 2 ** 63 or numbers[2] > numbers[3]:
         raise StoreError('since is not a cursor from this node')
-    key_id, generation, base, position = (int(p) for p in parts)
-    if base > position:
-        raise StoreError('since is not a cursor from this node')
-    return key_id, generation, base, position
+    return numbers + [match.group(5)]
 
 
 def fts_query(text):
@@ -685,13 +718,13 @@ def make_api(node):
         found = store.visible_item(principal, item_id)
         # named by its title, which the key sees anyway, never by its file's name, which it may not
         name = found.title + os.path.splitext(found.path)[1]
-        return media.file_response(bottle.response, bottle.request.headers, store.open_media(found), found.mime,
+        return media.file_response(bottle.response, media_headers(), store.open_media(found), found.mime,
                                    name)
 
     @api.get('/content/<item_id>/thumbnail')
     def thumbnail(principal, item_id):
         found = store.visible_item(principal, item_id)
-        return media.file_response(bottle.response, bottle.request.headers, store.open_thumbnail(found),
+        return media.file_response(bottle.response, media_headers(), store.open_thumbnail(found),
                                    'image/jpeg')
 
     @api.get('/content/<item_id>/comments')
@@ -773,14 +806,19 @@ def int_param(name, default, low, high):
     raw = bottle.request.query.get(name)
     if raw is None or raw == '':
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not re.fullmatch(r'[0-9]{1,9}', raw) or not low <= int(raw) <= high:     # isdigit() takes '²' too
         raise StoreError('%s must be a whole number from %d to %d' % (name, low, high))
     return int(raw)
 
 
+def media_headers():
+    """The request's Range and validators for media serving, whatever bytes they hold."""
+    return media.request_headers(bottle.request.environ)
+
+
 def content_length():
     raw = bottle.request.environ.get('CONTENT_LENGTH') or ''
-    if not raw.isdigit():
+    if not re.fullmatch(r'[0-9]{1,18}', raw):
         raise StoreError('Content-Length is required', 411)
     return int(raw)
 

@@ -24,7 +24,7 @@ import privtube_auth as auth
 import privtube_media as media
 from privtube_gateway import gateway_reply
 from privtube_registry import PeerError
-from privtube_store import MAX_COMMENT, StoreError, check_text
+from privtube_store import MAX_COMMENT, StoreError, check_text, media_headers
 
 logger = logging.getLogger('privtube.web')
 
@@ -166,6 +166,12 @@ def human_size(size):
         size /= 1000.0
 
 
+def same_secret(sent, expected):
+    """Constant-time check of a token sent with a request: any text, while compare_digest refuses a str
+    with non-ASCII characters (Bottle hands over bytes past ASCII as Latin-1 characters)."""
+    return hmac.compare_digest(sent.encode('utf-8', 'surrogatepass'), expected.encode('utf-8'))
+
+
 def session_hash(token):
     return hashlib.sha256(token.encode('utf-8', 'surrogateescape')).hexdigest()
 
@@ -220,11 +226,11 @@ class Web:
         return session, user, self.node.accounts.user_principal(user)
 
     def check_csrf(self, session):
-        sent = bottle.request.get_header('X-CSRF-Token') or ''
+        sent = bottle.request.headers.raw('X-CSRF-Token') or ''
         if not sent and bottle.request.content_type.startswith(('application/x-www-form-urlencoded',
                                                                 'multipart/form-data')):
             sent = bottle.request.forms.get('csrf') or ''   # only forms are parsed: an upload body stays unread
-        if bottle.request.method != 'POST' or not hmac.compare_digest(sent, session.csrf):
+        if bottle.request.method != 'POST' or not same_secret(sent, session.csrf):
             raise StoreError('the form expired; reload the page and try again', 403)
 
     # the sign-in form
@@ -303,11 +309,6 @@ def session_token(cookie_header):
     except CookieError:
         return ''
     return morsel.value if morsel is not None else ''
-
-
-def same_secret(sent, expected):
-    """Constant-time equality of a secret the client sent (any text) and the one expected."""
-    return hmac.compare_digest(sent.encode('utf-8', 'surrogateescape'), expected.encode('utf-8'))
 
 
 def make_web(node):
@@ -421,10 +422,10 @@ def make_web(node):
     def item_media(session, user, principal, item_id):
         item = store.visible_item(principal, item_id)
         if not item.is_local:
-            return gateway_reply(node, item, bottle.request.headers, bottle.response)
+            return gateway_reply(node, item, media_headers(), bottle.response)
         download = bottle.request.query.get('download') == '1'
         name = os.path.basename(item.path) if download else None
-        body = media.file_response(bottle.response, bottle.request.headers, store.open_media(item), item.mime, name)
+        body = media.file_response(bottle.response, media_headers(), store.open_media(item), item.mime, name)
         if download:
             bottle.response.set_header('Content-Disposition', media.content_disposition('attachment', name))
         return body
@@ -433,12 +434,12 @@ def make_web(node):
     def thumbnail(session, user, principal, item_id):
         item = store.visible_item(principal, item_id)
         if item.is_local:
-            return media.file_response(bottle.response, bottle.request.headers, store.open_thumbnail(item),
+            return media.file_response(bottle.response, media_headers(), store.open_thumbnail(item),
                                        'image/jpeg')
         path = node.registry.thumbnails.path(item.id)
         if not path or not os.path.exists(path):
             raise StoreError('this item has no thumbnail', 404)
-        return media.file_response(bottle.response, bottle.request.headers, open(path, 'rb'), 'image/jpeg')
+        return media.file_response(bottle.response, media_headers(), open(path, 'rb'), 'image/jpeg')
 
     @app.post('/watch/<item_id>/comments')
     def post_comment(session, user, principal, item_id):
@@ -480,7 +481,7 @@ def make_web(node):
         web.check_csrf(session)
         item = receive_upload(store, user)
         node.media.wake.set()
-        if bottle.request.get_header('X-Requested-With') == 'fetch':
+        if bottle.request.headers.raw('X-Requested-With') == 'fetch':
             return {'id': item.id, 'url': '/watch/' + item.id}
         raise Redirect('/watch/' + item.id)
 
