@@ -36,7 +36,7 @@ def window_range(range_header, size):
     if asked is None:
         return None
     if asked == media.UNSATISFIABLE:
-        return range_header.strip()          # let the origin answer its own 416
+        return 'bytes=%d-' % size            # as unsatisfiable, in a form the origin parses: it answers the 416
     start, end = asked
     return 'bytes=%d-%d' % (start, min(end, start + GATEWAY_WINDOW - 1))
 

@@ -240,8 +240,11 @@ def hide_matches(node, count=1):
         node.add('secret%d.mp4' % n, tags=['secret'], title='Sunset secret %d' % n)
     peer_items = [privtube_registry.checked_item(remote_item('R%021d' % n, title='Sunset far %d' % n,
                                                              tags=['secret'])) for n in range(first, first + count)]
-    with node.node.database.db.atomic():
-        node.node.registry.apply_items('evil', peer_items)
+    registry = node.node.registry
+    staged = privtube_registry.StagedRead(registry.db, registry.max_items)
+    staged.add(peer_items, [])
+    with registry.db.atomic():
+        registry.apply_staged('evil', staged)
 
 
 @pytest.mark.parametrize('query', [{}, {'sort': 'relevance'}, {'tag': 'cartoons'}, {'kind': 'video'},
