@@ -1,7 +1,9 @@
 """The web app: sign-in, browse, search, watch, upload, comments and views, account and admin pages.
 
-Every page goes through `signed_in()` (a server-side session), every state change through a POST with
-the session's CSRF token, and every item through `Store.visible_item` or `auth.visible_filter`.
+Every page goes through `PagePlugin`: it finds the server-side session (`Web.page()`), checks the session's
+CSRF token on every state change, and maps refusals to pages. Routes are registered by concern (the
+`register_*` functions here, the admin pages in privtube_admin.py); every item goes through
+`Store.visible_item` or `auth.visible_filter`.
 """
 import hashlib
 import hmac
@@ -37,16 +39,31 @@ LOGIN_COOKIE = 'privtube_login'      # the sign-in form's pre-session token
 SESSION_IDLE = 30 * 24 * 3600
 SESSION_TOUCH = 600
 PAGE_SIZE = 24
-ANONYMOUS = {'/login', '/setup', '/healthz'}
+ANONYMOUS = {'/login', '/setup', '/healthz'}   # the reviewed routes open without a session
+SAFE_METHODS = ('GET', 'HEAD')                  # every other method changes state: it needs the CSRF token
+SORTS = (('relevance', 'best match'), ('newest', 'newest'), ('views', 'most viewed'))   # search's orders
 # failed password checks in 5 minutes: of one account from one client, of distinct accounts from one client,
 # and of one account from everywhere; after that, one more each 5 minutes / limit
 PAIR_LIMIT, CLIENT_LIMIT, ACCOUNT_LIMIT = 5, 10, 50
 
 
-class Redirect(Exception):
-    def __init__(self, location):
-        super().__init__(location)
-        self.location = location
+class WebError(Exception):
+    """A request the web app refuses: `status` is the HTTP status, the message is shown on the page."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+def see_other(location):
+    """Answer 303 at `location`, a path of this site, keeping the headers and cookies set so far. This is
+    `bottle.redirect` except that the path stays relative: Bottle would prefix the scheme and host it reads
+    from the request's Host and X-Forwarded-* headers, which the node trusts only from a configured proxy."""
+    answer = bottle.response.copy(cls=bottle.HTTPResponse)
+    answer.status = 303
+    answer.body = ''
+    answer.set_header('Location', location)
+    raise answer
 
 
 class Throttle:
@@ -118,7 +135,7 @@ def client_bucket(address):
     return str(ipaddress.ip_network('%s/64' % ip.exploded, strict=False))
 
 
-class TryLater(StoreError):
+class TryLater(WebError):
     """A 429 whose request may be sent again after `retry_after` seconds."""
 
     def __init__(self, message, retry_after):
@@ -172,10 +189,6 @@ def same_secret(sent, expected):
     return hmac.compare_digest(sent.encode('utf-8', 'surrogatepass'), expected.encode('utf-8'))
 
 
-def session_hash(token):
-    return hashlib.sha256(token.encode('utf-8', 'surrogateescape')).hexdigest()
-
-
 class Web:
     """Request-level helpers bound to one node."""
 
@@ -192,7 +205,7 @@ class Web:
         self.delete_current_session()
         token = secrets.token_urlsafe(32)
         now = time.time()
-        self.database.Session.create(id_hash=session_hash(token), user=user.id, csrf=secrets.token_urlsafe(24),
+        self.database.Session.create(id_hash=auth.token_hash(token), user=user.id, csrf=secrets.token_urlsafe(24),
                                      created=now, last_seen=now)
         self.set_cookie(COOKIE, token, max_age=SESSION_IDLE)
 
@@ -214,16 +227,26 @@ class Web:
         self.delete_current_session()
         self.set_cookie(COOKIE, '', max_age=0)
 
+    def page(self, admin=False):
+        """The signed-in request's Page, or a redirect to /login. A state change must carry the session's
+        CSRF token, and an admin page (`admin`) an administrator."""
+        page = self.signed_in()
+        if bottle.request.method not in SAFE_METHODS:
+            self.check_csrf(page.session)
+        if admin:
+            require_admin(page.user)
+        return page
+
     def signed_in(self):
-        """(session, user, principal) of the request, or redirect to /login."""
+        """The Page of the request's session, or redirect to /login."""
         session = self.current_session()
         if session is None:
-            raise Redirect('/login?next=' + quote(own_address(), safe=''))
+            see_other('/login?next=' + quote(own_address(), safe=''))
         if session.last_seen < time.time() - SESSION_TOUCH:   # a write per page would cost an fsync each
             self.database.Session.update(last_seen=time.time()).where(
                 self.database.Session.id_hash == session.id_hash).execute()
         user = session.user
-        return session, user, self.node.accounts.user_principal(user)
+        return Page(session, user, self.node.accounts.user_principal(user))
 
     def check_csrf(self, session):
         sent = bottle.request.headers.raw('X-CSRF-Token') or ''
@@ -231,7 +254,7 @@ class Web:
                                                                 'multipart/form-data')):
             sent = bottle.request.forms.get('csrf') or ''   # only forms are parsed: an upload body stays unread
         if bottle.request.method != 'POST' or not same_secret(sent, session.csrf):
-            raise StoreError('the form expired; reload the page and try again', 403)
+            raise WebError('the form expired; reload the page and try again', 403)
 
     # the sign-in form
     def login_token(self):
@@ -285,6 +308,17 @@ class Web:
         return user if self.passwords.check(password, user.password_hash) else None
 
 
+class Page:
+    """What a signed-in page's handler is given: the session, its user and principal, and `render()`."""
+
+    def __init__(self, session, user, principal):
+        self.session, self.user, self.principal = session, user, principal
+
+    def render(self, name, **values):
+        """The page `name` for this user, its forms carrying the session's CSRF token."""
+        return render(name, user=self.user, csrf=self.session.csrf, **values)
+
+
 def own_address():
     """The path and query of this request, percent-encoded: where to come back to after sign-in."""
     query = bottle.request.query_string
@@ -296,7 +330,7 @@ def live_session(database, token):
     if not token or len(token) > 100:
         return None
     Session = database.Session
-    session = Session.get_or_none(Session.id_hash == session_hash(token))
+    session = Session.get_or_none(Session.id_hash == auth.token_hash(token))
     if session is None or session.last_seen < time.time() - SESSION_IDLE:
         return None
     return session
@@ -313,14 +347,24 @@ def session_token(cookie_header):
 
 def make_web(node):
     """The web app as a Bottle app; the API is mounted on it by `make_app`."""
+    import privtube_admin          # deferred: the admin pages' module imports this one
     app = bottle.Bottle()
     web = Web(node)
-    store = node.store
     app.install(PagePlugin(web))
 
     @app.get('/static/<name:re:[a-z]+\\.(css|js|svg)>', skip=True)
     def static(name):
         return bottle.static_file(name, root=STATIC)
+
+    for register in (register_setup, register_sign_in, register_browse, register_uploads, register_comments,
+                     privtube_admin.register):
+        register(app, web)
+    return app
+
+
+def register_setup(app, web):
+    """The first run: the setup link makes the node's first administrator."""
+    node = web.node
 
     @app.get('/setup', anonymous=True)
     def setup_form():
@@ -337,7 +381,7 @@ def make_web(node):
         form = bottle.request.forms
         expected = web.setup_token()
         if expected is None or not same_secret(form.get('token', ''), expected):
-            raise StoreError('this setup link is no longer valid', 403)
+            raise WebError('this setup link is no longer valid', 403)
         try:
             user = node.accounts.create_user(form.getunicode('username', ''), form.getunicode('password', ''),
                                              admin=True)
@@ -346,7 +390,12 @@ def make_web(node):
             return render('setup', user=None, token=expected, error=str(exc))
         node.database.Secret.delete().where(node.database.Secret.name == 'setup_token').execute()
         web.start_session(user)
-        raise Redirect('/')
+        see_other('/')
+
+
+def register_sign_in(app, web):
+    """Sign-in and sign-out, and the account page (a password change)."""
+    node = web.node
 
     @app.get('/login', anonymous=True)
     def login_form():
@@ -369,58 +418,73 @@ def make_web(node):
             return login_page(web, 'Wrong user name or password.')
         web.start_session(user)
         web.set_cookie(LOGIN_COOKIE, '', max_age=0)
-        raise Redirect(quote(safe_next(), safe=PATH_SAFE))
+        see_other(quote(safe_next(), safe=PATH_SAFE))
 
     @app.get('/logout')
-    def logout_form(session, user, principal):
-        return render('logout', user=user, csrf=session.csrf)
+    def logout_form(page):
+        return page.render('logout')
 
     @app.post('/logout')
-    def logout(session, user, principal):
-        web.check_csrf(session)
+    def logout(page):
         web.end_session()
-        raise Redirect('/login')
+        see_other('/login')
+
+    @app.get('/account')
+    def account(page):
+        return page.render('account', error=None, done=False)
+
+    @app.post('/account')
+    def change_password(page):
+        form = bottle.request.forms
+        try:
+            matches = web.login(page.user.name, form.getunicode('current', '') or '') is not None
+        except TryLater as refused:
+            return page.render('account', error=try_later(refused), done=False)
+        if not matches:
+            bottle.response.status = 400
+            return page.render('account', error='The current password is wrong.', done=False)
+        node.accounts.set_password(page.user.name, form.getunicode('password', '') or '',
+                                   keep_session=page.session.id_hash)
+        return page.render('account', error=None, done=True)
+
+
+def register_browse(app, web):
+    """The start page, search, the watch page, and the media and thumbnails they show."""
+    node, store = web.node, web.node.store
 
     @app.get('/')
-    def home(session, user, principal):
+    def home(page):
         Item = node.database.Item
-        visible = store.visible_query(principal)
+        visible = store.visible_query(page.principal)
         recent = list(visible.order_by(Item.created.desc(), SQL('rowid DESC')).limit(12))
         popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
-        return render('home', user=user, csrf=session.csrf, recent=recent, popular=popular)
+        return page.render('home', recent=cards(recent), popular=cards(popular))
 
     @app.get('/search')
-    def search(session, user, principal):
-        query = bottle.request.query
-        q = (query.getunicode('q') or '')[:1000]
-        sort = query.get('sort') if query.get('sort') in ('relevance', 'newest', 'views') else 'relevance'
-        kind = query.get('kind') if query.get('kind') in media.MEDIA_KINDS else ''
-        tag = (query.getunicode('tag') or '').strip().lower()[:64]
-        page = int(query.get('page')) if re.fullmatch(r'[0-9]{1,4}', query.get('page') or '') else 1
-        page = max(page, 1)
-        origin = (query.getunicode('origin') or '').strip()[:64]
-        results, more, ranked = store.search(principal, q, tag=tag, kind=kind, sort=sort,
+    def search(page):
+        asked = search_form(bottle.request.query)
+        q, sort, origin, number = asked['q'], asked['sort'], asked['origin'], asked['page']
+        results, more, ranked = store.search(page.principal, q, tag=asked['tag'], kind=asked['kind'], sort=sort,
                                              origin='local' if origin == node.name else origin,
-                                             offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-        return render('search', user=user, csrf=session.csrf, q=q, sort=sort, kind=kind, tag=tag, page=page,
-                      origin=origin, origins=[node.name] + sorted(node.registry.peers()),
-                      results=results, more=more, newest_instead=bool(q and sort == 'relevance' and results
-                                                                      and not ranked))
+                                             offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        return page.render('search', origins=[node.name] + sorted(node.registry.peers()), kinds=media.MEDIA_KINDS,
+                           sorts=SORTS, results=cards(results), more=more,
+                           newest_instead=bool(q and sort == 'relevance' and results and not ranked), **asked)
 
     @app.get('/watch/<item_id>')
-    def watch(session, user, principal, item_id):
-        item = store.visible_item(principal, item_id)
-        comments, comments_error = item_comments(node, item)
+    def watch(page, item_id):
+        item = store.visible_item(page.principal, item_id)
+        comments, comments_error = item_comments(node, item, page.user)
         playable, why_not = media.playability(item.mime, item.codecs)
-        return render('watch', user=user, csrf=session.csrf, item=item, tags=store.tags_of(item.id),
-                      kind=media.media_kind(item.mime) if playable else 'other', why_not=why_not,
-                      comments=comments, comments_error=comments_error,
-                      may_edit=may_edit(user, item), owner=item.owner.name if item.owner_id else None,
-                      origin=node.name if item.is_local else item.origin, offline=offline_since(node, item))
+        return page.render('watch', item=item, tags=store.tags_of(item.id),
+                           kind=media.media_kind(item.mime) if playable else 'other', why_not=why_not,
+                           comments=comments, comments_error=comments_error,
+                           may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
+                           origin=node.name if item.is_local else item.origin, offline=offline_since(node, item))
 
     @app.get('/media/<item_id>')
-    def item_media(session, user, principal, item_id):
-        item = store.visible_item(principal, item_id)
+    def item_media(page, item_id):
+        item = store.visible_item(page.principal, item_id)
         if not item.is_local:
             return gateway_reply(node, item, media_headers(), bottle.response)
         download = bottle.request.query.get('download') == '1'
@@ -431,183 +495,124 @@ def make_web(node):
         return body
 
     @app.get('/thumb/<item_id>')
-    def thumbnail(session, user, principal, item_id):
-        item = store.visible_item(principal, item_id)
+    def thumbnail(page, item_id):
+        item = store.visible_item(page.principal, item_id)
         if item.is_local:
             return media.file_response(bottle.response, media_headers(), store.open_thumbnail(item),
                                        'image/jpeg')
         path = node.registry.thumbnails.path(item.id)
         if not path or not os.path.exists(path):
-            raise StoreError('this item has no thumbnail', 404)
+            raise WebError('this item has no thumbnail', 404)
         return media.file_response(bottle.response, media_headers(), open(path, 'rb'), 'image/jpeg')
 
-    @app.post('/watch/<item_id>/comments')
-    def post_comment(session, user, principal, item_id):
-        web.check_csrf(session)
-        item = store.visible_item(principal, item_id)
-        body = check_text(bottle.request.forms.getunicode('body') or '', 'comment', MAX_COMMENT, required=True)
-        if item.is_local:
-            store.add_comment(item, user.name, body, user_id=user.id)
-        else:
-            node.remote.post(item, user.name, body)
-        raise Redirect('/watch/%s#comments' % item.id)
 
-    @app.post('/watch/<item_id>/comments/<comment_id>/delete')
-    def delete_comment(session, user, principal, item_id, comment_id):
-        web.check_csrf(session)
-        item = store.visible_item(principal, item_id)
-        if not item.is_local:
-            raise StoreError('comments on items of %s are deleted there' % item.origin, 403)
-        store.delete_comment(item, comment_id, lambda c: user.is_admin or c.user_id == user.id)
-        raise Redirect('/watch/%s#comments' % item.id)
-
-    @app.post('/watch/<item_id>/view')
-    def count_view(session, user, principal, item_id):
-        web.check_csrf(session)
-        item = store.visible_item(principal, item_id)
-        if not item.is_local:
-            node.remote.view(item, viewer_id(node, user))
-            return {'counted': True, 'views': item.views + 1}
-        counted = item.owner_id != user.id and store.count_view(item, principal.tag, 'web')
-        return {'counted': bool(counted), 'views': store.get_item(item.id).views}
+def register_uploads(app, web):
+    """What members add and change: uploads, their edits and deletions."""
+    node, store = web.node, web.node.store
 
     @app.get('/upload')
-    def upload_form(session, user, principal):
-        return render('upload', user=user, csrf=session.csrf, error=None,
-                      max_mb=node.config.get('store', 'max_upload_mb'))
+    def upload_form(page):
+        return page.render('upload', error=None, max_mb=node.config.get('store', 'max_upload_mb'))
 
     @app.post('/upload')
-    def upload(session, user, principal):
-        web.check_csrf(session)
-        item = receive_upload(store, user)
+    def upload(page):
+        item = receive_upload(store, page.user)
         node.media.wake.set()
         if bottle.request.headers.raw('X-Requested-With') == 'fetch':
             return {'id': item.id, 'url': '/watch/' + item.id}
-        raise Redirect('/watch/' + item.id)
+        see_other('/watch/' + item.id)
 
     @app.get('/edit/<item_id>')
-    def edit_form(session, user, principal, item_id):
-        item = editable(store, principal, user, item_id)
-        return render('edit', user=user, csrf=session.csrf, item=item, tags=store.tags_of(item.id), error=None)
+    def edit_form(page, item_id):
+        item = editable(store, page, item_id)
+        return page.render('edit', item=item, tags=store.tags_of(item.id), error=None)
 
     @app.post('/edit/<item_id>')
-    def edit(session, user, principal, item_id):
-        web.check_csrf(session)
-        item = editable(store, principal, user, item_id)
+    def edit(page, item_id):
+        item = editable(store, page, item_id)
         form = bottle.request.forms
         store.edit_item(item, form.getunicode('title', ''), form.getunicode('description', ''),
                         auth.split_tag_list(form.getunicode('tags', '')), bool(form.get('private')))
-        raise Redirect('/watch/' + item.id)
+        see_other('/watch/' + item.id)
 
     @app.post('/delete/<item_id>')
-    def delete(session, user, principal, item_id):
-        web.check_csrf(session)
-        store.delete_item(editable(store, principal, user, item_id))
-        raise Redirect('/')
-
-    @app.get('/account')
-    def account(session, user, principal):
-        return render('account', user=user, csrf=session.csrf, error=None, done=False)
-
-    @app.post('/account')
-    def change_password(session, user, principal):
-        web.check_csrf(session)
-        form = bottle.request.forms
-        try:
-            matches = web.login(user.name, form.getunicode('current', '') or '') is not None
-        except TryLater as refused:
-            return render('account', user=user, csrf=session.csrf, error=try_later(refused), done=False)
-        if not matches:
-            bottle.response.status = 400
-            return render('account', user=user, csrf=session.csrf, error='The current password is wrong.',
-                          done=False)
-        node.accounts.set_password(user.name, form.getunicode('password', '') or '', keep_session=session.id_hash)
-        return render('account', user=user, csrf=session.csrf, error=None, done=True)
-
-    add_admin_routes(app, web)
-    return app
+    def delete(page, item_id):
+        store.delete_item(editable(store, page, item_id))
+        see_other('/')
 
 
-def add_admin_routes(app, web):
-    node = web.node
-    accounts = node.accounts
+def register_comments(app, web):
+    """What members say about an item: comments, and the views they count."""
+    node, store = web.node, web.node.store
 
-    @app.get('/admin/users')
-    def users(session, user, principal):
-        require_admin(user)
-        return render('admin_users', user=user, csrf=session.csrf, users=accounts.users(),
-                      groups=accounts.groups(), error=None)
-
-    @app.post('/admin/users')
-    def users_change(session, user, principal):
-        form = admin_form(web, session, user)
-        if form.get('action') == 'remove':
-            if form.getunicode('name') == user.name:
-                raise StoreError('you cannot remove yourself')
-            accounts.remove_user(form.getunicode('name', ''))
+    @app.post('/watch/<item_id>/comments')
+    def post_comment(page, item_id):
+        item = store.visible_item(page.principal, item_id)
+        body = check_text(bottle.request.forms.getunicode('body') or '', 'comment', MAX_COMMENT, required=True)
+        if item.is_local:
+            store.add_comment(item, page.user.name, body, user_id=page.user.id)
         else:
-            groups = [g for g in form.getall('groups')] or None
-            accounts.create_user(form.getunicode('name', ''), form.getunicode('password', ''),
-                                 admin=bool(form.get('admin')), groups=groups)
-        raise Redirect('/admin/users')
+            node.remote.post(item, page.user.name, body)
+        see_other('/watch/%s#comments' % item.id)
 
-    @app.get('/admin/groups')
-    def groups(session, user, principal):
-        require_admin(user)
-        return render('admin_groups', user=user, csrf=session.csrf, groups=accounts.groups(),
-                      load_rules=auth.load_rules)
+    @app.post('/watch/<item_id>/comments/<comment_id>/delete')
+    def delete_comment(page, item_id, comment_id):
+        item = store.visible_item(page.principal, item_id)
+        if not item.is_local:
+            raise WebError('comments on items of %s are deleted there' % item.origin, 403)
+        store.delete_comment(item, comment_id, lambda comment: may_delete_comment(page.user, comment.user_id))
+        see_other('/watch/%s#comments' % item.id)
 
-    @app.post('/admin/groups')
-    def groups_change(session, user, principal):
-        form = admin_form(web, session, user)
-        if form.get('action') == 'remove':
-            accounts.remove_group(form.getunicode('name', ''))
-        else:
-            accounts.create_group(form.getunicode('name', ''), (form.getunicode('rules', '') or '').split())
-        raise Redirect('/admin/groups')
-
-    @app.get('/admin/peers')
-    def peers(session, user, principal):
-        require_admin(user)
-        return render('admin_peers', user=user, csrf=session.csrf, peers=peer_rows(node), started=None)
-
-    @app.post('/admin/peers')
-    def peers_sync(session, user, principal):
-        name = admin_form(web, session, user).getunicode('name', '')
-        if name not in node.registry.peers():
-            raise StoreError('no peer named %s' % name, 404)
-        threading.Thread(target=node.registry.sync, args=(name,), name='privtube-sync-now', daemon=True).start()
-        return render('admin_peers', user=user, csrf=session.csrf, peers=peer_rows(node), started=name)
-
-    @app.get('/admin/keys')
-    def keys(session, user, principal):
-        require_admin(user)
-        return render('admin_keys', user=user, csrf=session.csrf, keys=accounts.keys(), load_rules=auth.load_rules,
-                      new_key=None, peer_line=None)
-
-    @app.post('/admin/keys')
-    def keys_change(session, user, principal):
-        form = admin_form(web, session, user)
-        new_key = peer_line = None
-        if form.get('action') == 'revoke':
-            accounts.revoke_key(form.getunicode('name', ''))
-        else:
-            _, new_key = accounts.create_key(form.getunicode('name', ''), (form.getunicode('rules', '') or '').split(),
-                                             manage=bool(form.get('manage')))
-            peer_line = 'privtube peer add %s %s --key %s' % (node.name, node.config.base_url, new_key)
-        return render('admin_keys', user=user, csrf=session.csrf, keys=accounts.keys(), load_rules=auth.load_rules,
-                      new_key=new_key, peer_line=peer_line)
+    @app.post('/watch/<item_id>/view')
+    def count_view(page, item_id):
+        item = store.visible_item(page.principal, item_id)
+        if not item.is_local:
+            node.remote.view(item, viewer_id(node, page.user))
+            return {'counted': True, 'views': item.views + 1}
+        counted = item.owner_id != page.user.id and store.count_view(item, page.principal.tag, 'web')
+        return {'counted': bool(counted), 'views': store.get_item(item.id).views}
 
 
-def item_comments(node, item):
-    """(comments, error message): a peer's item has its comments at the origin, which may be offline."""
+def search_form(query):
+    """The search page's fields from its query string, each cut to what the search takes."""
+    page = query.get('page') or ''
+    return {'q': (query.getunicode('q') or '')[:1000],
+            'sort': query.get('sort') if query.get('sort') in dict(SORTS) else 'relevance',
+            'kind': query.get('kind') if query.get('kind') in media.MEDIA_KINDS else '',
+            'tag': (query.getunicode('tag') or '').strip().lower()[:64],
+            'page': max(int(page), 1) if re.fullmatch(r'[0-9]{1,4}', page) else 1,
+            'origin': (query.getunicode('origin') or '').strip()[:64]}
+
+
+def cards(items):
+    """[(item, kind)] for a list of cards: the kind names the card's icon and label."""
+    return [(item, media.media_kind(item.mime)) for item in items]
+
+
+def item_comments(node, item, user):
+    """(comments, error message): a peer's item has its comments at the origin, which may be offline.
+    Each comment says whether `user` may delete it (`may_delete`), by the rule the delete route applies."""
     if item.is_local:
-        return node.store.comments_json(item), None
+        writers = comment_writers(node.database, item)
+        return [dict(comment, may_delete=may_delete_comment(user, writers.get(comment['id'])))
+                for comment in node.store.comments_json(item)], None
     try:
-        return node.remote.comments(item), None
+        return [dict(comment, may_delete=False) for comment in node.remote.comments(item)], None
     except PeerError as exc:
         return [], 'Sorry, comments unavailable right now: they live at %s, which cannot be reached (%s).' % (
             item.origin, exc)
+
+
+def comment_writers(database, item):
+    """{comment id: id of the user who wrote it, None for a key's} of a local item's comments."""
+    Comment = database.Comment
+    return dict(Comment.select(Comment.id, Comment.user).where(Comment.item == item.id).tuples())
+
+
+def may_delete_comment(user, writer_id):
+    """Administrators delete any comment of a local item; members the ones they wrote (by user id:
+    names are not unique across nodes, a peer's `al@bob` is not the local user `al@bob`)."""
+    return user.is_admin or writer_id == user.id
 
 
 def offline_since(node, item):
@@ -625,23 +630,9 @@ def viewer_id(node, user):
     return hashlib.sha256(('%s/%d' % (node.name, user.id)).encode()).hexdigest()[:24]
 
 
-def peer_rows(node):
-    """[(name, url, state)] of the configured peers, in name order."""
-    Peer = node.database.Peer
-    states = {row.name: row for row in Peer.select()}
-    return [(name, peer["url"], states.get(name)) for name, peer in sorted(node.registry.peers().items())]
-
-
-def admin_form(web, session, user):
-    """The submitted form of an admin page, once the CSRF token and the admin role are checked."""
-    web.check_csrf(session)
-    require_admin(user)
-    return bottle.request.forms
-
-
 def require_admin(user):
     if not user.is_admin:
-        raise StoreError('only administrators may open this page', 403)
+        raise WebError('only administrators may open this page', 403)
 
 
 def may_edit(user, item):
@@ -649,10 +640,10 @@ def may_edit(user, item):
     return item.is_local and (user.is_admin or (item.owner_id is not None and item.owner_id == user.id))
 
 
-def editable(store, principal, user, item_id):
-    item = store.visible_item(principal, item_id)
-    if not may_edit(user, item):
-        raise StoreError('only the owner of this item or an administrator may change it', 403)
+def editable(store, page, item_id):
+    item = store.visible_item(page.principal, item_id)
+    if not may_edit(page.user, item):
+        raise WebError('only the owner of this item or an administrator may change it', 403)
     return item
 
 
@@ -662,7 +653,7 @@ def receive_upload(store, user):
     if (request.content_type or '').startswith('multipart/form-data'):
         upload = request.files.get('file')
         if upload is None:
-            raise StoreError('choose a file to upload')
+            raise WebError('choose a file to upload')
         fields, stream, length = request.forms, upload.file, content_size(upload.file)
         extension = os.path.splitext(upload.raw_filename or '')[1]
     else:
@@ -670,7 +661,7 @@ def receive_upload(store, user):
         length = int(request.environ.get('CONTENT_LENGTH') or 0)
         extension = os.path.splitext(request.query.getunicode('filename') or '')[1]
     if length <= 0:
-        raise StoreError('the file is empty')
+        raise WebError('the file is empty')
     title = check_text(fields.getunicode('title') or '', 'title', 200) or 'untitled'
     description = check_text(fields.getunicode('description') or '', 'description', 10000)
     tags = auth.split_tag_list(fields.getunicode('tags') or '')
@@ -705,7 +696,7 @@ PATH_SAFE = "/?#&=;:@!$'()*+,%"      # kept as they are when `next` is percent-e
 def refuse_control_characters():
     """400 for control characters in the address or the form's `next`: CR, LF or NUL in a Location."""
     if CONTROL.search(unquote(bottle.request.query_string) + (bottle.request.forms.get('next') or '')):
-        raise StoreError('the address has control characters', 400)
+        raise WebError('the address has control characters', 400)
 
 
 def safe_next():
@@ -733,32 +724,40 @@ def fully_unquoted(text, rounds=5):
 
 
 class PagePlugin:
-    """Wraps every web route: database connection, sign-in check, and errors as pages."""
+    """Wraps every web route: the database connection, the sign-in check, the CSRF token of every state
+    change and the admin role (`Web.page()`), and the one place where refusals become pages.
+
+    A route opens without a session only when it says `anonymous=True` and is on the reviewed list
+    (ANONYMOUS: sign-in and setup check their own tokens); its handler gets no Page. Every other handler
+    gets the Page first, and `admin=True` in a route's options admits administrators only."""
     name, api = 'privtube_web', 2
+    REFUSALS = (WebError, StoreError, auth.AuthError, PeerError)   # each has its HTTP status (400 if not)
 
     def __init__(self, web):
         self.web = web
 
     def apply(self, callback, route):
-        anonymous = route.config.get('anonymous')
+        anonymous, admin = route.config.get('anonymous'), route.config.get('admin', False)
+        if anonymous and route.rule not in ANONYMOUS:
+            raise ValueError('%s is not on the reviewed list of anonymous routes' % route.rule)
 
         def wrapper(*args, **kwargs):
-            bottle.response.set_header('X-Frame-Options', 'DENY')
-            bottle.response.set_header('Content-Security-Policy', "default-src 'self'; media-src 'self'; "
-                                       "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'")
-            bottle.response.set_header('Referrer-Policy', 'same-origin')
+            set_page_headers(bottle.response)
             try:
                 with self.web.node.database.serving():
                     if anonymous:
                         return callback(*args, **kwargs)
-                    session, user, principal = self.web.signed_in()
-                    return callback(session, user, principal, *args, **kwargs)
-            except Redirect as moved:
-                bottle.response.status = 303
-                bottle.response.set_header('Location', moved.location)
-                return ''
-            except (StoreError, auth.AuthError, PeerError) as exc:
+                    return callback(self.web.page(admin), *args, **kwargs)
+            except self.REFUSALS as exc:
                 bottle.response.status = getattr(exc, 'status', 400)
                 return render('message', title='Sorry', message=str(exc), user=None)
 
         return wrapper
+
+
+def set_page_headers(response):
+    """No framing, no other site's scripts or objects, no address leaked to other sites."""
+    response.set_header('X-Frame-Options', 'DENY')
+    response.set_header('Content-Security-Policy', "default-src 'self'; media-src 'self'; "
+                        "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'")
+    response.set_header('Referrer-Policy', 'same-origin')

@@ -9,6 +9,8 @@ import pytest
 import webtest
 
 import privtube_auth
+import privtube_media
+import privtube_web
 from conftest import login_token
 from privtube_web import CLIENT_LIMIT, COOKIE, PAIR_LIMIT, setup_token
 
@@ -433,6 +435,16 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     assert node.store.get_item(item.id) is not None
 
 
+def test_only_reviewed_routes_may_be_anonymous(node):
+    assert {r.rule for r in node.app.routes if r.config.get('anonymous')} <= privtube_web.ANONYMOUS
+
+    @node.app.get('/unreviewed', anonymous=True)
+    def unreviewed():
+        return 'open'
+    assert browser(node).get('/unreviewed', expect_errors=True).status_int == 500
+    assert 'open' not in browser(node).get('/unreviewed', expect_errors=True).text
+
+
 def test_the_reviewed_anonymous_routes_work_anonymously(node):
     client = browser(node)
     assert client.get('/healthz', status=200).json == {'status': 'ok'}
@@ -747,6 +759,57 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     assert posts <= covered, posts - covered
 
 
+def test_every_non_anonymous_post_route_refuses_a_missing_token(node):
+    make_user(node, 'root', admin=True)
+    bob = make_user(node, 'bob')
+    item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
+    comment = node.store.add_comment(item, 'bob', 'hello', user_id=bob.id)
+    admin = signed_in(node, 'root')
+    before = snapshot(node)
+    changing = [r for r in node.app.routes if r.method not in ('GET', 'HEAD') and not r.rule.startswith('/api/')
+                and not r.config.get('anonymous')]
+    assert len(changing) >= 12
+    for route in changing:
+        url = fill_rule(route.rule, {'item_id': item.id, 'comment_id': comment['id']})
+        for body in ({}, {'csrf': ''}):
+            response = admin.request(url, method=route.method, POST=body, expect_errors=True)
+            assert response.status_int == 403, (route.method, url, response.status)
+            assert 'the form expired' in response.text, (route.method, url)
+    assert snapshot(node) == before
+    admin.get('/', status=200)
+
+
+def test_a_new_post_route_is_refused_without_the_token_without_asking_for_it(node):
+    """The page plugin checks the token: a route added later cannot forget it."""
+    make_user(node, 'ann')
+    ran = []
+
+    @node.app.post('/new-thing')
+    def new_thing(page):
+        ran.append(page.user.name)
+        return 'done'
+    client = signed_in(node, 'ann')
+    client.post('/new-thing', {}, status=403)
+    client.post('/new-thing', {'csrf': 'forged'}, status=403)
+    assert ran == []
+    assert client.post('/new-thing', {'csrf': csrf_for(client)}, status=200).text == 'done'
+    assert ran == ['ann']
+
+
+def test_every_admin_route_refuses_a_member(node):
+    make_user(node, 'bob')
+    member = signed_in(node, 'bob')
+    token = csrf_for(member)
+    before = snapshot(node)
+    admin_routes = [r for r in node.app.routes if r.rule.startswith('/admin/')]
+    assert len(admin_routes) == 8 and all(r.config.get('admin') for r in admin_routes)
+    for route in admin_routes:
+        body = {'csrf': token} if route.method == 'POST' else None
+        response = member.request(route.rule, method=route.method, POST=body, expect_errors=True)
+        assert response.status_int == 403 and 'only administrators' in response.text, (route.method, route.rule)
+    assert snapshot(node) == before
+
+
 def test_get_never_changes_state(node):
     make_user(node, 'root', admin=True)
     bob = make_user(node, 'bob')
@@ -1025,6 +1088,37 @@ def test_comment_delete_by_author_or_admin_only(node):
     ann.post('/watch/%s/comments/%s/delete' % (other.id, ids['from ann two']), {'csrf': csrf_for(ann)},
              status=404)
     assert item_row(node, item).comments == 1
+
+
+def test_a_user_named_like_a_peers_commenter_is_offered_no_delete_of_its_comment(node):
+    """al@bob is a local name and also how a comment of al at the peer bob is signed: Delete is offered
+    by the rule the server applies (who wrote it, by id), not by the author's name."""
+    make_user(node, 'root', admin=True)
+    make_user(node, 'al@bob')
+    item = node.add('clip.mp4', title='Clip')
+    node.client.post_json('/api/v1/content/%s/comments' % item.id, {'author': 'al', 'body': 'from the peer'},
+                          headers=node.key('bob'), status=201)
+    al = signed_in(node, 'al@bob')
+    post_comment(al, item, 'from the local al')
+    ids = {c['body']: c['id'] for c in node.store.comments_json(item)}
+    assert {c['author'] for c in node.store.comments_json(item)} == {'al@bob'}
+    peers_url = '/watch/%s/comments/%s/delete' % (item.id, ids['from the peer'])
+    own_url = '/watch/%s/comments/%s/delete' % (item.id, ids['from the local al'])
+    watch = al.get('/watch/' + item.id)
+    assert peers_url not in watch.text and own_url in watch.text
+    refused = al.post(peers_url, {'csrf': csrf_of(watch)}, status=403)
+    assert 'only the author' in refused.text
+    admin_watch = signed_in(node, 'root', address='192.0.2.40').get('/watch/' + item.id)
+    assert peers_url in admin_watch.text and own_url in admin_watch.text
+    find_form(watch, own_url).submit(status=303)
+    assert [c['body'] for c in node.store.comments_json(item)] == ['from the peer']
+
+
+def test_the_search_page_offers_the_media_kinds_the_search_takes(node):
+    make_user(node, 'ann')
+    page = signed_in(node, 'ann').get('/search')
+    offered = re.findall(r'<option value="([^"]*)"', page.text.split('name="kind"')[1].split('</select>')[0])
+    assert offered == [''] + list(privtube_media.MEDIA_KINDS)
 
 
 # --- 13. admin pages -------------------------------------------------------------------------------

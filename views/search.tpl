@@ -5,7 +5,7 @@
   <input name="tag" value="{{tag}}" placeholder="tag" aria-label="Tag">
   <select name="kind" aria-label="Kind">
     <option value="">any kind</option>
-    % for k in ('video', 'audio', 'image'):
+    % for k in kinds:
     <option value="{{k}}" {{'selected' if kind == k else ''}}>{{k}}</option>
     % end
   </select>
@@ -16,7 +16,7 @@
     % end
   </select>
   <select name="sort" aria-label="Sort">
-    % for value, label in (('relevance', 'best match'), ('newest', 'newest'), ('views', 'most viewed')):
+    % for value, label in sorts:
     <option value="{{value}}" {{'selected' if sort == value else ''}}>{{label}}</option>
     % end
   </select>

@@ -53,7 +53,7 @@
   % for comment in comments:
     <li><strong>{{comment['author']}}</strong> <time>{{comment['created'][:16].replace('T', ' ')}}</time>
       <p>{{comment['body']}}</p>
-      % if item.is_local and (user.is_admin or comment['author'] == user.name):
+      % if comment['may_delete']:
       <form method="post" action="/watch/{{item.id}}/comments/{{comment['id']}}/delete">
         <input type="hidden" name="csrf" value="{{csrf}}"><button class="link">Delete</button></form>
       % end

@@ -1,0 +1,90 @@
+"""The admin pages: users, groups, keys and peers. Every route is registered with `admin=True`, so the
+page plugin admits administrators only (and checks the CSRF token of every POST, as on every page)."""
+import threading
+
+import bottle
+
+import privtube_auth as auth
+from privtube_web import WebError, see_other
+
+
+def register(app, web):
+    """The admin pages of the web app `app`: its people, then its network."""
+    register_people(app, web.node.accounts)
+    register_network(app, web.node)
+
+
+def register_people(app, accounts):
+    """Users and groups."""
+
+    @app.get('/admin/users', admin=True)
+    def users(page):
+        return page.render('admin_users', users=accounts.users(), groups=accounts.groups(), error=None)
+
+    @app.post('/admin/users', admin=True)
+    def users_change(page):
+        form = bottle.request.forms
+        if form.get('action') == 'remove':
+            if form.getunicode('name') == page.user.name:
+                raise WebError('you cannot remove yourself')
+            accounts.remove_user(form.getunicode('name', ''))
+        else:
+            groups = [g for g in form.getall('groups')] or None
+            accounts.create_user(form.getunicode('name', ''), form.getunicode('password', ''),
+                                 admin=bool(form.get('admin')), groups=groups)
+        see_other('/admin/users')
+
+    @app.get('/admin/groups', admin=True)
+    def groups(page):
+        return page.render('admin_groups', groups=accounts.groups(), load_rules=auth.load_rules)
+
+    @app.post('/admin/groups', admin=True)
+    def groups_change(page):
+        form = bottle.request.forms
+        if form.get('action') == 'remove':
+            accounts.remove_group(form.getunicode('name', ''))
+        else:
+            accounts.create_group(form.getunicode('name', ''), (form.getunicode('rules', '') or '').split())
+        see_other('/admin/groups')
+
+
+def register_network(app, node):
+    """The peers this node reads, and the keys others read it with."""
+    accounts = node.accounts
+
+    @app.get('/admin/peers', admin=True)
+    def peers(page):
+        return page.render('admin_peers', peers=peer_rows(node), started=None)
+
+    @app.post('/admin/peers', admin=True)
+    def peers_sync(page):
+        name = bottle.request.forms.getunicode('name', '')
+        if name not in node.registry.peers():
+            raise WebError('no peer named %s' % name, 404)
+        threading.Thread(target=node.registry.sync, args=(name,), name='privtube-sync-now', daemon=True).start()
+        return page.render('admin_peers', peers=peer_rows(node), started=name)
+
+    @app.get('/admin/keys', admin=True)
+    def keys(page):
+        return page.render('admin_keys', keys=accounts.keys(), load_rules=auth.load_rules, new_key=None,
+                           peer_line=None)
+
+    @app.post('/admin/keys', admin=True)
+    def keys_change(page):
+        form = bottle.request.forms
+        new_key = peer_line = None
+        if form.get('action') == 'revoke':
+            accounts.revoke_key(form.getunicode('name', ''))
+        else:
+            _, new_key = accounts.create_key(form.getunicode('name', ''), (form.getunicode('rules', '') or '').split(),
+                                             manage=bool(form.get('manage')))
+            peer_line = 'privtube peer add %s %s --key %s' % (node.name, node.config.base_url, new_key)
+        return page.render('admin_keys', keys=accounts.keys(), load_rules=auth.load_rules, new_key=new_key,
+                           peer_line=peer_line)
+
+
+def peer_rows(node):
+    """[(name, url, state)] of the configured peers, in name order."""
+    Peer = node.database.Peer
+    states = {row.name: row for row in Peer.select()}
+    return [(name, peer["url"], states.get(name)) for name, peer in sorted(node.registry.peers().items())]
