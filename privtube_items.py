@@ -115,14 +115,17 @@ PEER_VALUES = tuple(field for field in ITEM_FIELDS if field.peers and field.kind
 PEER_COLUMNS = tuple(field.name for field in PEER_VALUES if field.kind != 'tags')
 
 
+API_BLANKS = tuple((field.name, field.blank) for field in API_FIELDS)
+API_BOOLS = tuple(field.name for field in API_FIELDS if field.kind == 'bool')
+
+
 def row_json(row, tags):
     """The contract's ITEM from an item row (a dict of its columns)."""
-    return {field.name: tags if field.kind == 'tags' else json_value(field, row.get(field.name, field.blank))
-            for field in API_FIELDS}
-
-
-def json_value(field, value):
-    return bool(value) if field.kind == 'bool' else value
+    item = {name: row.get(name, blank) for name, blank in API_BLANKS}
+    item['tags'] = tags         # in its place: the table's
+    for name in API_BOOLS:      # SQLite has no booleans: a row read without the model holds 0 or 1
+        item[name] = bool(item[name])
+    return item
 
 
 # --- validation of what a peer sends ------------------------------------------------------------
