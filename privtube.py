@@ -10,6 +10,7 @@ import sys
 import privtube_config as config_mod
 from privtube_auth import AuthError
 from privtube_db import SchemaError
+from privtube_items import iso_of
 from privtube_store import StoreError
 
 logger = logging.getLogger('privtube')
@@ -278,8 +279,7 @@ def cmd_sync(args):
 
 
 def when(timestamp):
-    import time
-    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp)) if timestamp else 'never'
+    return iso_of(timestamp) if timestamp else 'never'
 
 
 def cmd_scan(args):

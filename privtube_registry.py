@@ -14,9 +14,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
-import privtube_auth as auth
 from privtube_config import ConfigError, load as load_config
-from privtube_db import storable
+from privtube_items import PEER_COLUMNS, REMOTE_ID, checked_comments, checked_page
 
 logger = logging.getLogger('privtube.registry')
 
@@ -29,7 +28,6 @@ MAX_PAGES = 2000
 MAX_THUMBNAIL_BYTES = 1024 * 1024
 THUMBNAILS_PER_SYNC = 500
 THUMBNAIL_SECONDS = 60.0
-REMOTE_ID = re.compile(r'^[A-Za-z0-9_-]{16,64}\Z')     # \Z: `$` lets a final line break through
 FORWARDED_HEADERS = ('Content-Type', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified')
 
 
@@ -332,79 +330,8 @@ def parse_json(body):
         raise PeerError('the peer sent malformed JSON', 502)
 
 
-# --- validation of what a peer sends ------------------------------------------------------------
-
-def checked_page(page):
-    """The catalog page if every part has the contract's shape; PeerError naming the first fault."""
-    if not isinstance(page, dict):
-        raise PeerError('the catalog is not a JSON object')
-    items, removed = page.get('items'), page.get('removed', [])
-    if not isinstance(items, list) or not isinstance(removed, list) or len(items) + len(removed) > 10 * CATALOG_PAGE:
-        raise PeerError('the catalog has no valid items/removed lists')
-    if not isinstance(page.get('cursor'), str) or len(page['cursor']) > 200 or not storable(page['cursor']):
-        raise PeerError('the catalog has no valid cursor')
-    if not isinstance(page.get('more', False), bool) or not isinstance(page.get('reset', False), bool):
-        raise PeerError('the catalog has invalid more/reset flags')
-    if not all(isinstance(i, str) and REMOTE_ID.match(i) for i in removed):
-        raise PeerError('the catalog lists an invalid removed id')
-    return [checked_item(item) for item in items], removed
-
-
-def checked_item(item):
-    if not isinstance(item, dict) or not isinstance(item.get('id'), str) or not REMOTE_ID.match(item['id']):
-        raise PeerError('the catalog has an item without a valid id')
-    try:
-        return {
-            'id': item['id'],
-            'title': text(item.get('title'), 200) or 'untitled',
-            'description': text(item.get('description', ''), 10000),
-            'tags': auth.normalize_tags(item.get('tags') or [])
-            if isinstance(item.get('tags') or [], list) else bad('tags'),
-            'mime': mime_text(item.get('mime')),
-            'size': number(item.get('size'), int, 'size') or 0,
-            'created': text(item.get('created'), 40) or '',
-            'updated': text(item.get('updated'), 40) or '',
-            'views': number(item.get('views'), int, 'views') or 0,
-            'comments': number(item.get('comments'), int, 'comments') or 0,
-            'duration': number(item.get('duration'), (int, float), 'duration'),
-            'width': number(item.get('width'), int, 'width'),
-            'height': number(item.get('height'), int, 'height'),
-            'thumbnail': bool(item.get('thumbnail')) if isinstance(item.get('thumbnail', False), bool) else bad('thumbnail'),
-        }
-    except auth.AuthError as exc:
-        raise PeerError('item %s: %s' % (item['id'], exc))
-
-
-def bad(what):
-    raise PeerError('an item has an invalid %s' % what)
-
-
-def text(value, limit):
-    if value is None:
-        return ''
-    if not isinstance(value, str) or len(value) > limit or '\x00' in value or not storable(value):
-        bad('text field')
-    return value
-
-
-def mime_text(value):
-    if not isinstance(value, str) or not re.match(r'^[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,80}$', value):
-        bad('mime')
-    return value
-
-
-def number(value, kinds, what):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 <= value < 2 ** 53:
-        bad(what)
-    return value
-
-
 # --- the registry ------------------------------------------------------------------------------------
 
-REMOTE_FIELDS = ('title', 'description', 'mime', 'size', 'created', 'updated', 'views', 'comments', 'duration',
-                 'width', 'height', 'thumbnail')
 STAGED_IDS = 'SELECT :prefix || remote_id FROM temp.catalog_stage WHERE item NOT NULL'
 # A complete read's staged items into the item table, its tags and the search index, as ORIGIN:ID rows
 # (`prefix` is 'ORIGIN:'). Set-based statements keep the one transaction that makes a read visible short:
@@ -413,9 +340,9 @@ APPLY_STAGED = (
     'DELETE FROM item_fts WHERE rowid IN (SELECT rowid FROM item WHERE id IN (%s))' % STAGED_IDS,
     'INSERT INTO item (id, origin, path, mtime_ns, seq, private, media_state, %s) '
     "SELECT :prefix || remote_id, :origin, NULL, 0, 0, 0, 'done', %s FROM temp.catalog_stage WHERE item NOT NULL "
-    'ON CONFLICT (id) DO UPDATE SET %s' % (', '.join(REMOTE_FIELDS),
-                                          ', '.join("json_extract(item, '$.%s')" % f for f in REMOTE_FIELDS),
-                                          ', '.join('%s = excluded.%s' % (f, f) for f in REMOTE_FIELDS)),
+    'ON CONFLICT (id) DO UPDATE SET %s' % (', '.join(PEER_COLUMNS),
+                                          ', '.join("json_extract(item, '$.%s')" % f for f in PEER_COLUMNS),
+                                          ', '.join('%s = excluded.%s' % (f, f) for f in PEER_COLUMNS)),
     'DELETE FROM item_tag WHERE item_id IN (%s)' % STAGED_IDS,
     'INSERT INTO item_tag (item_id, tag) SELECT :prefix || staged.remote_id, tag.value '
     "FROM temp.catalog_stage AS staged, json_each(staged.item, '$.tags') AS tag WHERE staged.item NOT NULL",
@@ -537,7 +464,7 @@ class Registry:
         sweeping, pages = not cursor, 0
         while True:
             page = client.catalog(cursor)
-            items, gone = checked_page(page)
+            items, gone = checked_page(page, 10 * CATALOG_PAGE)
             if page.get('reset'):
                 sweeping = True
                 staged.clear()
@@ -845,15 +772,3 @@ def waited(future):
         return future.result(timeout=PAGE_WAIT)
     except FutureTimeout:
         raise PeerError('the peer was too slow (deadline passed)', 504)
-
-
-def checked_comments(data):
-    if not isinstance(data, dict) or not isinstance(data.get('comments'), list):
-        raise PeerError('the origin sent invalid comments')
-    found = []
-    for comment in data['comments'][:1000]:
-        if not isinstance(comment, dict):
-            raise PeerError('the origin sent an invalid comment')
-        found.append({'id': text(comment.get('id'), 64), 'author': text(comment.get('author'), 200),
-                      'body': text(comment.get('body'), 5000), 'created': text(comment.get('created'), 40)})
-    return found

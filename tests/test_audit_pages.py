@@ -14,6 +14,7 @@ import webtest
 
 import privtube_app
 import privtube_config
+import privtube_items
 import privtube_registry
 import privtube_store
 from privtube_registry import Reply
@@ -238,8 +239,8 @@ def hide_matches(node, count=1):
         item = node.add('private%d.mp4' % n, tags=['cartoons'], private=True, title='Sunset private %d' % n)
         Item.update(owner=bob.id).where(Item.id == item.id).execute()
         node.add('secret%d.mp4' % n, tags=['secret'], title='Sunset secret %d' % n)
-    peer_items = [privtube_registry.checked_item(remote_item('R%021d' % n, title='Sunset far %d' % n,
-                                                             tags=['secret'])) for n in range(first, first + count)]
+    peer_items = [privtube_items.checked_item(remote_item('R%021d' % n, title='Sunset far %d' % n,
+                                                          tags=['secret'])) for n in range(first, first + count)]
     registry = node.node.registry
     staged = privtube_registry.StagedRead(registry.db, registry.max_items)
     staged.add(peer_items, [])
