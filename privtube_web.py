@@ -23,7 +23,7 @@ from peewee import SQL
 import privtube_auth as auth
 import privtube_media as media
 from privtube_gateway import gateway_reply
-from privtube_registry import PeerError
+from privtube_peer import PeerError
 from privtube_store import MAX_COMMENT, StoreError, check_text, media_headers
 
 logger = logging.getLogger('privtube.web')
