@@ -260,7 +260,7 @@ def cmd_peer_list(args):
 def cmd_peer_rm(args):
     path = load_config(args).path
     config_mod.remove_peer(path, args.name)
-    open_node(args)     # opening the node drops the items of peers no longer configured
+    open_node(args).forget_removed_peers()
     print('peer %s removed, with its items' % args.name, file=sys.stderr)
     return 0
 

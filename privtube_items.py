@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 import privtube_auth as auth
+from privtube_peer import PeerError
 
 # --- text limits: the most characters of each text (forms' maxlength come from LIMITS) ---------------
 
@@ -135,8 +136,7 @@ COMMENT_FIELDS = (('id', MAX_COMMENT_ID), ('author', MAX_PEER_AUTHOR), ('body', 
 
 
 def refused(message):
-    """The PeerError refusing what a peer sent (imported here: privtube_registry, which holds it, imports us)."""
-    from privtube_registry import PeerError
+    """The PeerError refusing what a peer sent."""
     return PeerError(message)
 
 

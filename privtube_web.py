@@ -23,8 +23,8 @@ from peewee import SQL
 import privtube_auth as auth
 import privtube_media as media
 from privtube_gateway import gateway_reply
-from privtube_registry import PeerError
 from privtube_items import LIMITS, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, shown_time
+from privtube_peer import PeerError
 from privtube_store import StoreError, check_text, media_headers
 
 logger = logging.getLogger('privtube.web')
