@@ -10,6 +10,7 @@ import sys
 import privtube_config as config_mod
 from privtube_auth import AuthError
 from privtube_db import SchemaError
+from privtube_items import iso_of
 from privtube_store import StoreError
 
 logger = logging.getLogger('privtube')
@@ -259,7 +260,7 @@ def cmd_peer_list(args):
 def cmd_peer_rm(args):
     path = load_config(args).path
     config_mod.remove_peer(path, args.name)
-    open_node(args)     # opening the node drops the items of peers no longer configured
+    open_node(args).forget_removed_peers()
     print('peer %s removed, with its items' % args.name, file=sys.stderr)
     return 0
 
@@ -278,8 +279,7 @@ def cmd_sync(args):
 
 
 def when(timestamp):
-    import time
-    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp)) if timestamp else 'never'
+    return iso_of(timestamp) if timestamp else 'never'
 
 
 def cmd_scan(args):

@@ -21,7 +21,8 @@ import privtube_media as media
 from privtube_db import Database
 from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
 from privtube_probe import MediaWorker
-from privtube_registry import Registry, RemoteComments, SyncLoop
+from privtube_registry import Registry, SyncLoop
+from privtube_remote import RemoteComments
 from privtube_store import Store, StoreError, bearer_of, make_api
 from privtube_web import live_session, make_web, render, session_token, setup_token
 
@@ -31,7 +32,8 @@ VERSION = '0.1.0'
 
 
 class Node:
-    """Everything one running node owns. Building it opens (and if needed upgrades) the database."""
+    """Everything one running node owns. Building it opens (and if needed upgrades) the database, and does
+    nothing else: pruning, DNS look-ups and background threads are steps of the commands that need them."""
 
     def __init__(self, config, transport=None):
         self.config = config
@@ -49,9 +51,15 @@ class Node:
         # downloads' windows are fetched here, never in a worker thread; threads start with the first one
         self.fetch_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix='privtube-download')
         self.sync_loop = None
+
+    def forget_removed_peers(self):
+        """Drop the items and sync state of peers no longer in the config (`serve` and `peer rm` do)."""
         with self.database.db.connection_context():
             self.registry.forget_unknown_peers()
-        for name, peer in config.peers.items():
+
+    def warn_of_plain_http_peers(self):
+        """Warn of each peer reached over plain http at a public address (host names are looked up in DNS)."""
+        for name, peer in self.config.peers.items():
             if plain_http_to_public(peer['url']):
                 logger.warning('peer %s is reached over plain http at a public address (%s): its key and media '
                                'cross the internet unencrypted; use https or a VPN', name, peer['url'])
@@ -153,6 +161,8 @@ def serve(config):
     """Run the node on Waitress until SIGINT or SIGTERM."""
     lock = hold_serve_lock(config.get('registry', 'database'))
     node = Node(config)
+    node.forget_removed_peers()
+    node.warn_of_plain_http_peers()
     node.store.remove_abandoned_uploads()       # what a crash left; uploads in progress hold a lock
     app = make_app(config, node)
     try:
@@ -224,7 +234,7 @@ UPLOAD_ROUTES = ('/upload', '/api/v1/content')  # POST /upload of the web app, P
 
 def create_server(app, **options):
     """The Waitress server of `app` (`options` over `waitress_options`): its requests are parsed by
-    BodyGate (only an upload with its credential may send a body larger than a form), FileWindow bodies
+    BodyGate (only an upload with its credential may send a body larger than a form), FileRange bodies
     are sent zero-copy and gateway downloads from the main loop as their windows arrive."""
     listening = {}
     server = waitress.create_server(zero_copy_files(app), map=listening,
@@ -316,7 +326,7 @@ class BodyTooLarge(RequestEntityTooLarge):
         return status, headers, body
 
 def zero_copy_files(app):
-    """Wrap `app` so Waitress sends FileWindow bodies as memoryviews of the file, not read copies.
+    """Wrap `app` so Waitress sends FileRange bodies as memoryviews of the file, not read copies.
 
     Safe with Waitress only: its file wrapper hands each read straight to socket.send().
     """
@@ -329,6 +339,6 @@ def zero_copy_files(app):
 
 
 def zero_copy(body):
-    if isinstance(body, media.FileWindow):
+    if isinstance(body, media.FileRange):
         body.zero_copy = True
     return body

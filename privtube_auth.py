@@ -11,9 +11,11 @@ from peewee import SQL, fn
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
-MAX_PASSWORD = 1024
+MIN_PASSWORD, MAX_PASSWORD = 8, 1024
+MAX_NAME = 64                       # users, groups, keys and peers
+MAX_TAG, MAX_TAGS = 64, 50          # characters of a tag, tags of an item
 KEY_PREFIX = 'pt_'
-NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$')
+NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]{0,%d}$' % (MAX_NAME - 1))
 RULE_KINDS = ('tag', 'origin')
 
 
@@ -41,8 +43,8 @@ def verify_password(password, stored):
 
 
 def check_password_length(password):
-    if len(password) < 8:
-        raise AuthError('password must have at least 8 characters')
+    if len(password) < MIN_PASSWORD:
+        raise AuthError('password must have at least %d characters' % MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
         raise AuthError('password must have at most %d characters' % MAX_PASSWORD)
 
@@ -70,17 +72,18 @@ def token_hash(token):
 
 def check_name(name, what='name'):
     if not isinstance(name, str) or not NAME.match(name):
-        raise AuthError('%s must be 1-64 letters, digits or _ . @ - (starting with a letter or digit)' % what)
+        raise AuthError('%s must be 1-%d letters, digits or _ . @ - (starting with a letter or digit)'
+                        % (what, MAX_NAME))
     return name
 
 
 def normalize_tag(tag):
-    """Tags are case-folded, single-spaced, 1-64 printable characters without commas."""
+    """Tags are case-folded, single-spaced, 1-MAX_TAG printable characters without commas."""
     if not isinstance(tag, str):
         raise AuthError('a tag must be text')
     tag = ' '.join(tag.split()).lower()
-    if not tag or len(tag) > 64 or ',' in tag or not tag.isprintable():
-        raise AuthError('tag %r must be 1-64 printable characters without commas' % tag[:70])
+    if not tag or len(tag) > MAX_TAG or ',' in tag or not tag.isprintable():
+        raise AuthError('tag %r must be 1-%d printable characters without commas' % (tag[:70], MAX_TAG))
     return tag
 
 
@@ -90,8 +93,8 @@ def normalize_tags(tags):
         tag = normalize_tag(tag)
         if tag not in seen:
             seen.append(tag)
-    if len(seen) > 50:
-        raise AuthError('at most 50 tags')
+    if len(seen) > MAX_TAGS:
+        raise AuthError('at most %d tags' % MAX_TAGS)
     return seen
 
 

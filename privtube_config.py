@@ -123,11 +123,17 @@ def parse_value(opt, raw, path):
         if (opt.minimum is not None and value < opt.minimum) or (opt.maximum is not None and value > opt.maximum):
             raise ConfigError('%s = %d is outside %d..%d' % (where, value, opt.minimum, opt.maximum))
         return value
-    if opt.kind == 'url' and raw and not re.match(r'^https?://[^\s/]+', raw):
-        raise ConfigError('%s = %r is not an http:// or https:// address' % (where, raw))
+    if opt.kind == 'url' and raw:
+        check_url(raw, where + ' = ')
     if opt.kind == 'path' and not raw:
         raise ConfigError('%s is empty' % where)
     return raw
+
+
+def check_url(url, where=''):
+    """ConfigError unless `url` is an http:// or https:// address with a host and no white space."""
+    if not re.match(r'^https?://[^\s/]+', url) or any(c.isspace() for c in url):
+        raise ConfigError('%s%r is not an http:// or https:// address' % (where, url))
 
 
 def read_peers(parser, path, base):
@@ -139,8 +145,7 @@ def read_peers(parser, path, base):
         if not PEER_NAME.match(name) or name.lower() == 'local':
             raise ConfigError('%s: [%s] is not a valid peer name' % (path, section))
         url = parser.get(section, 'url', fallback='').strip()
-        if not re.match(r'^https?://[^\s/]+', url):
-            raise ConfigError('%s: [%s] url = %r is not an http:// or https:// address' % (path, section, url))
+        check_url(url, '%s: [%s] url = ' % (path, section))
         key = parser.get(section, 'key', fallback='').strip()
         if not key:
             raise ConfigError('%s: [%s] key is missing' % (path, section))
@@ -192,8 +197,7 @@ def add_peer(path, name, url, key):
     """Append a [peer:NAME] section to the config file (kept mode 0600: it holds the peer's key)."""
     if not PEER_NAME.match(name) or name.lower() == 'local':
         raise ConfigError('%r is not a valid peer name (letters, digits, _ . -; not "local")' % name)
-    if not re.match(r'^https?://[^\s/]+', url) or any(c in url for c in '\r\n '):
-        raise ConfigError('%r is not an http:// or https:// address' % url)
+    check_url(url)
     if not re.match(r'^[A-Za-z0-9_-]{10,200}$', key):
         raise ConfigError('the key does not look like a privtube key')
     text = read_text(path)

@@ -4,7 +4,6 @@ Each node gets its own `Database` with its own model classes, so one process (a 
 hold several isolated nodes. The schema is built by numbered SQL steps; `PRAGMA user_version` records
 the last step applied, and an old database is upgraded on open, one logged transaction per step.
 """
-import datetime
 import logging
 import contextlib
 import os
@@ -12,6 +11,8 @@ import sqlite3
 
 from peewee import (BooleanField, CompositeKey, DatabaseError, FloatField, ForeignKeyField, IntegerField, Model,
                     SqliteDatabase, TextField)
+
+from privtube_items import ITEM_FIELDS, now_iso, storable  # noqa: F401 (storable: its older import path)
 
 logger = logging.getLogger('privtube.db')
 
@@ -127,28 +128,6 @@ class SchemaError(Exception):
     """The database file is newer than this program or cannot be opened."""
 
 
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def iso(moment):
-    return moment.strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def now_iso():
-    return iso(utcnow())
-
-
-def storable(text):
-    """True when `text` can be written as UTF-8, as SQLite stores it: a lone surrogate (what a JSON escape
-    such as "\\ud800" decodes to) cannot."""
-    try:
-        text.encode('utf-8')
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def migrate(db, target=SCHEMA_VERSION):
     """Apply every missing step up to `target`, each in its own transaction."""
     current = db.execute_sql('PRAGMA user_version').fetchone()[0]
@@ -215,6 +194,24 @@ class PathField(TextField):
         return value.decode('utf-8', 'surrogateescape') if isinstance(value, bytes) else value
 
 
+COLUMN_TYPES = {'id': TextField, 'text': TextField, 'date': TextField, 'mime': TextField, 'path': PathField,
+                'int': IntegerField, 'real': FloatField, 'bool': BooleanField}
+
+
+def item_columns(User):
+    """The item model's fields, from the item table of privtube_items (tags live in their own table)."""
+    return {field.name: column(field, User) for field in ITEM_FIELDS if field.kind != 'tags'}
+
+
+def column(field, User):
+    options = {'null': field.null}
+    if field.default is not None:
+        options['default'] = field.default
+    if field.kind == 'user':
+        return ForeignKeyField(User, on_delete='SET NULL', **options)
+    return COLUMN_TYPES[field.kind](primary_key=field.kind == 'id', unique=field.kind == 'path', **options)
+
+
 def define_models(holder):
     """Create the model classes bound to `holder.db` and set them as attributes of `holder`."""
 
@@ -243,34 +240,8 @@ def define_models(holder):
         class Meta:
             primary_key = CompositeKey('user', 'group')
 
-    class Item(Base):
-        id = TextField(primary_key=True)
-        path = PathField(unique=True, null=True)
-        title = TextField()
-        description = TextField(default='')
-        mime = TextField()
-        size = IntegerField()
-        mtime_ns = IntegerField()
-        created = TextField(default=now_iso)
-        updated = TextField(default=now_iso)
-        views = IntegerField(default=0)
-        comments = IntegerField(default=0)
-        duration = FloatField(null=True)
-        width = IntegerField(null=True)
-        height = IntegerField(null=True)
-        thumbnail = BooleanField(default=False)
-        private = BooleanField(default=False)
-        seq = IntegerField()
-        owner = ForeignKeyField(User, null=True, on_delete='SET NULL')
-        origin = TextField(default='local')
-        container = TextField(null=True)
-        codecs = TextField(null=True)
-        media_state = TextField(default='pending')
-        media_error = TextField(default='')
-
-        @property
-        def is_local(self):
-            return self.origin == 'local'
+    # the item's fields are a table, so its class is made from that table
+    Item = type('Item', (Base,), dict(item_columns(User), is_local=property(lambda item: item.origin == 'local')))
 
     class ItemTag(Base):
         item = ForeignKeyField(Item, on_delete='CASCADE')

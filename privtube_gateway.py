@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import privtube_media as media
-from privtube_registry import REQUEST_DEADLINE, PeerError, split_remote
+from privtube_peer import REQUEST_DEADLINE, PeerError
+from privtube_registry import split_remote
 
 logger = logging.getLogger('privtube.gateway')
 
@@ -329,7 +330,7 @@ def download_size(first, window):
     return total
 
 
-class Download(media.FileWindow):
+class Download(media.FileRange):
     """A peer's whole file, fetched window by window by the node's threads into two buffers while it is
     sent: window k lands in buffers[k % 2] once the browser is reading window k - 1.
 

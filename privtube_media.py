@@ -1,8 +1,8 @@
 """Serving bytes of a file: type detection, the allow-list, and RFC 9110 single ranges.
 
-A response body is a `FileWindow`: a real, seekable file limited to the bytes promised in Content-Length.
+A response body is a `FileRange`: a real, seekable file limited to the bytes promised in Content-Length.
 Waitress recognises it through `wsgi.file_wrapper` and sends it from its main loop, so a slow client never
-holds a worker thread; servers without a wrapper iterate it and still stop at the window's end.
+holds a worker thread; servers without a wrapper iterate it and still stop at the range's end.
 """
 import email.utils
 import mimetypes
@@ -28,7 +28,7 @@ EXTENSIONS = {
 }
 # Bytes of a file one stream maps at a time: as much as a socket's send buffer takes at once (fewer maps and
 # sends), but bounded, and smaller in a 32-bit process (a Raspberry Pi) whose address space is small.
-MAP_WINDOW = (4 if sys.maxsize > 2 ** 32 else 1) * 1024 * 1024
+MAP_CHUNK = (4 if sys.maxsize > 2 ** 32 else 1) * 1024 * 1024
 RANGE = re.compile(r'^bytes=([0-9]*)-([0-9]*)$')
 BEYOND_ANY_FILE = 10 ** 30
 UNSATISFIABLE = 'unsatisfiable'
@@ -141,7 +141,7 @@ def etag_matches(if_none_match, etag):
     return '*' in tags or etag in tags or ('W/' + etag) in tags
 
 
-class FileWindow:
+class FileRange:
     """A seekable view of `length` bytes of an open file starting at `start`.
 
     `read` returns bytes, as WSGI iteration requires. A server that hands each read straight to send()
@@ -173,18 +173,18 @@ class FileWindow:
         return self.fh.read(size)
 
     def view(self, size):
-        """Up to `size` bytes from the position: a memoryview of the mapped window holding them."""
+        """Up to `size` bytes from the position: a memoryview of the mapped chunk holding them."""
         if self.mapped is None or not 0 <= self.position - self.mapped_at < len(self.mapped):
-            self.map_window()
+            self.map_chunk()
         offset = self.position - self.mapped_at
         return memoryview(self.mapped)[offset:offset + size]
 
-    def map_window(self):
+    def map_chunk(self):
         # Dropped, not closed: a view still queued for send() keeps the old map alive until it is sent.
         self.mapped = None
         self.mapped_at = self.position - self.position % mmap.ALLOCATIONGRANULARITY
-        length = min(MAP_WINDOW, self.end - self.mapped_at)
-        # mmap raises ValueError if the file is now shorter than the window; the server drops the stream.
+        length = min(MAP_CHUNK, self.end - self.mapped_at)
+        # mmap raises ValueError if the file is now shorter than the chunk; the server drops the stream.
         self.mapped = mmap.mmap(self.fh.fileno(), length, offset=self.mapped_at, access=mmap.ACCESS_READ)
 
     def seek(self, offset, whence=0):
@@ -199,7 +199,7 @@ class FileWindow:
         self.fh.close()
 
 
-class BufferWindow(FileWindow):
+class BufferWindow(FileRange):
     """The same seekable view over bytes held in memory (a window fetched from a peer)."""
 
     def __init__(self, data, on_close=None):
@@ -275,24 +275,24 @@ def file_response(response, headers, fh, mime, download_name=None):
         fh.close()
         response.status = 304
         return b''
-    window = None
+    asked = None
     if headers.get('Range') and if_range_allows(headers.get('If-Range'), etag, last_modified):
-        window = parse_range(headers['Range'], size)
-    if window == UNSATISFIABLE:
+        asked = parse_range(headers['Range'], size)
+    if asked == UNSATISFIABLE:
         fh.close()
         response.status = 416
         response.set_header('Content-Range', 'bytes */%d' % size)
         response.set_header('Content-Length', '0')
         return b''
-    start, end = window or (0, size - 1)
-    if window:
+    start, end = asked or (0, size - 1)
+    if asked:
         response.status = 206
         response.set_header('Content-Range', 'bytes %d-%d/%d' % (start, end, size))
     response.set_header('Content-Length', str(end - start + 1))
     if size == 0:
         fh.close()
         return b''
-    return FileWindow(fh, start, end - start + 1)
+    return FileRange(fh, start, end - start + 1)
 
 
 # What common browsers (Chromium, Firefox, Safari) play in place, by container and codecs.

@@ -1,7 +1,6 @@
-"""The registry of what peers share: one outbound HTTP seam, catalog sync, and the scheduled sync loop.
+"""The registry of what peers share: the configured peers, catalog sync, and the scheduled sync loop.
 
-Every request to a peer goes through `PeerClient`, which uses a `Transport` (requests in production, an
-in-process router in tests): no redirects, a total deadline per request and a cap on every body. A peer's
+Every request to a peer goes through a `PeerClient` (privtube_peer, the one outbound HTTP seam). A peer's
 items are stored as `ORIGIN:ID` rows of the item table, so search and visibility treat them like local
 items; a peer can only ever add, change or remove rows under its own name.
 """
@@ -11,306 +10,18 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 
 import privtube_auth as auth
 from privtube_config import ConfigError, load as load_config
-from privtube_db import storable
+from privtube_items import PEER_COLUMNS, REMOTE_ID, checked_comments, checked_page
+from privtube_peer import CATALOG_PAGE, PeerClient, PeerError, RequestsTransport
 
 logger = logging.getLogger('privtube.registry')
 
-CATALOG_PAGE = 1000
-MAX_CATALOG_BYTES = 16 * 1024 * 1024
-MAX_SMALL_BYTES = 2 * 1024 * 1024
-REQUEST_DEADLINE = 30.0
 SYNC_DEADLINE = 300.0
 MAX_PAGES = 2000
-MAX_THUMBNAIL_BYTES = 1024 * 1024
 THUMBNAILS_PER_SYNC = 500
 THUMBNAIL_SECONDS = 60.0
-REMOTE_ID = re.compile(r'^[A-Za-z0-9_-]{16,64}\Z')     # \Z: `$` lets a final line break through
-FORWARDED_HEADERS = ('Content-Type', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified')
-
-
-class PeerError(Exception):
-    """A peer that cannot be reached or answered badly; the message is shown as its status."""
-
-    def __init__(self, message, status=502, refused=False):
-        super().__init__(message)
-        self.status = status
-        self.refused = refused      # the peer refused our key: it no longer shares anything with us
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict
-    body: bytes = b''
-    fields: dict = field(default_factory=dict)
-
-
-class RequestsTransport:
-    """The production transport: `requests`, streaming with a total deadline and a size cap."""
-
-    def __init__(self):
-        import requests
-        self.requests = requests
-        self.session = requests.Session()
-        self.session.trust_env = False    # never a proxy from the environment
-        self.windows = WindowConnections()
-
-    def __call__(self, method, url, headers, body=None, max_bytes=MAX_SMALL_BYTES, deadline=REQUEST_DEADLINE,
-                 verify=True):
-        ends = time.monotonic() + deadline
-        try:
-            response = self.session.request(method, url, headers=headers, data=body, stream=True,
-                                            allow_redirects=False, timeout=(min(5.0, deadline), deadline),
-                                            verify=verify)
-        except self.requests.RequestException as exc:
-            raise PeerError('cannot reach the peer: %s' % type(exc).__name__, 502)
-        try:
-            return Reply(response.status_code, dict(response.headers), read_capped(response, max_bytes, ends))
-        except self.requests.RequestException as exc:
-            raise PeerError('the peer stopped answering: %s' % type(exc).__name__, 502)
-        finally:
-            response.close()
-
-    def read_window(self, url, headers, buffer, deadline=REQUEST_DEADLINE, verify=True):
-        """A media window read straight into `buffer` (one copy, no per-chunk objects) over a kept-alive
-        connection; the Reply's body is a memoryview of the buffer."""
-        return self.windows.read(url, headers, buffer, deadline, verify)
-
-
-class WindowConnections:
-    """Kept-alive `http.client` connections for media windows, a few idle ones per origin.
-
-    requests hands a body over in chunks it allocates, which we would copy again; a window of many MiB
-    is read here with `readinto1` straight into the caller's buffer: one copy, and at most one socket
-    read per call, so the total deadline is checked as data arrives and a dripping origin cannot
-    stretch it. Same rules as the requests path: no redirects followed, no proxies, TLS verified.
-    """
-    IDLE_PER_ORIGIN = 4
-
-    def __init__(self):
-        self.idle = {}
-        self.lock = threading.Lock()
-        self.watchdog = Watchdog()
-
-    def read(self, url, headers, buffer, deadline, verify):
-        import http.client
-        ends = time.monotonic() + deadline
-        place, target = connection_place(url, verify)
-        for attempt in (1, 2):
-            conn, reused = self.take(place, deadline)
-            sock = None
-            try:
-                conn.request('GET', target, headers=headers)
-                sock = conn.sock        # getresponse lets go of it when the origin will close the connection
-                self.watchdog.watch(sock, ends)
-                response = conn.getresponse()
-                reply = read_window_body(response, buffer, ends, conn, sock)
-            except (OSError, http.client.HTTPException, PeerError) as exc:
-                conn.close()
-                if time.monotonic() >= ends or isinstance(exc, TimeoutError):
-                    raise PeerError('the peer was too slow (deadline passed)', 504)
-                if isinstance(exc, PeerError):
-                    raise
-                if reused and attempt == 1:
-                    continue            # the origin closed a connection that sat idle: one fresh try
-                what = 'cannot reach the peer' if sock is None else 'the peer stopped answering'
-                raise PeerError('%s: %s' % (what, type(exc).__name__), 502)
-            finally:
-                self.watchdog.release(sock)
-            self.give_back(place, conn, response.will_close)
-            return reply
-
-    def take(self, place, deadline):
-        with self.lock:
-            idle = self.idle.get(place)
-            if idle:
-                conn = idle.pop()
-                conn.sock.settimeout(deadline)
-                return conn, True
-        return open_connection(place, deadline), False
-
-    def give_back(self, place, conn, will_close):
-        with self.lock:
-            idle = self.idle.setdefault(place, [])
-            if will_close or conn.sock is None or len(idle) >= self.IDLE_PER_ORIGIN:
-                conn.close()
-            else:
-                idle.append(conn)
-
-
-class Watchdog:
-    """Shuts down the socket of a request that outlives its total deadline.
-
-    Socket timeouts bound each read, not the whole: a peer dripping its status line and headers a byte
-    at a time would hold a request for as long as it liked. One thread, running only while requests
-    are watched, checks ten times a second.
-    """
-
-    def __init__(self):
-        self.watched = {}
-        self.lock = threading.Lock()
-        self.thread = None
-
-    def watch(self, sock, ends):
-        with self.lock:
-            self.watched[sock] = ends
-            if self.thread is None:
-                self.thread = threading.Thread(target=self.loop, name='privtube-deadlines', daemon=True)
-                self.thread.start()
-
-    def release(self, sock):
-        with self.lock:
-            self.watched.pop(sock, None)
-
-    def loop(self):
-        import socket
-        while True:
-            time.sleep(0.1)
-            with self.lock:
-                if not self.watched:
-                    self.thread = None
-                    return
-                now = time.monotonic()
-                late = [sock for sock, ends in self.watched.items() if now >= ends]
-                for sock in late:
-                    del self.watched[sock]
-            for sock in late:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)     # the blocked read returns at once
-                except OSError:
-                    pass
-
-
-def connection_place(url, verify):
-    from urllib.parse import urlsplit
-    parts = urlsplit(url)
-    if parts.scheme not in ('http', 'https') or not parts.hostname:
-        raise PeerError('the peer URL is not http(s)', 502)
-    target = parts.path + ('?' + parts.query if parts.query else '')
-    return (parts.scheme, parts.hostname, parts.port, verify), target
-
-
-def open_connection(place, deadline):
-    import http.client
-    import ssl
-    scheme, host, port, verify = place
-    if scheme == 'http':
-        return http.client.HTTPConnection(host, port, timeout=deadline)
-    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-    return http.client.HTTPSConnection(host, port, timeout=deadline, context=context)
-
-
-def read_window_body(response, buffer, ends, conn, sock):
-    """Read the body of `response` into `buffer`; a Reply whose body is a memoryview of it."""
-    try:
-        length = int(response.getheader('Content-Length', ''))
-    except ValueError:
-        if response.status in (200, 206):
-            raise PeerError('the peer sent a media reply without a valid Content-Length', 502)
-        conn.close()            # a redirect or an error without a length: its body is not needed
-        return Reply(response.status, dict(response.getheaders()), memoryview(buffer)[:0])
-    if length > len(buffer):
-        raise PeerError('the peer sent more than %d bytes' % len(buffer), 502)
-    if length < 0 or response.chunked:
-        raise PeerError('the peer sent a media reply without a valid Content-Length', 502)
-    view, got = memoryview(buffer)[:length], 0
-    while got < length:
-        left = ends - time.monotonic()
-        if left <= 0:
-            raise PeerError('the peer was too slow (deadline passed)', 504)
-        sock.settimeout(left)
-        count = response.fp.readinto1(view[got:])     # at most one recv, straight into the buffer
-        if not count:
-            raise PeerError('the peer stopped answering: short body', 502)
-        got += count
-    headers = dict(response.getheaders())
-    response.close()        # the body was read here, not by http.client: the connection is free again
-    return Reply(response.status, headers, view)
-
-
-def read_capped(response, max_bytes, ends):
-    """The body, refusing more than `max_bytes` and anything past the deadline `ends`.
-
-    read1 returns whatever has arrived, so a peer dripping one byte at a time still meets the deadline
-    (requests' own timeout bounds each read, not the whole response).
-    """
-    body = bytearray()
-    for chunk in arrived_chunks(response):
-        if len(body) + len(chunk) > max_bytes:
-            raise PeerError('the peer sent more than %d bytes' % max_bytes, 502)
-        if time.monotonic() > ends:
-            raise PeerError('the peer was too slow (deadline passed)', 504)
-        body += chunk
-    return body
-
-
-class PeerClient:
-    """Talks to one peer's Content Management API with the key that peer issued us."""
-
-    def __init__(self, name, url, key, transport, ca_file=''):
-        self.name, self.url, self.key = name, url.rstrip('/'), key
-        self.transport = transport
-        self.verify = ca_file or True
-
-    def request(self, method, path, headers=None, body=None, max_bytes=MAX_SMALL_BYTES, deadline=None):
-        sent = {'Authorization': 'Bearer ' + self.key, 'Accept': 'application/json'}
-        sent.update(headers or {})
-        reply = self.transport(method, self.url + '/api/v1' + path, sent, body, max_bytes=max_bytes,
-                               deadline=deadline or REQUEST_DEADLINE, verify=self.verify)
-        if 300 <= reply.status < 400:
-            raise PeerError('the peer answered with a redirect, which privtube does not follow', 502)
-        return reply
-
-    def json(self, method, path, body=None, max_bytes=MAX_SMALL_BYTES, expect=(200,), deadline=None):
-        data = None if body is None else json.dumps(body).encode('utf-8')
-        headers = {'Content-Type': 'application/json'} if body is not None else {}
-        reply = self.request(method, path, headers, data, max_bytes, deadline)
-        if reply.status == 401:
-            raise PeerError('the peer refused our key (revoked?)', 502, refused=True)
-        if reply.status == 404:
-            raise PeerError('the peer no longer shares this item', 404)
-        if reply.status not in expect:
-            raise PeerError('the peer answered %d' % reply.status, 502)
-        if reply.status == 204:
-            return None
-        return parse_json(reply.body)
-
-    def catalog(self, cursor):
-        query = '/catalog?limit=%d' % CATALOG_PAGE + ('&since=%s' % quote(cursor) if cursor else '')
-        return self.json('GET', query, max_bytes=MAX_CATALOG_BYTES)
-
-    def media_window(self, remote_id, range_header, buffer):
-        """Up to len(buffer) bytes of the item from the origin, read into `buffer`: the origin's reply."""
-        headers = {'Authorization': 'Bearer ' + self.key, 'Range': range_header}
-        reply = self.transport.read_window(self.url + '/api/v1/content/%s/media' % remote_id, headers, buffer,
-                                           deadline=REQUEST_DEADLINE, verify=self.verify)
-        if 300 <= reply.status < 400:
-            raise PeerError('the peer answered with a redirect, which privtube does not follow', 502)
-        return reply
-
-    def thumbnail(self, remote_id):
-        """The item's JPEG thumbnail from the origin, or None when it has none (or sends no JPEG)."""
-        reply = self.request('GET', '/content/%s/thumbnail' % remote_id, max_bytes=MAX_THUMBNAIL_BYTES)
-        if reply.status != 200 or not bytes(reply.body[:3]) == b'\xff\xd8\xff':
-            return None
-        return bytes(reply.body)
-
-
-def arrived_chunks(response):
-    raw = response.raw
-    if not hasattr(raw, 'read1'):           # urllib3 1.x: small reads keep the deadline checks frequent
-        yield from response.iter_content(4096)
-        return
-    while True:
-        chunk = raw.read1(1024 * 1024, decode_content=True)
-        if not chunk:
-            return
-        yield chunk
 
 
 def config_stamp(path):
@@ -320,91 +31,8 @@ def config_stamp(path):
         return None
 
 
-def quote(text):
-    from urllib.parse import quote as url_quote
-    return url_quote(text, safe='')
-
-
-def parse_json(body):
-    try:
-        return json.loads(body.decode('utf-8'))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise PeerError('the peer sent malformed JSON', 502)
-
-
-# --- validation of what a peer sends ------------------------------------------------------------
-
-def checked_page(page):
-    """The catalog page if every part has the contract's shape; PeerError naming the first fault."""
-    if not isinstance(page, dict):
-        raise PeerError('the catalog is not a JSON object')
-    items, removed = page.get('items'), page.get('removed', [])
-    if not isinstance(items, list) or not isinstance(removed, list) or len(items) + len(removed) > 10 * CATALOG_PAGE:
-        raise PeerError('the catalog has no valid items/removed lists')
-    if not isinstance(page.get('cursor'), str) or len(page['cursor']) > 200 or not storable(page['cursor']):
-        raise PeerError('the catalog has no valid cursor')
-    if not isinstance(page.get('more', False), bool) or not isinstance(page.get('reset', False), bool):
-        raise PeerError('the catalog has invalid more/reset flags')
-    if not all(isinstance(i, str) and REMOTE_ID.match(i) for i in removed):
-        raise PeerError('the catalog lists an invalid removed id')
-    return [checked_item(item) for item in items], removed
-
-
-def checked_item(item):
-    if not isinstance(item, dict) or not isinstance(item.get('id'), str) or not REMOTE_ID.match(item['id']):
-        raise PeerError('the catalog has an item without a valid id')
-    try:
-        return {
-            'id': item['id'],
-            'title': text(item.get('title'), 200) or 'untitled',
-            'description': text(item.get('description', ''), 10000),
-            'tags': auth.normalize_tags(item.get('tags') or [])
-            if isinstance(item.get('tags') or [], list) else bad('tags'),
-            'mime': mime_text(item.get('mime')),
-            'size': number(item.get('size'), int, 'size') or 0,
-            'created': text(item.get('created'), 40) or '',
-            'updated': text(item.get('updated'), 40) or '',
-            'views': number(item.get('views'), int, 'views') or 0,
-            'comments': number(item.get('comments'), int, 'comments') or 0,
-            'duration': number(item.get('duration'), (int, float), 'duration'),
-            'width': number(item.get('width'), int, 'width'),
-            'height': number(item.get('height'), int, 'height'),
-            'thumbnail': bool(item.get('thumbnail')) if isinstance(item.get('thumbnail', False), bool) else bad('thumbnail'),
-        }
-    except auth.AuthError as exc:
-        raise PeerError('item %s: %s' % (item['id'], exc))
-
-
-def bad(what):
-    raise PeerError('an item has an invalid %s' % what)
-
-
-def text(value, limit):
-    if value is None:
-        return ''
-    if not isinstance(value, str) or len(value) > limit or '\x00' in value or not storable(value):
-        bad('text field')
-    return value
-
-
-def mime_text(value):
-    if not isinstance(value, str) or not re.match(r'^[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,80}$', value):
-        bad('mime')
-    return value
-
-
-def number(value, kinds, what):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 <= value < 2 ** 53:
-        bad(what)
-    return value
-
-
 # --- the registry ------------------------------------------------------------------------------------
 
-REMOTE_FIELDS = ('title', 'description', 'mime', 'size', 'created', 'updated', 'views', 'comments', 'duration',
-                 'width', 'height', 'thumbnail')
 STAGED_IDS = 'SELECT :prefix || remote_id FROM temp.catalog_stage WHERE item NOT NULL'
 # A complete read's staged items into the item table, its tags and the search index, as ORIGIN:ID rows
 # (`prefix` is 'ORIGIN:'). Set-based statements keep the one transaction that makes a read visible short:
@@ -413,9 +41,9 @@ APPLY_STAGED = (
     'DELETE FROM item_fts WHERE rowid IN (SELECT rowid FROM item WHERE id IN (%s))' % STAGED_IDS,
     'INSERT INTO item (id, origin, path, mtime_ns, seq, private, media_state, %s) '
     "SELECT :prefix || remote_id, :origin, NULL, 0, 0, 0, 'done', %s FROM temp.catalog_stage WHERE item NOT NULL "
-    'ON CONFLICT (id) DO UPDATE SET %s' % (', '.join(REMOTE_FIELDS),
-                                          ', '.join("json_extract(item, '$.%s')" % f for f in REMOTE_FIELDS),
-                                          ', '.join('%s = excluded.%s' % (f, f) for f in REMOTE_FIELDS)),
+    'ON CONFLICT (id) DO UPDATE SET %s' % (', '.join(PEER_COLUMNS),
+                                          ', '.join("json_extract(item, '$.%s')" % f for f in PEER_COLUMNS),
+                                          ', '.join('%s = excluded.%s' % (f, f) for f in PEER_COLUMNS)),
     'DELETE FROM item_tag WHERE item_id IN (%s)' % STAGED_IDS,
     'INSERT INTO item_tag (item_id, tag) SELECT :prefix || staged.remote_id, tag.value '
     "FROM temp.catalog_stage AS staged, json_each(staged.item, '$.tags') AS tag WHERE staged.item NOT NULL",
@@ -537,7 +165,7 @@ class Registry:
         sweeping, pages = not cursor, 0
         while True:
             page = client.catalog(cursor)
-            items, gone = checked_page(page)
+            items, gone = checked_page(page, 10 * CATALOG_PAGE)
             if page.get('reset'):
                 sweeping = True
                 staged.clear()
@@ -704,156 +332,6 @@ class SyncLoop:
             self.thread.join(timeout)
 
 
-# --- comments and views of peers' items ----------------------------------------------------------
-
-COMMENT_CACHE_SECONDS = 30
-PAGE_DEADLINE = 2.0             # total time of a call to a peer made for a page: comments, a posted comment, a view
-PAGE_WAIT = PAGE_DEADLINE + 0.5     # how long a page waits for one, whatever the transport does
-PAGE_CALLS_PER_ORIGIN = 2       # calls to one origin in flight at once: a slow peer cannot take the whole pool
-PAGE_CALL_THREADS = 4
-FAILING_SECONDS = 10            # after a failed read, pages of that origin wait for none for this long
-
-
 def split_remote(item_id):
     origin, _, remote_id = item_id.partition(':')
     return origin, remote_id
-
-
-class RemoteComments:
-    """Comments and views of peers' items live at their origin.
-
-    Calls to an origin run in a small pool of threads with a short total deadline, so a slow peer never
-    holds a page: comments are cached and refreshed in the background; a page shows a fresh or stale
-    copy at once and waits (briefly) only when it holds none.
-    """
-
-    def __init__(self, registry):
-        self.registry = registry
-        self.cache = {}         # item id -> (fresh until, comments)
-        self.reading = {}       # item id -> Future of the read in flight
-        self.in_flight = {}     # origin -> calls running or queued
-        self.failing = {}       # origin -> until when its reads are not waited for
-        self.lock = threading.Lock()
-        self.pool = None
-
-    def comments(self, item):
-        """The item's comments; PeerError when there are none to show and the origin cannot give them in time."""
-        with self.lock:
-            cached = self.cache.get(item.id)
-            failing = self.failing.get(item.origin, 0) > time.monotonic()
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        future = self.refresh(item)
-        if cached:
-            return cached[1]
-        if failing:
-            raise PeerError('it did not answer a moment ago', 504)
-        return waited(future)
-
-    def refresh(self, item):
-        """A Future of the item's comments read from its origin: one read per item at a time."""
-        with self.lock:
-            future = self.reading.get(item.id)
-            if future is not None:
-                return future
-            future = self.reading[item.id] = Future()
-        if not self.submit(item.origin, self.read, item, future):
-            with self.lock:
-                self.reading.pop(item.id, None)
-            future.set_exception(PeerError('it is busy with slow answers', 503))
-        return future
-
-    def read(self, item, future):
-        origin, remote_id = split_remote(item.id)
-        try:
-            comments = checked_comments(self.registry.client(origin).json(
-                'GET', '/content/%s/comments' % remote_id, deadline=PAGE_DEADLINE))
-        except Exception as exc:
-            with self.lock:
-                if self.reading.get(item.id) is future:
-                    del self.reading[item.id]
-                if not isinstance(exc, PeerError) or exc.status >= 500:
-                    self.failing[origin] = time.monotonic() + FAILING_SECONDS
-            future.set_exception(exc if isinstance(exc, PeerError) else unexpected(exc))
-            return
-        with self.lock:
-            if self.reading.get(item.id) is future:     # not outdated by a comment posted meanwhile
-                del self.reading[item.id]
-                self.cache[item.id] = (time.monotonic() + COMMENT_CACHE_SECONDS, comments)
-            self.failing.pop(origin, None)
-        future.set_result(comments)
-
-    def post(self, item, author, body):
-        origin, remote_id = split_remote(item.id)
-        self.call(origin, lambda client: client.json('POST', '/content/%s/comments' % remote_id,
-                                                     {'author': author, 'body': body}, expect=(201,),
-                                                     deadline=PAGE_DEADLINE))
-        with self.lock:
-            self.cache.pop(item.id, None)
-            self.reading.pop(item.id, None)
-
-    def view(self, item, viewer):
-        origin, remote_id = split_remote(item.id)
-        self.call(origin, lambda client: client.json('POST', '/content/%s/views' % remote_id, {'viewer': viewer},
-                                                     expect=(204,), deadline=PAGE_DEADLINE))
-
-    def call(self, origin, work):
-        """`work(client)` run in the pool; its result, or PeerError when the origin is busy or too slow."""
-        future = Future()
-
-        def run():
-            try:
-                future.set_result(work(self.registry.client(origin)))
-            except Exception as exc:
-                future.set_exception(exc if isinstance(exc, PeerError) else unexpected(exc))
-        if not self.submit(origin, run):
-            raise PeerError('%s is busy with slow answers; try again in a moment' % origin, 503)
-        return waited(future)
-
-    def submit(self, origin, work, *args):
-        """Run `work` in the pool unless `origin` already has PAGE_CALLS_PER_ORIGIN calls in flight."""
-        with self.lock:
-            if self.in_flight.get(origin, 0) >= PAGE_CALLS_PER_ORIGIN:
-                return False
-            self.in_flight[origin] = self.in_flight.get(origin, 0) + 1
-            if self.pool is None:
-                self.pool = ThreadPoolExecutor(PAGE_CALL_THREADS, thread_name_prefix='privtube-peer-call')
-
-        def run():
-            try:
-                work(*args)
-            finally:
-                with self.lock:
-                    self.in_flight[origin] -= 1
-        self.pool.submit(run)
-        return True
-
-    def close(self):
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-def unexpected(exc):
-    """A bug met in a call to a peer, logged here (the page only says the call failed)."""
-    logger.error('unexpected error in a call to a peer', exc_info=(type(exc), exc, exc.__traceback__))
-    return PeerError('an unexpected error (logged)', 502)
-
-
-def waited(future):
-    """The result of a call to a peer, waited for at most PAGE_WAIT."""
-    try:
-        return future.result(timeout=PAGE_WAIT)
-    except FutureTimeout:
-        raise PeerError('the peer was too slow (deadline passed)', 504)
-
-
-def checked_comments(data):
-    if not isinstance(data, dict) or not isinstance(data.get('comments'), list):
-        raise PeerError('the origin sent invalid comments')
-    found = []
-    for comment in data['comments'][:1000]:
-        if not isinstance(comment, dict):
-            raise PeerError('the origin sent an invalid comment')
-        found.append({'id': text(comment.get('id'), 64), 'author': text(comment.get('author'), 200),
-                      'body': text(comment.get('body'), 5000), 'created': text(comment.get('created'), 40)})
-    return found

@@ -18,7 +18,8 @@ from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
-from privtube_db import now_iso, storable
+from privtube_items import (MAX_AUTHOR, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, MAX_VIEWER, now_iso, row_json,
+                            storable)
 
 logger = logging.getLogger('privtube.store')
 
@@ -30,7 +31,6 @@ ABANDONED_SECONDS = 2    # an unlocked temporary file this old belongs to no upl
 TEMP_SUFFIXES = ('.part', '.tmp', '.crdownload', '.partial', '~', '.swp')
 VIEW_WINDOW = 6 * 3600
 CHUNK = 1024 * 1024
-MAX_TITLE, MAX_DESCRIPTION, MAX_AUTHOR, MAX_COMMENT, MAX_VIEWER = 200, 10000, 64, 5000, 128
 CATALOG_DEFAULT, CATALOG_MAX = 500, 1000
 RANKED_MATCHES = 2000
 CURSOR = re.compile(r'([0-9]{1,19})\.([0-9]{1,19})\.([0-9]{1,19})\.([0-9]{1,19})(?:\.([A-Za-z0-9_-]{22}))?\Z')
@@ -649,14 +649,6 @@ class Store:
         Item = self.database.Item
         field = getattr(Item, column)
         Item.update({field: field + delta, Item.seq: self.database.next_seq()}).where(Item.id == item_id).execute()
-
-
-def row_json(row, tags):
-    """The contract's ITEM from an item row (a dict of its columns)."""
-    return {'id': row['id'], 'title': row['title'], 'description': row['description'], 'tags': tags,
-            'mime': row['mime'], 'size': row['size'], 'created': row['created'], 'updated': row['updated'],
-            'views': row.get('views', 0), 'comments': row.get('comments', 0), 'duration': row.get('duration'),
-            'width': row.get('width'), 'height': row.get('height'), 'thumbnail': bool(row.get('thumbnail'))}
 
 
 def parse_cursor(text):

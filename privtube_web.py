@@ -25,8 +25,9 @@ from peewee import SQL
 import privtube_auth as auth
 import privtube_media as media
 from privtube_gateway import gateway_reply
-from privtube_registry import PeerError
-from privtube_store import MAX_COMMENT, StoreError, check_text, media_headers
+from privtube_items import LIMITS, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, shown_time
+from privtube_peer import PeerError
+from privtube_store import StoreError, check_text, media_headers
 
 logger = logging.getLogger('privtube.web')
 
@@ -172,8 +173,10 @@ def setup_token(database):
 
 
 def render(name, **values):
-    """A template from views/ (found by absolute path, whatever the working directory)."""
-    return bottle.template(name, template_lookup=VIEWS_LOOKUP, human_size=human_size, **values)
+    """A template from views/ (found by absolute path, whatever the working directory); every template
+    gets the text limits (its forms' maxlength) and the time format."""
+    return bottle.template(name, template_lookup=VIEWS_LOOKUP, human_size=human_size, limits=LIMITS,
+                           shown_time=shown_time, **values)
 
 
 def human_size(size):
@@ -289,7 +292,7 @@ class Web:
     def login(self, name, password):
         """The user when the name and password match; None (after equal work) otherwise. Every password
         check of the web app comes here: through the sign-in throttle (TryLater when it blocks) and the gate."""
-        account, client = name.lower()[:64], client_bucket(self.client_address())
+        account, client = name.lower()[:auth.MAX_NAME], client_bucket(self.client_address())
         wait = self.throttle.wait(account, client)
         if wait:
             raise TryLater('Too many failed sign-ins. Wait a few minutes and try again.', wait)
@@ -299,7 +302,7 @@ class Web:
         return user
 
     def matching_user(self, name, password):
-        if len(password) > auth.MAX_PASSWORD or len(name) > 64:
+        if len(password) > auth.MAX_PASSWORD or len(name) > auth.MAX_NAME:
             return None
         user = self.database.User.get_or_none(self.database.User.name == name)
         if user is None:
@@ -622,7 +625,7 @@ def offline_since(node, item):
     state = node.database.Peer.get_or_none(node.database.Peer.name == item.origin)
     if state is None or state.status != 'failed':
         return None
-    return time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(state.last_success)) if state.last_success else 'ever'
+    return shown_time(state.last_success, 'ever')
 
 
 def viewer_id(node, user):
@@ -662,8 +665,8 @@ def receive_upload(store, user):
         extension = os.path.splitext(request.query.getunicode('filename') or '')[1]
     if length <= 0:
         raise WebError('the file is empty')
-    title = check_text(fields.getunicode('title') or '', 'title', 200) or 'untitled'
-    description = check_text(fields.getunicode('description') or '', 'description', 10000)
+    title = check_text(fields.getunicode('title') or '', 'title', MAX_TITLE) or 'untitled'
+    description = check_text(fields.getunicode('description') or '', 'description', MAX_DESCRIPTION)
     tags = auth.split_tag_list(fields.getunicode('tags') or '')
     return store.save_stream(stream, length, extension, title, tags, private=bool(fields.get('private')),
                              owner_id=user.id, description=description)

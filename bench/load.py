@@ -30,22 +30,21 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import privtube_config  # noqa: E402
-import search  # noqa: E402
-import stream  # noqa: E402
+import common  # noqa: E402
 from privtube_app import Node  # noqa: E402
 
 
 def prepare(folder, clients):
-    port = stream.free_port()
+    port = common.free_port()
     config = os.path.join(folder, 'config.ini')
     with open(config, 'w') as fh:
         fh.write('[node]\nname = load\n[server]\nport = %d\nthreads = 4\n' % port)
     node = Node(privtube_config.load(config))
     rng = random.Random(5)
-    words = search.vocabulary(2000, rng)
-    search.populate(node, 2000, words, rng)
-    stream.make_media_file(os.path.join(folder, 'media'), 64)
-    video = node.store.create_item(os.path.join(folder, 'media', stream.FILE_NAME), 'Load video', ['family'])
+    words = common.vocabulary(2000, rng)
+    common.populate(node, 2000, words, rng)
+    common.make_media_file(os.path.join(folder, 'media'), 64)
+    video = node.store.create_item(os.path.join(folder, 'media', common.FILE_NAME), 'Load video', ['family'])
     item_ids = [row.id for row in node.database.Item.select(node.database.Item.id).limit(200)]
     for n in range(clients):
         node.accounts.create_user('user%d' % n, 'password-%d' % n)
@@ -82,7 +81,7 @@ class Client(threading.Thread):
             time.sleep(self.rng.uniform(0, 2 * self.think))
 
     def login(self):
-        answer = search.sign_in(self.session, self.base, 'user%d' % self.n, 'password-%d' % self.n, timeout=30)
+        answer = common.sign_in(self.session, self.base, 'user%d' % self.n, 'password-%d' % self.n, timeout=30)
         return answer.status_code if answer.status_code in (303, 429) else -1
 
     def home(self):
@@ -121,7 +120,7 @@ def client_process(numbers, setup, ends, think, queue):
 def run(args, folder):
     import multiprocessing
     config, port, video_id, item_ids, words = prepare(folder, args.clients)
-    process = search.start_serve(config, port)
+    process = common.start_serve(config, port)
     try:
         setup = ('http://127.0.0.1:%d' % port, video_id, item_ids, words)
         started = time.time()
@@ -133,14 +132,14 @@ def run(args, folder):
         for worker in workers:
             worker.start()
         time.sleep(min(10, args.seconds))
-        rss_10s = stream.resident_mib(process.pid)
+        rss_10s = common.resident_mib(process.pid)
         results = [row for _ in workers for row in queue.get(timeout=args.seconds + 120)]
         for worker in workers:
             worker.join(timeout=10)
-        rss_end = stream.resident_mib(process.pid)
+        rss_end = common.resident_mib(process.pid)
         alive = process.poll() is None
     finally:
-        stream.stop(process)
+        common.stop(process)
     return results, rss_10s, rss_end, alive
 
 
@@ -166,7 +165,7 @@ def report(args, results, rss_10s, rss_end, alive):
     by_action = {}
     for action, status, ms, error in results:
         by_action[action] = by_action.get(action, 0) + 1
-    p50, p99 = stream.percentile(pages, 0.5), stream.percentile(pages, 0.99)
+    p50, p99 = common.percentile(pages, 0.5), common.percentile(pages, 0.99)
     print('privtube load benchmark: %d clients in %d processes for %d s on 127.0.0.1 (%d CPUs), serve with 4 '
           'threads; think time 0..%.1f s' % (args.clients, PROCESSES, args.seconds, os.cpu_count(), 2 * args.think))
     print('requests: %d, %.0f per second (%s)' % (len(results), len(actions) / args.seconds,

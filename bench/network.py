@@ -32,8 +32,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
 import privtube_config  # noqa: E402
-import search  # noqa: E402
-import stream  # noqa: E402
+import common  # noqa: E402
 from privtube_app import Node  # noqa: E402
 
 HOST, MIB = '127.0.0.1', 1024 * 1024
@@ -68,25 +67,25 @@ def parse_args():
 
 def make_origin(folder, args):
     """alice's node: N items in the database, one real large file, and a key for bob."""
-    port = stream.free_port()
+    port = common.free_port()
     config = os.path.join(folder, 'config.ini')
     os.makedirs(folder)
     with open(config, 'w') as fh:
         fh.write('[node]\nname = alice\n[server]\nport = %d\nthreads = 4\n' % port)
     node = Node(privtube_config.load(config))
     rng = random.Random(3)
-    search.populate(node, args.items, search.vocabulary(5000, rng), rng)
-    stream.make_media_file(os.path.join(folder, 'media'), args.size_mib)
-    big = node.store.create_item(os.path.join(folder, 'media', stream.FILE_NAME), 'The big film', ['family'])
+    common.populate(node, args.items, common.vocabulary(5000, rng), rng)
+    common.make_media_file(os.path.join(folder, 'media'), args.size_mib)
+    big = node.store.create_item(os.path.join(folder, 'media', common.FILE_NAME), 'The big film', ['family'])
     _, bob_key = node.accounts.create_key('bob', ['*'])
     _, script_key = node.accounts.create_key('script', ['*'])
     node.close()
     return {'config': config, 'port': port, 'bob_key': bob_key, 'script_key': script_key, 'big_id': big.id,
-            'file': os.path.join(folder, 'media', stream.FILE_NAME)}
+            'file': os.path.join(folder, 'media', common.FILE_NAME)}
 
 
 def make_reader(folder, origin):
-    port = stream.free_port()
+    port = common.free_port()
     os.makedirs(folder)
     config = os.path.join(folder, 'config.ini')
     with open(config, 'w') as fh:
@@ -161,10 +160,10 @@ def fetch_following_windows(port, target, headers, size, buffer, original):
 def pages_under_slow_streams(port, target, headers):
     """32 slow browsers stream the remote item while bob's pages are timed; (streams with data, ms)."""
     streams, stop_event = [], threading.Event()
-    reader = threading.Thread(target=stream.drive_slow_streams, args=(streams, stop_event), daemon=True)
+    reader = threading.Thread(target=common.drive_slow_streams, args=(streams, stop_event), daemon=True)
     times = []
     try:
-        streams += [stream.SlowStream(port, target, headers) for _ in range(stream.SLOW_CLIENTS)]
+        streams += [common.SlowStream(port, target, headers) for _ in range(common.SLOW_CLIENTS)]
         reader.start()
         time.sleep(1.0)
         for n in range(200):
@@ -192,12 +191,12 @@ def run(args, folder):
     reader = make_reader(os.path.join(folder, 'bob'), origin)
     processes = []
     try:
-        processes.append(search.start_serve(origin['config'], origin['port']))
+        processes.append(common.start_serve(origin['config'], origin['port']))
         first = timed_sync(reader['config'])
         unchanged = timed_sync(reader['config'])
         change_items(origin, 100)
         changed = timed_sync(reader['config'])
-        processes.append(search.start_serve(reader['config'], reader['port']))
+        processes.append(common.start_serve(reader['config'], reader['port']))
         cookie = sign_in(reader['port'])
         size = args.size_mib * MIB
         buffer = bytearray(4 * MIB)
@@ -216,7 +215,7 @@ def run(args, folder):
         receiving, page_ms = pages_under_slow_streams(reader['port'], gateway_target, cookie)
     finally:
         for process in processes:
-            stream.stop(process)
+            common.stop(process)
     return first, unchanged, changed, rounds, cpu, receiving, page_ms
 
 
@@ -245,7 +244,7 @@ def cpu_line(samples, size_mib):
 def report(args, first, unchanged, changed, rounds, cpu, receiving, page_ms):
     ratios = sorted(through / direct for direct, through in rounds)
     ratio = ratios[len(ratios) // 2]
-    p50, p99 = stream.percentile(page_ms, 0.5), stream.percentile(page_ms, 0.99)
+    p50, p99 = common.percentile(page_ms, 0.5), common.percentile(page_ms, 0.99)
     rows = [
         ('first sync of %d items (s)' % args.items, '%.1f' % first['seconds'], '<= 20', first['seconds'] <= 20),
         ('memory growth of the syncing process (MiB)', '%.1f' % first['growth_mib'], '<= 60',
@@ -256,8 +255,8 @@ def report(args, first, unchanged, changed, rounds, cpu, receiving, page_ms):
          changed['seconds'] <= 0.3),
         ('%d MiB: gateway / direct throughput (median of 3)' % args.size_mib, '%.2f' % ratio, '>= 0.5',
          ratio >= 0.5),
-        ('slow browsers receiving data', '%d/%d' % (receiving, stream.SLOW_CLIENTS), 'all',
-         receiving == stream.SLOW_CLIENTS),
+        ('slow browsers receiving data', '%d/%d' % (receiving, common.SLOW_CLIENTS), 'all',
+         receiving == common.SLOW_CLIENTS),
         ('bob page p50 / p99 meanwhile (ms)', '%.1f / %.1f' % (p50, p99), 'p99 < 100', p99 < 100),
     ]
     print('privtube network benchmark (127.0.0.1, %d CPUs)' % os.cpu_count())

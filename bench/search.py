@@ -9,10 +9,7 @@ rare, prefix and two-word queries. Prints p50/p95/p99 against the targets (p50 <
 import argparse
 import os
 import random
-import re
-import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,61 +18,11 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import privtube_config  # noqa: E402
+from common import percentile, populate, sign_in, start_serve, vocabulary  # noqa: E402
 from privtube_app import Node  # noqa: E402
-
-SYLLABLES = ['ba', 'ke', 'lo', 'mi', 'nu', 'ra', 'se', 'ti', 'vo', 'za', 'dor', 'fen', 'gal', 'hum', 'pir']
-
-
-def sign_in(session, base, name, password, timeout=10):
-    """Post the sign-in form as a browser does: open it first for its cookie and token."""
-    form = session.get(base + '/login', timeout=timeout)
-    token = re.search(r'name="csrf" value="([^"]*)"', form.text).group(1)
-    return session.post(base + '/login', data={'username': name, 'password': password, 'csrf': token},
-                        allow_redirects=False, timeout=timeout)
-
-
-def vocabulary(size, rng):
-    words = set()
-    while len(words) < size:
-        words.add(''.join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
-    return sorted(words)
-
-
-def zipf_pick(words, rng):
-    """Low ranks are common: rank r is picked with weight ~1/r."""
-    return words[min(int(len(words) ** rng.random()) - 1, len(words) - 1)]
-
-
-def populate(node, count, words, rng):
-    """Insert `count` items straight into the database in one transaction (no media files needed).
-
-    They are marked probed, or a running node's media worker would spend the benchmark failing to probe
-    files that do not exist."""
-    db = node.database.db
-    items, tags, states, texts = [], [], [], []
-    for n in range(count):
-        item_id = secrets.token_urlsafe(16)
-        title = ' '.join(zipf_pick(words, rng) for _ in range(rng.randint(2, 5)))
-        description = ' '.join(zipf_pick(words, rng) for _ in range(rng.randint(0, 12)))
-        tag = 'family' if n % 2 == 0 else 'work'
-        items.append((item_id, 'bench/%d.mp4' % n, title, description, 'video/mp4', 1000, 1,
-                      '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', rng.randint(0, 50), n + 1))
-        tags.append((item_id, tag))
-        states.append((n + 1, item_id, 0, tag, 0))
-        texts.append((n + 1, item_id, title, description, tag))
-    with db.atomic():
-        db.cursor().executemany(
-            'INSERT INTO item (id, path, title, description, mime, size, mtime_ns, created, updated, views, seq, '
-            "media_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'done')", items)
-        db.cursor().executemany('INSERT INTO item_tag (item_id, tag) VALUES (?, ?)', tags)
-        db.cursor().executemany('INSERT INTO item_state (seq, item_id, private, tags, deleted) VALUES (?, ?, ?, ?, ?)',
-                                states)
-        db.cursor().executemany("INSERT INTO item_fts (rowid, item_id, title, description, tags, origin) "
-                                "VALUES (?, ?, ?, ?, ?, 'local')", texts)
-        db.execute_sql("UPDATE counter SET value = ? WHERE name = 'seq'", (count,))
-
 
 def queries(words, count, rng):
     """A mix: common words, rare words, prefixes of words, and two-word queries."""
@@ -83,25 +30,6 @@ def queries(words, count, rng):
     kinds = [lambda: rng.choice(common), lambda: rng.choice(rare), lambda: rng.choice(words[:300])[:3],
              lambda: '%s %s' % (rng.choice(common), rng.choice(words[:200]))]
     return [(n % 4, kinds[n % 4]()) for n in range(count)]
-
-
-def start_serve(config_path, port):
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config_path, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            requests.get('http://127.0.0.1:%d/healthz' % port, timeout=1)
-            return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit('serve did not start')
-
-
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def main():

@@ -28,13 +28,14 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import (FILE_NAME, HOST, MIB, SLOW_CLIENTS, SlowStream, drive_slow_streams, free_port,  # noqa: E402
+                    make_media_file, percentile, request_bytes, resident_mib, stop)
+
 NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
-HOST = '127.0.0.1'
 GIB = 1024 ** 3
-MIB = 1024 ** 2
 CLOCK_TICK = os.sysconf('SC_CLK_TCK')
-FILE_NAME = 'bench.mp4'
-SLOW_CLIENTS = 32
 HEALTH_POLLS = 200
 FETCH_SECONDS = 300   # a full fetch slower than this counts as a failure
 
@@ -50,24 +51,6 @@ def parse_args():
 
 
 # --- setting up ------------------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def make_media_file(folder, size_mib):
-    """An MP4-looking file of `size_mib` MiB of random-ish bytes (page-cached by the writing)."""
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, FILE_NAME)
-    block = bytearray(os.urandom(MIB))
-    block[:12] = b'\x00\x00\x00\x18ftypmp42'
-    with open(path, 'wb') as fh:
-        for n in range(size_mib):
-            block[16:24] = n.to_bytes(8, 'big')     # every MiB differs: a misplaced window shows
-            fh.write(block)
-    return path
 
 
 def write_privtube_config(folder, port):
@@ -162,17 +145,6 @@ def start_privtube(folder, config):
     return process
 
 
-def stop(process):
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 # --- reading /proc ---------------------------------------------------------------------------------
 
 def cpu_seconds(pid):
@@ -180,14 +152,6 @@ def cpu_seconds(pid):
     with open('/proc/%d/stat' % pid) as fh:
         fields = fh.read().rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
-
-
-def resident_mib(pid):
-    with open('/proc/%d/status' % pid) as fh:
-        for line in fh:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError('no VmRSS for %d' % pid)
 
 
 def server_pids(pid):
@@ -204,11 +168,6 @@ def total_cpu(pids):
 
 
 # --- the client ------------------------------------------------------------------------------------
-
-def request_bytes(port, target, headers, byte_range='bytes=0-'):
-    lines = ['GET %s HTTP/1.1' % target, 'Host: %s:%d' % (HOST, port), 'Range: %s' % byte_range,
-             'Connection: close'] + ['%s: %s' % item for item in headers.items()]
-    return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
 
 
 def read_head(sock):
@@ -266,46 +225,6 @@ def throughput_rounds(servers, rounds):
 
 # --- slow streams and /healthz ---------------------------------------------------------------------
 
-class SlowStream:
-    """One client holding a ranged stream open, reading a few KB at a time through a tiny receive buffer."""
-
-    def __init__(self, port, target, headers):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.settimeout(10)
-        self.sock.connect((HOST, port))
-        self.sock.sendall(request_bytes(port, target, headers))
-        self.sock.setblocking(False)
-        self.head, self.partial, self.body_bytes = b'', True, 0
-
-    def read_some(self, size=4096):
-        try:
-            chunk = self.sock.recv(size)
-        except BlockingIOError:
-            return
-        if b'\r\n\r\n' in self.head:
-            self.body_bytes += len(chunk)
-            return
-        self.head += chunk
-        if b'\r\n\r\n' in self.head:
-            head, body = self.head.split(b'\r\n\r\n', 1)
-            self.partial = head.startswith(b'HTTP/1.1 206 ')
-            self.body_bytes = len(body)
-
-    def received_data(self):
-        return self.partial and self.body_bytes > 0
-
-    def close(self):
-        self.sock.close()
-
-
-def drive_slow_streams(streams, stop_event):
-    """Every 100 ms, let each stream read a few KB."""
-    while not stop_event.is_set():
-        for stream in streams:
-            stream.read_some()
-        stop_event.wait(0.1)
-
 
 def health_latencies_ms(port, polls):
     """Time `polls` sequential GET /healthz, each on a new connection."""
@@ -324,11 +243,6 @@ def health_latencies_ms(port, polls):
         times.append((time.perf_counter() - started) * 1000)
         time.sleep(0.01)
     return times
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def slow_streams_with_health(server):

@@ -119,7 +119,7 @@ class LoopbackNetwork:
         self.windows = []       # the Range of each media window asked for
 
     def __call__(self, method, url, headers, body=None, max_bytes=None, deadline=None, verify=True):
-        from privtube_registry import PeerError
+        from privtube_peer import PeerError
         base = next((b for b in self.handlers if url.startswith(b + '/')), None)
         self.requests.append((method, url))
         if base is None:
@@ -135,7 +135,7 @@ class LoopbackNetwork:
 
     def read_window(self, url, headers, buffer, deadline=None, verify=True):
         """The media-window path of the seam: the same routing, the body copied into `buffer`."""
-        from privtube_registry import PeerError, Reply
+        from privtube_peer import PeerError, Reply
         self.windows.append(headers.get('Range'))
         reply = self('GET', url, headers, max_bytes=len(buffer), deadline=deadline, verify=verify)
         if len(reply.body) > len(buffer):
@@ -146,7 +146,7 @@ class LoopbackNetwork:
     @staticmethod
     def call_app(app, method, path, headers, body):
         import webob
-        from privtube_registry import Reply
+        from privtube_peer import Reply
         request = webob.Request.blank(path, method=method, headers=headers, body=body or b'')
         answer = request.get_response(app)
         return Reply(answer.status_int, dict(answer.headers), answer.body)

@@ -14,9 +14,11 @@ import webtest
 
 import privtube_app
 import privtube_config
+import privtube_items
 import privtube_registry
+import privtube_remote
 import privtube_store
-from privtube_registry import Reply
+from privtube_peer import Reply
 from test_cli import Cli
 from test_hostile_peers import drip, running
 from test_threats import DATA, FakePeer, PASSWORD, page, remote_item, signed_in
@@ -162,7 +164,7 @@ def test_a_comment_or_view_sent_to_a_dripping_peer_holds_no_worker_for_long(serv
 def test_a_watch_page_shows_cached_comments_at_once_while_the_origin_turns_slow(linked_home, monkeypatch):
     home, peer, viewer = linked_home
     url = '/watch/evil:' + PEER_IDS[0]
-    monkeypatch.setattr(privtube_registry, 'COMMENT_CACHE_SECONDS', 0)     # every copy is stale at once
+    monkeypatch.setattr(privtube_remote, 'COMMENT_CACHE_SECONDS', 0)     # every copy is stale at once
     assert 'First comment' in viewer.get(url).text
     peer.delay = 5
     for _ in range(3):
@@ -238,8 +240,8 @@ def hide_matches(node, count=1):
         item = node.add('private%d.mp4' % n, tags=['cartoons'], private=True, title='Sunset private %d' % n)
         Item.update(owner=bob.id).where(Item.id == item.id).execute()
         node.add('secret%d.mp4' % n, tags=['secret'], title='Sunset secret %d' % n)
-    peer_items = [privtube_registry.checked_item(remote_item('R%021d' % n, title='Sunset far %d' % n,
-                                                             tags=['secret'])) for n in range(first, first + count)]
+    peer_items = [privtube_items.checked_item(remote_item('R%021d' % n, title='Sunset far %d' % n,
+                                                          tags=['secret'])) for n in range(first, first + count)]
     registry = node.node.registry
     staged = privtube_registry.StagedRead(registry.db, registry.max_items)
     staged.add(peer_items, [])

@@ -21,7 +21,7 @@ import webob
 import privtube
 import privtube_config
 from conftest import in_own_thread
-from privtube_registry import Reply
+from privtube_peer import Reply
 from test_hostile_peers import GOOD_ID, FakePeer, held, home_reading, item, page
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

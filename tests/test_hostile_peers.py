@@ -13,8 +13,8 @@ import time
 import pytest
 
 import privtube_config
-import privtube_registry
-from privtube_registry import PeerError, Reply, RequestsTransport
+import privtube_peer
+from privtube_peer import PeerError, Reply, RequestsTransport
 
 GOOD_ID = 'G' * 22
 
@@ -101,7 +101,7 @@ def survives(home, evil, body, reason):
     (page([item()], cursor=7), 'cursor'),
     (page([item()], more='yes'), 'more/reset'),
     (page([item(item_id='X%021d' % n) for n in range(10001)]), 'items/removed'),
-    (b' ' * (privtube_registry.MAX_CATALOG_BYTES + 10), 'more than'),
+    (b' ' * (privtube_peer.MAX_CATALOG_BYTES + 10), 'more than'),
     (Reply(302, {'Location': 'http://169.254.169.254/'}, b''), 'redirect'),
     (Reply(500, {}, b'oops'), 'answered 500'),
 ])
@@ -215,7 +215,7 @@ def slow_server():
 
 def test_a_slow_peer_meets_the_total_deadline(slow_server):
     Handler.behaviour = 'slow'
-    client = privtube_registry.PeerClient('slow', 'http://127.0.0.1:%d' % slow_server.server_port, 'pt_x',
+    client = privtube_peer.PeerClient('slow', 'http://127.0.0.1:%d' % slow_server.server_port, 'pt_x',
                                           RequestsTransport())
     started = time.monotonic()
     with pytest.raises(PeerError, match='too slow'):
@@ -231,7 +231,7 @@ def test_redirects_are_not_followed(slow_server, fetch):
         other.bind(('127.0.0.1', 0))
         other.listen(1)
         Handler.behaviour, Handler.target = 'redirect', other.getsockname()[1]
-        client = privtube_registry.PeerClient('redir', 'http://127.0.0.1:%d' % slow_server.server_port, 'pt_x',
+        client = privtube_peer.PeerClient('redir', 'http://127.0.0.1:%d' % slow_server.server_port, 'pt_x',
                                               RequestsTransport())
         with pytest.raises(PeerError, match='redirect'):
             fetch(client)
@@ -323,23 +323,23 @@ def tls_server(tmp_path):
 
 def test_a_self_signed_peer_is_refused_without_its_ca_file(tls_server):
     url, _ = tls_server
-    client = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport())
+    client = privtube_peer.PeerClient('tls', url, 'pt_x', RequestsTransport())
     with pytest.raises(PeerError, match='cannot reach'):
         client.catalog('')
 
 
 def test_a_self_signed_peer_is_trusted_with_its_ca_file(tls_server):
     url, cert = tls_server
-    client = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport(), ca_file=cert)
+    client = privtube_peer.PeerClient('tls', url, 'pt_x', RequestsTransport(), ca_file=cert)
     assert client.catalog('')['items'][0]['id'] == GOOD_ID
 
 
 def test_media_windows_verify_tls_the_same_way(tls_server):
     url, cert = tls_server
-    refused = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport())
+    refused = privtube_peer.PeerClient('tls', url, 'pt_x', RequestsTransport())
     with pytest.raises(PeerError, match='cannot reach'):
         refused.media_window(GOOD_ID, 'bytes=0-99', bytearray(100000))
-    trusted = privtube_registry.PeerClient('tls', url, 'pt_x', RequestsTransport(), ca_file=cert)
+    trusted = privtube_peer.PeerClient('tls', url, 'pt_x', RequestsTransport(), ca_file=cert)
     reply = trusted.media_window(GOOD_ID, 'bytes=0-99', bytearray(100000))
     assert reply.status == 200 and GOOD_ID in bytes(reply.body).decode()
     with pytest.raises(PeerError, match='more than 10 bytes'):

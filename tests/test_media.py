@@ -136,10 +136,10 @@ def test_type_comes_from_the_file_not_its_name(tmp_path, head, mime):
     assert media.sniff_mime(str(path)) == mime
 
 
-def test_file_window_stops_at_its_end(tmp_path):
+def test_file_range_stops_at_its_end(tmp_path):
     path = tmp_path / 'f'
     path.write_bytes(DATA)
-    window = media.FileWindow(open(str(path), 'rb'), 10, 5)
-    assert window.read() == DATA[10:15]
-    assert window.read() == b''
-    window.close()
+    body = media.FileRange(open(str(path), 'rb'), 10, 5)
+    assert body.read() == DATA[10:15]
+    assert body.read() == b''
+    body.close()

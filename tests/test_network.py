@@ -1,9 +1,13 @@
 """Nodes linked into a network, in one process through the injected HTTP seam (tests/conftest.py)."""
 import os
 import re
+import signal
+import socket
 
 import pytest
 
+import privtube
+import privtube_app
 import privtube_config
 import privtube_gateway
 
@@ -261,7 +265,83 @@ def test_removing_a_peer_removes_its_items(homes, network):
     bob.node.registry.sync('alice')
     privtube_config.remove_peer(bob.config_path, 'alice')
     bob.reload(network)
+    bob.node.forget_removed_peers()     # as `serve` does when it starts
     assert bob.node.database.Item.select().where(bob.node.database.Item.origin == 'alice').count() == 0
+
+
+def run_command(*argv):
+    """`privtube ARGV`, run in this process."""
+    args = privtube.build_parser().parse_args(argv)
+    return args.run(args)
+
+
+def dns_look_ups(monkeypatch):
+    """The host names looked up in DNS from now on (each look-up fails, as on a node without DNS)."""
+    names = []
+
+    def look_up(host, *args, **kwargs):
+        names.append(host)
+        raise socket.gaierror('no DNS in this test')
+    monkeypatch.setattr(socket, 'getaddrinfo', look_up)
+    return names
+
+
+def held_from(home, origin):
+    Item = home.node.database.Item
+    return Item.select().where(Item.origin == origin).count()
+
+
+def bob_with_a_removed_and_a_far_peer(homes):
+    """Bob holds alice's items, then alice is taken out of his config by hand and a plain-http peer added."""
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    assert held_from(bob, 'alice') == 1
+    privtube_config.add_peer(bob.config_path, 'far', 'http://far.example.org', 'pt_' + 'k' * 40)
+    privtube_config.remove_peer(bob.config_path, 'alice')
+    return bob
+
+
+def test_commands_other_than_serve_neither_look_up_peers_nor_drop_their_items(homes, monkeypatch, caplog):
+    bob = bob_with_a_removed_and_a_far_peer(homes)
+    looked_up = dns_look_ups(monkeypatch)
+    for command in (['user', 'list'], ['group', 'list'], ['key', 'list'], ['peer', 'list'], ['content', 'list']):
+        assert run_command('--config', bob.config_path, *command) == 0
+    assert looked_up == [] and 'plain http' not in caplog.text
+    assert held_from(bob, 'alice') == 1
+
+
+class ServerThatStopsAtOnce:
+    def run(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_serve_drops_removed_peers_items_and_warns_of_plain_http_peers(homes, monkeypatch, caplog):
+    bob = bob_with_a_removed_and_a_far_peer(homes)
+    looked_up = dns_look_ups(monkeypatch)
+    monkeypatch.setattr(privtube_app, 'create_server', lambda app: ServerThatStopsAtOnce())
+    monkeypatch.setattr(privtube_app.Node, 'start_background', lambda node: None)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert privtube_app.serve(privtube_config.load(bob.config_path)) == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert looked_up == ['far.example.org']
+    assert 'peer far is reached over plain http at a public address' in caplog.text
+    assert held_from(bob, 'alice') == 0
+    assert not bob.node.database.Peer.select().where(bob.node.database.Peer.name == 'alice').exists()
+
+
+def test_peer_rm_drops_the_removed_peers_items(homes, monkeypatch):
+    alice, bob, carol = homes
+    bob.node.registry.sync('alice')
+    assert held_from(bob, 'alice') == 1
+    looked_up = dns_look_ups(monkeypatch)
+    assert run_command('--config', bob.config_path, 'peer', 'rm', 'alice') == 0
+    assert 'alice' not in privtube_config.load(bob.config_path).peers
+    assert held_from(bob, 'alice') == 0 and looked_up == []
 
 
 def test_peer_config_is_private_and_refuses_duplicates(homes):

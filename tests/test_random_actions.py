@@ -400,10 +400,12 @@ class RandomActions(RuleBasedStateMachine):
     def add_or_remove_peer(self, rules):
         """Home's admin runs `privtube peer add alice` with a fresh key alice issued with `rules`, and syncs
         (the running node reads its config again when the file changed); or runs `privtube peer rm alice`,
-        which edits the config and opens the node: opening it drops alice's items."""
+        which edits the config and drops alice's items."""
         if self.peer_configured:
             privtube_config.remove_peer(self.home.config_path, 'alice')
-            privtube_app.Node(privtube_config.load(self.home.config_path)).close()
+            node = privtube_app.Node(privtube_config.load(self.home.config_path))
+            node.forget_removed_peers()
+            node.close()
             self.peer_configured, self.synced = False, {}
             return
         if self.alice_key is not None:

@@ -18,8 +18,9 @@ import webtest
 import privtube_app
 import privtube_auth
 import privtube_config
+import privtube_peer
 import privtube_registry
-from privtube_registry import Reply
+from privtube_peer import Reply
 from conftest import login_token, submit_login
 from privtube_web import CLIENT_LIMIT, COOKIE, setup_token
 from test_hostile_peers import drip, home_reading, running
@@ -568,7 +569,7 @@ def real_peer_home(make_node, peer, name):
 
 
 def test_a_slow_real_peer_fails_its_sync_and_its_media_at_the_deadline(make_node, loopback_peer, monkeypatch):
-    monkeypatch.setattr(privtube_registry, 'REQUEST_DEADLINE', 1.0)
+    monkeypatch.setattr(privtube_peer, 'REQUEST_DEADLINE', 1.0)
     home = real_peer_home(make_node, loopback_peer, 'slow')
     viewer = signed_in(home, 'ann', admin=True)
     loopback_peer.slow = True
@@ -584,7 +585,7 @@ def test_a_slow_real_peer_fails_its_sync_and_its_media_at_the_deadline(make_node
 
 
 def test_a_slow_real_peers_sync_blocks_no_page(make_node, loopback_peer, monkeypatch):
-    monkeypatch.setattr(privtube_registry, 'REQUEST_DEADLINE', 2.0)
+    monkeypatch.setattr(privtube_peer, 'REQUEST_DEADLINE', 2.0)
     home = real_peer_home(make_node, loopback_peer, 'slow')
     viewer = signed_in(home, 'ann', admin=True)
     loopback_peer.slow = True

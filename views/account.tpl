@@ -9,6 +9,6 @@
 <form method="post" action="/account" class="card">
   <input type="hidden" name="csrf" value="{{csrf}}">
   <label>Current password <input type="password" name="current" required autocomplete="current-password"></label>
-  <label>New password (8 characters or more) <input type="password" name="password" required minlength="8" autocomplete="new-password"></label>
+  <label>New password ({{limits['password_min']}} characters or more) <input type="password" name="password" required minlength="{{limits['password_min']}}" maxlength="{{limits['password']}}" autocomplete="new-password"></label>
   <button type="submit">Change password</button>
 </form>

@@ -13,7 +13,7 @@
 <h2>Add a group</h2>
 <form method="post" action="/admin/groups" class="card">
   <input type="hidden" name="csrf" value="{{csrf}}">
-  <label>Name <input name="name" required maxlength="64"></label>
+  <label>Name <input name="name" required maxlength="{{limits['name']}}"></label>
   <label>Rules, separated by spaces: * · tag:NAME · origin:NAME <input name="rules" required value="*"></label>
   <button type="submit">Add group</button>
 </form>

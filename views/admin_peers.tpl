@@ -1,7 +1,5 @@
 % rebase('base', title='Peers', user=user)
 % include('admin_nav')
-% import time
-% stamp = lambda t: time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t)) if t else 'never'
 <h1>Peers</h1>
 % if started:
 <p class="message" role="status">A sync of {{started}} has started; reload this page to see how it went.</p>
@@ -15,7 +13,7 @@
 % for name, url, state in peers:
 <tr><td>{{name}}<br><small>{{url}}</small></td>
 <td>{{state.status if state else 'never synced'}}</td>
-<td>{{stamp(state.last_success) if state else 'never'}}</td>
+<td>{{shown_time(state.last_success) if state else 'never'}}</td>
 <td>{{state.item_count if state else 0}}</td>
 <td>{{state.last_error if state else ''}}</td>
 <td><form method="post" action="/admin/peers"><input type="hidden" name="csrf" value="{{csrf}}">

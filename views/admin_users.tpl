@@ -17,8 +17,8 @@
 <h2>Add a user</h2>
 <form method="post" action="/admin/users" class="card">
   <input type="hidden" name="csrf" value="{{csrf}}">
-  <label>Name <input name="name" required maxlength="64"></label>
-  <label>Password (8 characters or more) <input type="password" name="password" required minlength="8"></label>
+  <label>Name <input name="name" required maxlength="{{limits['name']}}"></label>
+  <label>Password ({{limits['password_min']}} characters or more) <input type="password" name="password" required minlength="{{limits['password_min']}}" maxlength="{{limits['password']}}"></label>
   <fieldset><legend>Groups</legend>
   % for group in groups:
     <label class="check"><input type="checkbox" name="groups" value="{{group.name}}" {{'checked' if group.name == 'members' else ''}}> {{group.name}}</label>

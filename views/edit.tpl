@@ -2,8 +2,8 @@
 <h1>Edit</h1>
 <form method="post" action="/edit/{{item.id}}" class="card">
   <input type="hidden" name="csrf" value="{{csrf}}">
-  <label>Title <input name="title" value="{{item.title}}" required maxlength="200"></label>
-  <label>Description <textarea name="description" maxlength="10000" rows="4">{{item.description}}</textarea></label>
+  <label>Title <input name="title" value="{{item.title}}" required maxlength="{{limits['title']}}"></label>
+  <label>Description <textarea name="description" maxlength="{{limits['description']}}" rows="4">{{item.description}}</textarea></label>
   <label>Tags, separated by commas <input name="tags" value="{{', '.join(tags)}}"></label>
   <label class="check"><input type="checkbox" name="private" value="1" {{'checked' if item.private else ''}}> Private</label>
   <button type="submit">Save</button>

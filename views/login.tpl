@@ -6,7 +6,7 @@
 <form method="post" action="/login" class="card">
   <input type="hidden" name="csrf" value="{{csrf}}">
   <input type="hidden" name="next" value="{{next}}">
-  <label>User name <input name="username" autocomplete="username" required maxlength="64"></label>
-  <label>Password <input type="password" name="password" autocomplete="current-password" required maxlength="1024"></label>
+  <label>User name <input name="username" autocomplete="username" required maxlength="{{limits['name']}}"></label>
+  <label>Password <input type="password" name="password" autocomplete="current-password" required maxlength="{{limits['password']}}"></label>
   <button type="submit">Sign in</button>
 </form>

@@ -6,7 +6,7 @@
 % end
 <form method="post" action="/setup" class="card">
   <input type="hidden" name="token" value="{{token}}">
-  <label>User name <input name="username" required maxlength="64"></label>
-  <label>Password (8 characters or more) <input type="password" name="password" required minlength="8" maxlength="1024"></label>
+  <label>User name <input name="username" required maxlength="{{limits['name']}}"></label>
+  <label>Password ({{limits['password_min']}} characters or more) <input type="password" name="password" required minlength="{{limits['password_min']}}" maxlength="{{limits['password']}}"></label>
   <button type="submit">Create administrator</button>
 </form>

@@ -62,7 +62,7 @@
   </ol>
   <form method="post" action="/watch/{{item.id}}/comments" class="card">
     <input type="hidden" name="csrf" value="{{csrf}}">
-    <label>Add a comment <textarea name="body" required maxlength="5000" rows="3"></textarea></label>
+    <label>Add a comment <textarea name="body" required maxlength="{{limits['comment']}}" rows="3"></textarea></label>
     <button type="submit">Post comment</button>
   </form>
 </section>

@@ -1,0 +1,219 @@
+"""The item's shape: its fields, text limits, date formats, and the validation of what peers send.
+
+`ITEM_FIELDS` is the one list of an item's fields. The item model (privtube_db), the API's ITEM
+(`row_json`), the check of what peers send (`checked_item`) and the registry's upsert of peers' rows
+(`PEER_COLUMNS`) are all read from it: a new field is a line here and a migration step in privtube_db.
+"""
+import datetime
+import re
+import time
+from dataclasses import dataclass
+
+import privtube_auth as auth
+from privtube_peer import PeerError
+
+# --- text limits: the most characters of each text (forms' maxlength come from LIMITS) ---------------
+
+MAX_TITLE, MAX_DESCRIPTION, MAX_COMMENT = 200, 10000, 5000
+MAX_AUTHOR = 64             # the author a script names when it posts a comment with its key
+MAX_PEER_AUTHOR = 200       # an author as a peer shows it: `author@KEYNAME`, longer than the name it took
+MAX_VIEWER = 128            # the opaque viewer id of a counted view
+MAX_DATE = 40               # a date as a peer sends it
+MAX_CURSOR = 200            # a catalog cursor as a peer sends it
+MAX_COMMENT_ID = 64
+LIMITS = {'title': MAX_TITLE, 'description': MAX_DESCRIPTION, 'comment': MAX_COMMENT, 'author': MAX_AUTHOR,
+          'viewer': MAX_VIEWER, 'tag': auth.MAX_TAG, 'tags': auth.MAX_TAGS, 'name': auth.MAX_NAME,
+          'password': auth.MAX_PASSWORD, 'password_min': auth.MIN_PASSWORD}
+
+# --- dates: every time the node stores or sends is ISO 8601 UTC in whole seconds; pages show minutes --
+
+ISO_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
+SHOWN_FORMAT = '%Y-%m-%d %H:%M UTC'
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def iso(moment):
+    return moment.strftime(ISO_FORMAT)
+
+
+def now_iso():
+    return iso(utcnow())
+
+
+def iso_of(timestamp):
+    """A Unix time as ISO 8601 UTC."""
+    return time.strftime(ISO_FORMAT, time.gmtime(timestamp))
+
+
+def shown_time(timestamp, missing='never'):
+    """A Unix time as a page shows it; `missing` when there is none."""
+    return time.strftime(SHOWN_FORMAT, time.gmtime(timestamp)) if timestamp else missing
+
+
+def storable(text):
+    """True when `text` can be written as UTF-8, as SQLite stores it: a lone surrogate (what a JSON escape
+    such as "\\ud800" decodes to) cannot."""
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# --- the item's fields ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an item. Its `kind` is its type in JSON and in the database:
+    'id' (string, the key: ORIGIN:ID for a peer's item), 'text' (string of at most `limit` characters),
+    'date' (string, ISO 8601 UTC), 'mime' (string TYPE/SUBTYPE), 'int' (integer), 'real' (number),
+    'bool' (boolean), 'tags' (array of tags, kept in the item_tag table); and, never sent, 'path' (the
+    file inside the media folder) and 'user' (the owning user).
+    """
+    name: str
+    kind: str
+    limit: int = 0              # text and date: at most this many characters
+    null: bool = False          # may be null (unknown); the column is nullable
+    default: object = None      # the column's default when this node makes a row
+    api: bool = False           # a key of the API's ITEM (the contract's order is this table's)
+    peers: bool = False         # peers send it: checked by `checked_item`, stored by the registry's upsert
+    blank: object = None        # what a peer's missing (or empty text) value becomes
+
+
+ITEM_FIELDS = (
+    Field('id', 'id', api=True, peers=True),
+    Field('path', 'path', null=True),
+    Field('title', 'text', MAX_TITLE, api=True, peers=True, blank='untitled'),
+    Field('description', 'text', MAX_DESCRIPTION, default='', api=True, peers=True, blank=''),
+    Field('tags', 'tags', api=True, peers=True, blank=[]),
+    Field('mime', 'mime', api=True, peers=True),
+    Field('size', 'int', api=True, peers=True, blank=0),
+    Field('mtime_ns', 'int'),
+    Field('created', 'date', MAX_DATE, default=now_iso, api=True, peers=True, blank=''),
+    Field('updated', 'date', MAX_DATE, default=now_iso, api=True, peers=True, blank=''),
+    Field('views', 'int', default=0, api=True, peers=True, blank=0),
+    Field('comments', 'int', default=0, api=True, peers=True, blank=0),
+    Field('duration', 'real', null=True, api=True, peers=True),
+    Field('width', 'int', null=True, api=True, peers=True),
+    Field('height', 'int', null=True, api=True, peers=True),
+    Field('thumbnail', 'bool', default=False, api=True, peers=True, blank=False),
+    Field('private', 'bool', default=False),
+    Field('seq', 'int'),
+    Field('owner', 'user', null=True),
+    Field('origin', 'text', default='local'),
+    Field('container', 'text', null=True),
+    Field('codecs', 'text', null=True),
+    Field('media_state', 'text', default='pending'),
+    Field('media_error', 'text', default=''),
+)
+COLUMNS = tuple(field for field in ITEM_FIELDS if field.kind != 'tags')
+API_FIELDS = tuple(field for field in ITEM_FIELDS if field.api)
+PEER_VALUES = tuple(field for field in ITEM_FIELDS if field.peers and field.kind != 'id')
+# what a peer's row takes from the peer; the registry sets the rest (origin, path, seq, ...) itself
+PEER_COLUMNS = tuple(field.name for field in PEER_VALUES if field.kind != 'tags')
+
+
+API_BLANKS = tuple((field.name, field.blank) for field in API_FIELDS)
+API_BOOLS = tuple(field.name for field in API_FIELDS if field.kind == 'bool')
+
+
+def row_json(row, tags):
+    """The contract's ITEM from an item row (a dict of its columns)."""
+    item = {name: row.get(name, blank) for name, blank in API_BLANKS}
+    item['tags'] = tags         # in its place: the table's
+    for name in API_BOOLS:      # SQLite has no booleans: a row read without the model holds 0 or 1
+        item[name] = bool(item[name])
+    return item
+
+
+# --- validation of what a peer sends ------------------------------------------------------------
+
+REMOTE_ID = re.compile(r'^[A-Za-z0-9_-]{16,64}\Z')     # \Z: `$` lets a final line break through
+COMMENT_FIELDS = (('id', MAX_COMMENT_ID), ('author', MAX_PEER_AUTHOR), ('body', MAX_COMMENT), ('created', MAX_DATE))
+
+
+def refused(message):
+    """The PeerError refusing what a peer sent."""
+    return PeerError(message)
+
+
+def checked_page(page, most):
+    """The catalog page if every part has the contract's shape (at most `most` items and removals);
+    PeerError naming the first fault."""
+    if not isinstance(page, dict):
+        raise refused('the catalog is not a JSON object')
+    items, removed = page.get('items'), page.get('removed', [])
+    if not isinstance(items, list) or not isinstance(removed, list) or len(items) + len(removed) > most:
+        raise refused('the catalog has no valid items/removed lists')
+    if not isinstance(page.get('cursor'), str) or len(page['cursor']) > MAX_CURSOR or not storable(page['cursor']):
+        raise refused('the catalog has no valid cursor')
+    if not isinstance(page.get('more', False), bool) or not isinstance(page.get('reset', False), bool):
+        raise refused('the catalog has invalid more/reset flags')
+    if not all(isinstance(i, str) and REMOTE_ID.match(i) for i in removed):
+        raise refused('the catalog lists an invalid removed id')
+    return [checked_item(item) for item in items], removed
+
+
+def checked_item(item):
+    """The item of a peer's catalog with every field the peers send checked, in the table's order."""
+    if not isinstance(item, dict) or not isinstance(item.get('id'), str) or not REMOTE_ID.match(item['id']):
+        raise refused('the catalog has an item without a valid id')
+    try:
+        return dict(id=item['id'], **{field.name: peer_value(field, item.get(field.name, field.blank))
+                                      for field in PEER_VALUES})
+    except auth.AuthError as exc:
+        raise refused('item %s: %s' % (item['id'], exc))
+
+
+def peer_value(field, value):
+    """A peer's `value` of `field` if it has the field's shape (missing or empty: the field's blank)."""
+    if field.kind in ('text', 'date'):
+        return text(value, field.limit) or field.blank
+    if field.kind == 'mime':
+        return mime_text(value)
+    if field.kind == 'tags':
+        return auth.normalize_tags(value or []) if isinstance(value or [], list) else bad('tags')
+    if field.kind == 'bool':
+        return value if isinstance(value, bool) else bad(field.name)
+    checked = number(value, int if field.kind == 'int' else (int, float), field.name)
+    return field.blank if checked is None else checked
+
+
+def checked_comments(data):
+    if not isinstance(data, dict) or not isinstance(data.get('comments'), list):
+        raise refused('the origin sent invalid comments')
+    found = []
+    for comment in data['comments'][:1000]:
+        if not isinstance(comment, dict):
+            raise refused('the origin sent an invalid comment')
+        found.append({name: text(comment.get(name), limit) for name, limit in COMMENT_FIELDS})
+    return found
+
+
+def bad(what):
+    raise refused('an item has an invalid %s' % what)
+
+
+def text(value, limit):
+    if value is None:
+        return ''
+    if not isinstance(value, str) or len(value) > limit or '\x00' in value or not storable(value):
+        bad('text field')
+    return value
+
+
+def mime_text(value):
+    if not isinstance(value, str) or not re.match(r'^[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,80}$', value):
+        bad('mime')
+    return value
+
+
+def number(value, kinds, what):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 <= value < 2 ** 53:
+        bad(what)
+    return value
