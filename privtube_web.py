@@ -1,7 +1,7 @@
 """The web app: sign-in, browse, search, watch, upload, comments and views, account and admin pages.
 
 Every page goes through `signed_in()` (a server-side session), every state change through a POST with
-the session's CSRF token, and every item through `Store.visible_item` or `auth.visible_filter`.
+the session's CSRF token, and every item through `store.items.visible` or `auth.visible_filter`.
 """
 import hashlib
 import hmac
@@ -22,9 +22,10 @@ from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
+from privtube_api import media_headers
 from privtube_gateway import gateway_reply
 from privtube_registry import PeerError
-from privtube_store import MAX_COMMENT, StoreError, check_text, media_headers
+from privtube_store import MAX_COMMENT, StoreError, check_text
 
 logger = logging.getLogger('privtube.web')
 
@@ -384,7 +385,7 @@ def make_web(node):
     @app.get('/')
     def home(session, user, principal):
         Item = node.database.Item
-        visible = store.visible_query(principal)
+        visible = store.items.visible_query(principal)
         recent = list(visible.order_by(Item.created.desc(), SQL('rowid DESC')).limit(12))
         popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
         return render('home', user=user, csrf=session.csrf, recent=recent, popular=popular)
@@ -399,9 +400,9 @@ def make_web(node):
         page = int(query.get('page')) if re.fullmatch(r'[0-9]{1,4}', query.get('page') or '') else 1
         page = max(page, 1)
         origin = (query.getunicode('origin') or '').strip()[:64]
-        results, more, ranked = store.search(principal, q, tag=tag, kind=kind, sort=sort,
-                                             origin='local' if origin == node.name else origin,
-                                             offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        results, more, ranked = store.search.query(principal, q, tag=tag, kind=kind, sort=sort,
+                                                   origin='local' if origin == node.name else origin,
+                                                   offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         return render('search', user=user, csrf=session.csrf, q=q, sort=sort, kind=kind, tag=tag, page=page,
                       origin=origin, origins=[node.name] + sorted(node.registry.peers()),
                       results=results, more=more, newest_instead=bool(q and sort == 'relevance' and results
@@ -409,10 +410,10 @@ def make_web(node):
 
     @app.get('/watch/<item_id>')
     def watch(session, user, principal, item_id):
-        item = store.visible_item(principal, item_id)
+        item = store.items.visible(principal, item_id)
         comments, comments_error = item_comments(node, item)
         playable, why_not = media.playability(item.mime, item.codecs)
-        return render('watch', user=user, csrf=session.csrf, item=item, tags=store.tags_of(item.id),
+        return render('watch', user=user, csrf=session.csrf, item=item, tags=store.items.tags_of(item.id),
                       kind=media.media_kind(item.mime) if playable else 'other', why_not=why_not,
                       comments=comments, comments_error=comments_error,
                       may_edit=may_edit(user, item), owner=item.owner.name if item.owner_id else None,
@@ -420,7 +421,7 @@ def make_web(node):
 
     @app.get('/media/<item_id>')
     def item_media(session, user, principal, item_id):
-        item = store.visible_item(principal, item_id)
+        item = store.items.visible(principal, item_id)
         if not item.is_local:
             return gateway_reply(node, item, media_headers(), bottle.response)
         download = bottle.request.query.get('download') == '1'
@@ -432,7 +433,7 @@ def make_web(node):
 
     @app.get('/thumb/<item_id>')
     def thumbnail(session, user, principal, item_id):
-        item = store.visible_item(principal, item_id)
+        item = store.items.visible(principal, item_id)
         if item.is_local:
             return media.file_response(bottle.response, media_headers(), store.open_thumbnail(item),
                                        'image/jpeg')
@@ -444,10 +445,10 @@ def make_web(node):
     @app.post('/watch/<item_id>/comments')
     def post_comment(session, user, principal, item_id):
         web.check_csrf(session)
-        item = store.visible_item(principal, item_id)
+        item = store.items.visible(principal, item_id)
         body = check_text(bottle.request.forms.getunicode('body') or '', 'comment', MAX_COMMENT, required=True)
         if item.is_local:
-            store.add_comment(item, user.name, body, user_id=user.id)
+            store.comments.add(item, user.name, body, user_id=user.id)
         else:
             node.remote.post(item, user.name, body)
         raise Redirect('/watch/%s#comments' % item.id)
@@ -455,21 +456,21 @@ def make_web(node):
     @app.post('/watch/<item_id>/comments/<comment_id>/delete')
     def delete_comment(session, user, principal, item_id, comment_id):
         web.check_csrf(session)
-        item = store.visible_item(principal, item_id)
+        item = store.items.visible(principal, item_id)
         if not item.is_local:
             raise StoreError('comments on items of %s are deleted there' % item.origin, 403)
-        store.delete_comment(item, comment_id, lambda c: user.is_admin or c.user_id == user.id)
+        store.comments.delete(item, comment_id, lambda c: user.is_admin or c.user_id == user.id)
         raise Redirect('/watch/%s#comments' % item.id)
 
     @app.post('/watch/<item_id>/view')
     def count_view(session, user, principal, item_id):
         web.check_csrf(session)
-        item = store.visible_item(principal, item_id)
+        item = store.items.visible(principal, item_id)
         if not item.is_local:
             node.remote.view(item, viewer_id(node, user))
             return {'counted': True, 'views': item.views + 1}
-        counted = item.owner_id != user.id and store.count_view(item, principal.tag, 'web')
-        return {'counted': bool(counted), 'views': store.get_item(item.id).views}
+        counted = item.owner_id != user.id and store.items.count_view(item, principal.tag, 'web')
+        return {'counted': bool(counted), 'views': store.items.get(item.id).views}
 
     @app.get('/upload')
     def upload_form(session, user, principal):
@@ -488,21 +489,22 @@ def make_web(node):
     @app.get('/edit/<item_id>')
     def edit_form(session, user, principal, item_id):
         item = editable(store, principal, user, item_id)
-        return render('edit', user=user, csrf=session.csrf, item=item, tags=store.tags_of(item.id), error=None)
+        return render('edit', user=user, csrf=session.csrf, item=item, tags=store.items.tags_of(item.id),
+                      error=None)
 
     @app.post('/edit/<item_id>')
     def edit(session, user, principal, item_id):
         web.check_csrf(session)
         item = editable(store, principal, user, item_id)
         form = bottle.request.forms
-        store.edit_item(item, form.getunicode('title', ''), form.getunicode('description', ''),
-                        auth.split_tag_list(form.getunicode('tags', '')), bool(form.get('private')))
+        store.items.edit(item, form.getunicode('title', ''), form.getunicode('description', ''),
+                         auth.split_tag_list(form.getunicode('tags', '')), bool(form.get('private')))
         raise Redirect('/watch/' + item.id)
 
     @app.post('/delete/<item_id>')
     def delete(session, user, principal, item_id):
         web.check_csrf(session)
-        store.delete_item(editable(store, principal, user, item_id))
+        store.items.delete(editable(store, principal, user, item_id))
         raise Redirect('/')
 
     @app.get('/account')
@@ -602,7 +604,7 @@ def add_admin_routes(app, web):
 def item_comments(node, item):
     """(comments, error message): a peer's item has its comments at the origin, which may be offline."""
     if item.is_local:
-        return node.store.comments_json(item), None
+        return node.store.comments.json(item), None
     try:
         return node.remote.comments(item), None
     except PeerError as exc:
@@ -650,7 +652,7 @@ def may_edit(user, item):
 
 
 def editable(store, principal, user, item_id):
-    item = store.visible_item(principal, item_id)
+    item = store.items.visible(principal, item_id)
     if not may_edit(user, item):
         raise StoreError('only the owner of this item or an administrator may change it', 403)
     return item
@@ -674,8 +676,8 @@ def receive_upload(store, user):
     title = check_text(fields.getunicode('title') or '', 'title', 200) or 'untitled'
     description = check_text(fields.getunicode('description') or '', 'description', 10000)
     tags = auth.split_tag_list(fields.getunicode('tags') or '')
-    return store.save_stream(stream, length, extension, title, tags, private=bool(fields.get('private')),
-                             owner_id=user.id, description=description)
+    return store.uploads.save_stream(stream, length, extension, title, tags, private=bool(fields.get('private')),
+                                     owner_id=user.id, description=description)
 
 
 def content_size(fh):

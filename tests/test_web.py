@@ -92,11 +92,11 @@ def session_cookie(response):
 
 
 def owned_item(node, relative, title, owner, tags=(), private=False, data=DATA):
-    return node.store.create_item(node.media_file(relative, data), title, list(tags), private, owner_id=owner.id)
+    return node.store.items.create(node.media_file(relative, data), title, list(tags), private, owner_id=owner.id)
 
 
 def item_row(node, item):
-    return node.store.get_item(item.id)
+    return node.store.items.get(item.id)
 
 
 def assert_escaped(page):
@@ -397,7 +397,7 @@ def fill_rule(rule, values):
 def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     make_user(node, 'ann')
     item = node.add('clip.mp4', tags=['family'], title='Clip')
-    comment = node.store.add_comment(item, 'ann', 'hello')
+    comment = node.store.comments.add(item, 'ann', 'hello')
     values = {'item_id': item.id, 'comment_id': comment['id']}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
@@ -428,9 +428,9 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
             checked += 1
     assert checked >= 30
     # nothing was changed by all of that
-    assert node.store.get_item(item.id).views == 0
-    assert len(node.store.comments_json(item)) == 1
-    assert node.store.get_item(item.id) is not None
+    assert node.store.items.get(item.id).views == 0
+    assert len(node.store.comments.json(item)) == 1
+    assert node.store.items.get(item.id) is not None
 
 
 def test_the_reviewed_anonymous_routes_work_anonymously(node):
@@ -476,7 +476,7 @@ def world(node):
                               private=True),
     }
     for key, item in items.items():
-        node.store.add_comment(item, 'someone', SECRET_COMMENTS[key])
+        node.store.comments.add(item, 'someone', SECRET_COMMENTS[key])
     node.users, node.items = users, items
     return node
 
@@ -632,7 +632,7 @@ def test_hostile_text_is_escaped_everywhere(node):
     form['description'] = SCRIPT + IMG
     form['tags'] = SCRIPT + ', ' + IMG
     form.submit(status=303)
-    assert node.store.tags_of(item.id) == sorted([SCRIPT.lower(), IMG.lower()])
+    assert node.store.items.tags_of(item.id) == sorted([SCRIPT.lower(), IMG.lower()])
     watch = admin.get('/watch/' + item.id)
     comment = find_form(watch, '/watch/%s/comments' % item.id, has=('body',))
     comment['body'] = SCRIPT + IMG
@@ -703,7 +703,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     node.accounts.create_key('peer', ['*'])
     node.accounts.create_group('spare', ['tag:x'])
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
-    comment = node.store.add_comment(item, 'bob', 'hello', user_id=bob.id)
+    comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     admin = signed_in(node, 'root')
     member = signed_in(node, 'bob', address='192.0.2.2')
     member_csrf = csrf_for(member)
@@ -752,7 +752,7 @@ def test_get_never_changes_state(node):
     bob = make_user(node, 'bob')
     node.accounts.create_key('peer', ['*'])
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
-    comment = node.store.add_comment(item, 'bob', 'hello', user_id=bob.id)
+    comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     admin = signed_in(node, 'root')
     before = snapshot(node)
     assert admin.get('/logout', status=200)
@@ -830,10 +830,10 @@ def test_upload_raw_body_answers_json(node):
     assert response.status_int == 200, (response.status, response.text[:300])
     answer = response.json
     assert set(answer) == {'id', 'url'} and answer['url'] == '/watch/' + answer['id']
-    item = node.store.get_item(answer['id'])
+    item = node.store.items.get(answer['id'])
     assert item.owner_id == ann.id and item.title == 'Raw clip' and item.description == 'Hi'
     assert item.size == len(DATA) and item.mime == 'video/mp4'
-    assert node.store.tags_of(item.id) == ['family', 'summer']
+    assert node.store.items.tags_of(item.id) == ['family', 'summer']
     assert client.get('/media/' + item.id).body == DATA
     assert 'Raw clip' in client.get(answer['url'], status=200).text
     assert temp_files(node) == []
@@ -848,7 +848,7 @@ def test_upload_raw_body_larger_than_a_form(node):
                            headers={'X-CSRF-Token': csrf, 'X-Requested-With': 'fetch',
                                     'Content-Type': 'video/mp4'}, expect_errors=True)
     assert response.status_int == 200, (response.status, response.text[:300])
-    item = node.store.get_item(response.json['id'])
+    item = node.store.items.get(response.json['id'])
     assert item.size == len(data)
     assert client.get('/media/' + item.id).body == data
     assert temp_files(node) == []
@@ -868,9 +868,9 @@ def test_upload_form_fallback_redirects_to_the_watch_page(node):
     done = form.submit(status=303)
     item_id = path_of(done).split('/')[-1]
     assert path_of(done) == '/watch/' + item_id
-    item = node.store.get_item(item_id)
+    item = node.store.items.get(item_id)
     assert (item.owner_id, item.title, item.description, item.private) == (ann.id, 'Holiday', 'By the sea', True)
-    assert node.store.tags_of(item_id) == ['sea', 'summer']
+    assert node.store.items.tags_of(item_id) == ['sea', 'summer']
     assert 'Holiday' in client.get('/watch/' + item_id, status=200).text
     other = signed_in(node, 'bob', address='192.0.2.5')
     other.get('/watch/' + item_id, status=404)
@@ -878,7 +878,7 @@ def test_upload_form_fallback_redirects_to_the_watch_page(node):
     csrf = csrf_of(client.get('/upload'))
     done = client.post('/upload', {'csrf': csrf, 'owner': 'bob', 'owner_id': '2', 'user': 'bob'},
                        upload_files=[('file', 'x.mp4', DATA)], status=303)
-    assert node.store.get_item(path_of(done).split('/')[-1]).owner_id == ann.id
+    assert node.store.items.get(path_of(done).split('/')[-1]).owner_id == ann.id
     assert temp_files(node) == []
 
 
@@ -965,7 +965,7 @@ def test_comment_length_limits(node):
         response = post_comment(client, item, body, status=status)
         if status == 400:
             assert 'comment must' in response.text
-    assert sorted(c['body'] for c in node.store.comments_json(item)) == ['y' * 5000, 'z']
+    assert sorted(c['body'] for c in node.store.comments.json(item)) == ['y' * 5000, 'z']
     assert item_row(node, item).comments == 2
 
 
@@ -976,7 +976,7 @@ def test_comment_author_comes_from_the_session(node):
     token = csrf_of(client.get('/watch/' + item.id))
     client.post('/watch/%s/comments' % item.id, {'csrf': token, 'body': 'hi', 'author': 'root',
                                                   'user_id': '1'}, status=303)
-    (comment,) = node.store.comments_json(item)
+    (comment,) = node.store.comments.json(item)
     assert comment['author'] == 'ann'
     assert node.node.database.Comment.get_by_id(comment['id']).user_id == node.accounts.user('ann').id
 
@@ -1004,20 +1004,20 @@ def test_comment_delete_by_author_or_admin_only(node):
     post_comment(ann, item, 'from ann one')
     post_comment(ann, item, 'from ann two')
     post_comment(bob, item, 'from bob')
-    ids = {c['body']: c['id'] for c in node.store.comments_json(item)}
+    ids = {c['body']: c['id'] for c in node.store.comments.json(item)}
     # bob sees no delete button for ann's comment and is refused when he tries anyway
     watch = bob.get('/watch/' + item.id)
     delete_url = '/watch/%s/comments/%s/delete' % (item.id, ids['from ann one'])
     assert delete_url not in watch.text
     refused = bob.post(delete_url, {'csrf': csrf_of(watch)}, status=403)
     assert 'only the author' in refused.text
-    assert ids['from ann one'] in [c['id'] for c in node.store.comments_json(item)]
+    assert ids['from ann one'] in [c['id'] for c in node.store.comments.json(item)]
     # the author deletes her own
     find_form(ann.get('/watch/' + item.id), delete_url).submit(status=303)
     # the admin deletes anyone's
     find_form(admin.get('/watch/' + item.id),
               '/watch/%s/comments/%s/delete' % (item.id, ids['from bob'])).submit(status=303)
-    assert [c['body'] for c in node.store.comments_json(item)] == ['from ann two']
+    assert [c['body'] for c in node.store.comments.json(item)] == ['from ann two']
     assert item_row(node, item).comments == 1
     # a deleted or unknown comment, or one of another item, is 404
     ann.post(delete_url, {'csrf': csrf_for(ann)}, status=404)
