@@ -294,7 +294,7 @@ def cmd_scan(args):
             shown[0] = now
             print('scanning: %s' % scan_figures(summary, now - started), file=sys.stderr, flush=True)
     with node.database.db.connection_context():
-        summary = node.store.scan(progress)
+        summary = node.store.scanner.scan(progress)
     print('scanned %s' % scan_figures(summary, time.monotonic() - started))
     if summary['added'] or summary['changed']:
         print('new and changed files are probed in the background while the node serves', file=sys.stderr)
@@ -309,7 +309,7 @@ def scan_figures(summary, seconds):
 def cmd_content_add(args):
     node = open_node(args)
     owner = node.accounts.user(args.owner).id if args.owner else None
-    item = node.store.add_file(args.file, args.title, args.tags, args.private, owner)
+    item = node.store.uploads.add_file(args.file, args.title, args.tags, args.private, owner)
     print(item.id)
     return 0
 
@@ -318,7 +318,7 @@ def cmd_content_list(args):
     node = open_node(args)
     Item = node.database.Item
     for item in Item.select().order_by(Item.created, Item.id):
-        tags = ','.join(node.store.tags_of(item.id))
+        tags = ','.join(node.store.items.tags_of(item.id))
         print('%s\t%s\t%s\t%s\t%s' % (item.id, 'private' if item.private else 'shared', item.mime, tags,
                                       item.title))
     return 0
@@ -327,14 +327,14 @@ def cmd_content_list(args):
 def cmd_content_edit(args):
     store = open_node(args).store
     item = local_item(store, args.id)
-    store.edit_item(item, args.title, args.description, args.tags, args.private)
+    store.items.edit(item, args.title, args.description, args.tags, args.private)
     print('item %s changed' % item.id, file=sys.stderr)
     return 0
 
 
 def cmd_content_rm(args):
     store = open_node(args).store
-    store.delete_item(local_item(store, args.id))
+    store.items.delete(local_item(store, args.id))
     print('item %s removed' % args.id, file=sys.stderr)
     return 0
 
@@ -378,7 +378,7 @@ def open_node(args):
 
 
 def local_item(store, item_id):
-    item = store.get_item(item_id)
+    item = store.items.get(item_id)
     if item is None:
         raise Failure('no item with id %s' % item_id)
     return item

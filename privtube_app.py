@@ -18,12 +18,13 @@ from waitress.utilities import RequestEntityTooLarge
 
 import privtube_auth as auth
 import privtube_media as media
+from privtube_api import bearer_of, make_api
 from privtube_db import Database
 from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, SyncLoop
 from privtube_remote import RemoteComments
-from privtube_store import Store, StoreError, bearer_of, make_api
+from privtube_store import Store, StoreError
 from privtube_web import live_session, make_web, render, session_token, setup_token
 
 logger = logging.getLogger('privtube.app')
@@ -163,7 +164,7 @@ def serve(config):
     node = Node(config)
     node.forget_removed_peers()
     node.warn_of_plain_http_peers()
-    node.store.remove_abandoned_uploads()       # what a crash left; uploads in progress hold a lock
+    node.store.uploads.remove_abandoned()       # what a crash left; uploads in progress hold a lock
     app = make_app(config, node)
     try:
         server = create_server(app)

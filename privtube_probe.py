@@ -361,11 +361,11 @@ class MediaWorker:
         try:
             with self.open_item(item) as fh:
                 found = self.examine(item, fh)
-            store.record_probe(item, found)
+            store.items.record_probe(item, found)
         except ProbeError as exc:
             logger.warning('could not probe %s: %s', item.path, exc.detail)
             remove_quietly(store.thumbnail_path(item.id))
-            store.record_probe_failure(item, exc.reason)
+            store.items.record_probe_failure(item, exc.reason)
 
     def open_item(self, item):
         path = self.node.store.full_path(item.path)

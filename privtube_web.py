@@ -3,7 +3,7 @@
 Every page goes through `PagePlugin`: it finds the server-side session (`Web.page()`), checks the session's
 CSRF token on every state change, and maps refusals to pages. Routes are registered by concern (the
 `register_*` functions here, the admin pages in privtube_admin.py); every item goes through
-`Store.visible_item` or `auth.visible_filter`.
+`store.items.visible` or `auth.visible_filter`.
 """
 import hashlib
 import hmac
@@ -24,10 +24,11 @@ from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
+from privtube_api import media_headers
 from privtube_gateway import gateway_reply
 from privtube_items import LIMITS, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, shown_time
 from privtube_peer import PeerError
-from privtube_store import StoreError, check_text, media_headers
+from privtube_store import StoreError, check_text
 
 logger = logging.getLogger('privtube.web')
 
@@ -458,7 +459,7 @@ def register_browse(app, web):
     @app.get('/')
     def home(page):
         Item = node.database.Item
-        visible = store.visible_query(page.principal)
+        visible = store.items.visible_query(page.principal)
         recent = list(visible.order_by(Item.created.desc(), SQL('rowid DESC')).limit(12))
         popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
         return page.render('home', recent=cards(recent), popular=cards(popular))
@@ -467,7 +468,7 @@ def register_browse(app, web):
     def search(page):
         asked = search_form(bottle.request.query)
         q, sort, origin, number = asked['q'], asked['sort'], asked['origin'], asked['page']
-        results, more, ranked = store.search(page.principal, q, tag=asked['tag'], kind=asked['kind'], sort=sort,
+        results, more, ranked = store.search.query(page.principal, q, tag=asked['tag'], kind=asked['kind'], sort=sort,
                                              origin='local' if origin == node.name else origin,
                                              offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         return page.render('search', origins=[node.name] + sorted(node.registry.peers()), kinds=media.MEDIA_KINDS,
@@ -476,10 +477,10 @@ def register_browse(app, web):
 
     @app.get('/watch/<item_id>')
     def watch(page, item_id):
-        item = store.visible_item(page.principal, item_id)
+        item = store.items.visible(page.principal, item_id)
         comments, comments_error = item_comments(node, item, page.user)
         playable, why_not = media.playability(item.mime, item.codecs)
-        return page.render('watch', item=item, tags=store.tags_of(item.id),
+        return page.render('watch', item=item, tags=store.items.tags_of(item.id),
                            kind=media.media_kind(item.mime) if playable else 'other', why_not=why_not,
                            comments=comments, comments_error=comments_error,
                            may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
@@ -487,7 +488,7 @@ def register_browse(app, web):
 
     @app.get('/media/<item_id>')
     def item_media(page, item_id):
-        item = store.visible_item(page.principal, item_id)
+        item = store.items.visible(page.principal, item_id)
         if not item.is_local:
             return gateway_reply(node, item, media_headers(), bottle.response)
         download = bottle.request.query.get('download') == '1'
@@ -499,7 +500,7 @@ def register_browse(app, web):
 
     @app.get('/thumb/<item_id>')
     def thumbnail(page, item_id):
-        item = store.visible_item(page.principal, item_id)
+        item = store.items.visible(page.principal, item_id)
         if item.is_local:
             return media.file_response(bottle.response, media_headers(), store.open_thumbnail(item),
                                        'image/jpeg')
@@ -528,19 +529,19 @@ def register_uploads(app, web):
     @app.get('/edit/<item_id>')
     def edit_form(page, item_id):
         item = editable(store, page, item_id)
-        return page.render('edit', item=item, tags=store.tags_of(item.id), error=None)
+        return page.render('edit', item=item, tags=store.items.tags_of(item.id), error=None)
 
     @app.post('/edit/<item_id>')
     def edit(page, item_id):
         item = editable(store, page, item_id)
         form = bottle.request.forms
-        store.edit_item(item, form.getunicode('title', ''), form.getunicode('description', ''),
+        store.items.edit(item, form.getunicode('title', ''), form.getunicode('description', ''),
                         auth.split_tag_list(form.getunicode('tags', '')), bool(form.get('private')))
         see_other('/watch/' + item.id)
 
     @app.post('/delete/<item_id>')
     def delete(page, item_id):
-        store.delete_item(editable(store, page, item_id))
+        store.items.delete(editable(store, page, item_id))
         see_other('/')
 
 
@@ -550,30 +551,30 @@ def register_comments(app, web):
 
     @app.post('/watch/<item_id>/comments')
     def post_comment(page, item_id):
-        item = store.visible_item(page.principal, item_id)
+        item = store.items.visible(page.principal, item_id)
         body = check_text(bottle.request.forms.getunicode('body') or '', 'comment', MAX_COMMENT, required=True)
         if item.is_local:
-            store.add_comment(item, page.user.name, body, user_id=page.user.id)
+            store.comments.add(item, page.user.name, body, user_id=page.user.id)
         else:
             node.remote.post(item, page.user.name, body)
         see_other('/watch/%s#comments' % item.id)
 
     @app.post('/watch/<item_id>/comments/<comment_id>/delete')
     def delete_comment(page, item_id, comment_id):
-        item = store.visible_item(page.principal, item_id)
+        item = store.items.visible(page.principal, item_id)
         if not item.is_local:
             raise WebError('comments on items of %s are deleted there' % item.origin, 403)
-        store.delete_comment(item, comment_id, lambda comment: may_delete_comment(page.user, comment.user_id))
+        store.comments.delete(item, comment_id, lambda comment: may_delete_comment(page.user, comment.user_id))
         see_other('/watch/%s#comments' % item.id)
 
     @app.post('/watch/<item_id>/view')
     def count_view(page, item_id):
-        item = store.visible_item(page.principal, item_id)
+        item = store.items.visible(page.principal, item_id)
         if not item.is_local:
             node.remote.view(item, viewer_id(node, page.user))
             return {'counted': True, 'views': item.views + 1}
-        counted = item.owner_id != page.user.id and store.count_view(item, page.principal.tag, 'web')
-        return {'counted': bool(counted), 'views': store.get_item(item.id).views}
+        counted = item.owner_id != page.user.id and store.items.count_view(item, page.principal.tag, 'web')
+        return {'counted': bool(counted), 'views': store.items.get(item.id).views}
 
 
 def search_form(query):
@@ -598,7 +599,7 @@ def item_comments(node, item, user):
     if item.is_local:
         writers = comment_writers(node.database, item)
         return [dict(comment, may_delete=may_delete_comment(user, writers.get(comment['id'])))
-                for comment in node.store.comments_json(item)], None
+                for comment in node.store.comments.json(item)], None
     try:
         return [dict(comment, may_delete=False) for comment in node.remote.comments(item)], None
     except PeerError as exc:
@@ -644,7 +645,7 @@ def may_edit(user, item):
 
 
 def editable(store, page, item_id):
-    item = store.visible_item(page.principal, item_id)
+    item = store.items.visible(page.principal, item_id)
     if not may_edit(page.user, item):
         raise WebError('only the owner of this item or an administrator may change it', 403)
     return item
@@ -668,7 +669,7 @@ def receive_upload(store, user):
     title = check_text(fields.getunicode('title') or '', 'title', MAX_TITLE) or 'untitled'
     description = check_text(fields.getunicode('description') or '', 'description', MAX_DESCRIPTION)
     tags = auth.split_tag_list(fields.getunicode('tags') or '')
-    return store.save_stream(stream, length, extension, title, tags, private=bool(fields.get('private')),
+    return store.uploads.save_stream(stream, length, extension, title, tags, private=bool(fields.get('private')),
                              owner_id=user.id, description=description)
 
 

@@ -86,7 +86,7 @@ def populate(node, count, words, rng):
     They are marked probed, or a running node's media worker would spend the benchmark failing to probe
     files that do not exist."""
     db = node.database.db
-    items, tags, states, texts = [], [], [], []
+    items, tags, states = [], [], []
     for n in range(count):
         item_id = secrets.token_urlsafe(16)
         title = ' '.join(zipf_pick(words, rng) for _ in range(rng.randint(2, 5)))
@@ -96,7 +96,6 @@ def populate(node, count, words, rng):
                       '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', rng.randint(0, 50), n + 1))
         tags.append((item_id, tag))
         states.append((n + 1, item_id, 0, tag, 0))
-        texts.append((n + 1, item_id, title, description, tag))
     with db.atomic():
         db.cursor().executemany(
             'INSERT INTO item (id, path, title, description, mime, size, mtime_ns, created, updated, views, seq, '
@@ -104,8 +103,7 @@ def populate(node, count, words, rng):
         db.cursor().executemany('INSERT INTO item_tag (item_id, tag) VALUES (?, ?)', tags)
         db.cursor().executemany('INSERT INTO item_state (seq, item_id, private, tags, deleted) VALUES (?, ?, ?, ?, ?)',
                                 states)
-        db.cursor().executemany("INSERT INTO item_fts (rowid, item_id, title, description, tags, origin) "
-                                "VALUES (?, ?, ?, ?, ?, 'local')", texts)
+        node.store.search.index_many('SELECT id FROM item')
         db.execute_sql("UPDATE counter SET value = ? WHERE name = 'seq'", (count,))
 
 

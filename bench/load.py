@@ -44,7 +44,7 @@ def prepare(folder, clients):
     words = common.vocabulary(2000, rng)
     common.populate(node, 2000, words, rng)
     common.make_media_file(os.path.join(folder, 'media'), 64)
-    video = node.store.create_item(os.path.join(folder, 'media', common.FILE_NAME), 'Load video', ['family'])
+    video = node.store.items.create(os.path.join(folder, 'media', common.FILE_NAME), 'Load video', ['family'])
     item_ids = [row.id for row in node.database.Item.select(node.database.Item.id).limit(200)]
     for n in range(clients):
         node.accounts.create_user('user%d' % n, 'password-%d' % n)

@@ -76,7 +76,7 @@ def make_origin(folder, args):
     rng = random.Random(3)
     common.populate(node, args.items, common.vocabulary(5000, rng), rng)
     common.make_media_file(os.path.join(folder, 'media'), args.size_mib)
-    big = node.store.create_item(os.path.join(folder, 'media', common.FILE_NAME), 'The big film', ['family'])
+    big = node.store.items.create(os.path.join(folder, 'media', common.FILE_NAME), 'The big film', ['family'])
     _, bob_key = node.accounts.create_key('bob', ['*'])
     _, script_key = node.accounts.create_key('script', ['*'])
     node.close()
@@ -112,7 +112,7 @@ def change_items(origin, count):
     node = Node(privtube_config.load(origin['config']))
     Item = node.database.Item
     for item in list(Item.select().where(Item.origin == 'local').limit(count)):   # read, then write
-        node.store.edit_item(item, title=item.title + ' (edited)')
+        node.store.items.edit(item, title=item.title + ' (edited)')
     node.close()
 
 

@@ -61,7 +61,7 @@ class NodeFixture:
     def add(self, relative, tags=(), private=False, title=None, data=None):
         """Put a file in the media folder and index it; returns the item."""
         path = self.media_file(relative, data) if data is not None else self.media_file(relative)
-        return self.store.create_item(path, title or os.path.basename(relative), list(tags), private)
+        return self.store.items.create(path, title or os.path.basename(relative), list(tags), private)
 
     def reload(self, transport):
         """Rebuild the node from its (edited) config file, as a restart would."""

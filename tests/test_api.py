@@ -84,7 +84,7 @@ def test_private_upload_is_stored_but_never_shown_to_keys(api):
     created = api.client.post('/api/v1/content?title=Diary&private=1', b'\xff\xd8\xff' + b'p' * 99,
                               headers=api.manager, status=201).json
     api.client.get('/api/v1/content/' + created['id'], headers=api.manager, status=404)
-    assert api.node.store.get_item(created['id']).private
+    assert api.node.store.items.get(created['id']).private
 
 
 def test_thumbnail_is_404_until_thumbnails_exist(api):
@@ -115,7 +115,7 @@ def test_bad_json_bodies_are_400(api, path, body):
     assert response.status_int in (400, 413)
     assert 'error' in response.json
     assert api.node.database.Comment.select().count() == 0
-    assert api.node.store.get_item(api.item.id).views == 0
+    assert api.node.store.items.get(api.item.id).views == 0
 
 
 @pytest.mark.parametrize('changes', [
@@ -124,8 +124,8 @@ def test_bad_json_bodies_are_400(api, path, body):
 ])
 def test_bad_edits_are_400_and_change_nothing(api, changes):
     api.client.patch_json('/api/v1/content/' + api.item.id, changes, headers=api.manager, status=400)
-    item = api.node.store.get_item(api.item.id)
-    assert (item.title, api.node.store.tags_of(item.id), item.private) == ('Clip', ['family'], False)
+    item = api.node.store.items.get(api.item.id)
+    assert (item.title, api.node.store.items.tags_of(item.id), item.private) == ('Clip', ['family'], False)
 
 
 @pytest.mark.parametrize('query', ['limit=0', 'limit=1001', 'limit=-1', 'limit=abc', 'limit=99999999999999999999',

@@ -34,7 +34,7 @@ def secret_video(node):
     path = os.path.join(folder, 'secret.mp4')
     subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=3:size=320x240:rate=10',
                     '-c:v', 'libx264', '-pix_fmt', 'yuv420p', path], check=True, timeout=120)
-    node.store.create_item(path, 'Secret', private=True)
+    node.store.items.create(path, 'Secret', private=True)
     return path
 
 
@@ -105,7 +105,7 @@ ARRIVALS = {'web upload': web_upload, 'api upload': api_upload, 'content add': c
 
 def probed(node, item_id):
     node.node.media.run_pending()
-    return node.store.get_item(item_id)
+    return node.store.items.get(item_id)
 
 
 def assert_nothing_leaked(node, item):
@@ -237,7 +237,7 @@ def test_an_mp4_whose_index_follows_its_media_still_gets_a_thumbnail(node, tmp_p
     path = make_sample(node.media_dir, 'video_with_audio.mp4')
     data = open(path, 'rb').read()
     assert data.index(b'moov') > data.index(b'mdat')
-    item = probed(node, node.store.create_item(path, 'clip').id)
+    item = probed(node, node.store.items.create(path, 'clip').id)
     assert item.media_state == 'done' and item.thumbnail and (item.width, item.height) == (160, 120)
     assert item.duration == pytest.approx(2.0, abs=0.2)
 
@@ -257,7 +257,7 @@ def test_a_failure_shows_a_short_reason_and_never_a_server_path(node, caplog):
     path = make_sample(node.media_dir, 'video_with_audio.mp4')
     with open(path, 'r+b') as fh:
         fh.truncate(300)
-    item = probed(node, node.store.create_item(path, 'broken').id)
+    item = probed(node, node.store.items.create(path, 'broken').id)
     assert item.media_state == 'failed' and item.media_error in privtube_probe.REASONS
     page = node.sign_in('ann').get('/watch/' + item.id).text
     assert node.folder not in page and node.media_dir not in page and 'pipe:0' not in page
@@ -275,7 +275,7 @@ def test_an_old_failure_holding_tool_output_is_probed_again_after_the_upgrade(no
                 ).where(Item.id == item.id).execute()
     db.execute_sql('PRAGMA user_version = 8')
     migrate(db)
-    assert (node.store.get_item(item.id).media_state, node.store.get_item(item.id).media_error) == ('pending', '')
+    assert (node.store.items.get(item.id).media_state, node.store.items.get(item.id).media_error) == ('pending', '')
     done = probed(node, item.id)
     page = node.sign_in('ann').get('/watch/' + item.id).text
     assert node.media_dir not in page and 'could not read this file (not a playable file)' in page
@@ -289,7 +289,7 @@ def test_a_file_that_fails_now_loses_what_an_earlier_probe_found(node):
                 ).where(Item.id == item.id).execute()
     os.makedirs(os.path.dirname(node.store.thumbnail_path(item.id)), exist_ok=True)
     open(node.store.thumbnail_path(item.id), 'wb').write(b'\xff\xd8\xff leaked frame')
-    before = node.store.get_item(item.id).seq
+    before = node.store.items.get(item.id).seq
     done = probed(node, item.id)
     assert_nothing_leaked(node, done)
     assert done.seq > before            # peers are told the metadata went

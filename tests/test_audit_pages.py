@@ -17,6 +17,7 @@ import privtube_config
 import privtube_items
 import privtube_registry
 import privtube_remote
+import privtube_search
 import privtube_store
 from privtube_peer import Reply
 from test_cli import Cli
@@ -222,7 +223,7 @@ def search_page(client, **query):
 @pytest.fixture
 def searchers(node, monkeypatch):
     """ann (group kids: tag:cartoons) sees exactly three 'sunset' items; bob and an admin see more."""
-    monkeypatch.setattr(privtube_store, 'RANKED_MATCHES', 3)
+    monkeypatch.setattr(privtube_search, 'RANKED_MATCHES', 3)
     node.accounts.create_group('kids', ['tag:cartoons'])
     ann = signed_in(node, 'ann', groups=['kids'])
     bob = signed_in(node, 'bob', groups=['kids'], address='203.0.113.10')
@@ -309,12 +310,12 @@ def titles_by_content(node):
 
 def test_scan_indexes_every_odd_name_and_finds_each_file_again(node):
     odd_media(node.media_dir)
-    summary = node.store.scan()
+    summary = node.store.scanner.scan()
     assert summary['added'] == len(ODD_NAMES) + 1 and summary['seen'] == len(ODD_NAMES) + 1
     found = titles_by_content(node)
     assert sorted(found) == sorted(list(ODD_NAMES.values()) + ['good'])
     assert all(len(title) <= privtube_store.MAX_TITLE for title in found)
-    again = node.store.scan()                   # every path read back from the database is the file's own
+    again = node.store.scanner.scan()                   # every path read back from the database is the file's own
     assert (again['added'], again['changed'], again['removed']) == (0, 0, 0)
     viewer = node.sign_in('ann', admin=True)
     for name, title in ODD_NAMES.items():
@@ -322,13 +323,13 @@ def test_scan_indexes_every_odd_name_and_finds_each_file_again(node):
         assert viewer.get('/media/' + item.id).body == DATA + name
         assert node.store.open_media(item).read() == DATA + name
     os.unlink(os.path.join(os.fsencode(node.media_dir), b'caf\xe9.mp4'))
-    assert node.store.scan()['removed'] == 1 and 'caf\ufffd' not in titles_by_content(node)
+    assert node.store.scanner.scan()['removed'] == 1 and 'caf\ufffd' not in titles_by_content(node)
 
 
 def test_odd_names_are_searchable_and_the_catalog_still_reads(network):
     alice = network.make('alice')
     odd_media(alice.media_dir)
-    alice.store.scan()
+    alice.store.scanner.scan()
     home = network.make('home')
     _, token = alice.accounts.create_key('home', ['*'])
     privtube_config.add_peer(home.config_path, 'alice', 'http://alice.test', token)
@@ -358,7 +359,7 @@ def expected_download_name(name):
 
 def test_web_downloads_of_odd_names_have_a_valid_rfc6266_header(node):
     odd_media(node.media_dir)
-    node.store.scan()
+    node.store.scanner.scan()
     found = titles_by_content(node)
     viewer = node.sign_in('ann', admin=True)
     for name, title in ODD_NAMES.items():
@@ -373,7 +374,7 @@ def test_active_content_with_an_odd_name_is_an_attachment_with_a_valid_header(no
     path = os.path.join(node.media_dir, name)
     with open(path, 'w') as fh:
         fh.write('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
-    node.store.scan()
+    node.store.scanner.scan()
     [item] = titles_by_content(node).values()
     viewer = node.sign_in('ann', admin=True)
     for url, expected in (('/media/%s' % item.id, None),
@@ -387,7 +388,7 @@ def test_active_content_with_an_odd_name_is_an_attachment_with_a_valid_header(no
 @pytest.mark.parametrize('title', ['line\r\nbreak', 'say "cheese"; x=1', '\u202egpj.exe', 'caf\u00e9', 'tab\there'])
 def test_api_media_of_an_item_with_an_odd_title_has_a_valid_rfc6266_header(node, title):
     item = node.add('page.svg', data=b'<svg xmlns="http://www.w3.org/2000/svg"></svg>')
-    node.store.edit_item(item, title=title)
+    node.store.items.edit(item, title=title)
     answer = node.client.get('/api/v1/content/%s/media' % item.id, headers=node.key('script'))
     assert answer.status_int == 200 and answer.headers['Content-Type'] == 'application/octet-stream'
     check_disposition(answer.headers['Content-Disposition'], expected_download_name(title.encode()) + '.svg')

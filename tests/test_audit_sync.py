@@ -226,7 +226,7 @@ def late_key(node):
     secret = [node.add('p%d.mp4' % n, title='secret %d' % n) for n in range(2)]
     shown += [node.add('t%d.mp4' % n, title='shown later %d' % n) for n in range(2)]
     for item_row in secret:
-        node.store.edit_item(item_row, private=True)
+        node.store.items.edit(item_row, private=True)
     node.add('after.mp4', title='after')
     headers = node.key('late')
     row = node.accounts.key('late')
@@ -656,6 +656,6 @@ def test_web_forms_and_queries_that_are_not_unicode_never_give_500(node):
         # straight to the app: WebTest's own cookie handling cannot decode such paths
         answer = webob.Request.blank(url, headers={'Cookie': cookie}).get_response(node.app)
         assert answer.status_int < 500, (url, answer.status)
-    after = node.store.get_item(mine.id)
+    after = node.store.items.get(mine.id)
     assert after.title == 'Mine'
     assert all(c.body.encode('utf-8') for c in node.node.database.Comment.select())

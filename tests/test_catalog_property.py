@@ -114,7 +114,7 @@ class CatalogMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 1000), tags=st.sets(st.sampled_from(TAGS)))
     def change_tags(self, index, tags):
         item_id = self.pick(index)
-        self.node.store.edit_item(self.node.store.get_item(item_id), tags=sorted(tags))
+        self.node.store.items.edit(self.node.store.items.get(item_id), tags=sorted(tags))
         self.items[item_id]['tags'] = sorted(tags)
         self.log_state(item_id)
 
@@ -124,14 +124,14 @@ class CatalogMachine(RuleBasedStateMachine):
         item_id = self.pick(index)
         self.made += 1
         title = 'retitled %d' % self.made
-        self.node.store.edit_item(self.node.store.get_item(item_id), title=title)
+        self.node.store.items.edit(self.node.store.items.get(item_id), title=title)
         self.items[item_id]['title'] = title
 
     @precondition(lambda self: self.items)
     @rule(index=st.integers(0, 1000), private=st.booleans())
     def set_private(self, index, private):
         item_id = self.pick(index)
-        self.node.store.edit_item(self.node.store.get_item(item_id), private=private)
+        self.node.store.items.edit(self.node.store.items.get(item_id), private=private)
         self.items[item_id]['private'] = private
         self.log_state(item_id)
 
@@ -140,14 +140,14 @@ class CatalogMachine(RuleBasedStateMachine):
     def add_comment(self, index):
         """A change that is not about visibility still gives the item a new change number."""
         item_id = self.pick(index)
-        self.node.store.add_comment(self.node.store.get_item(item_id), 'x@y', 'hello')
+        self.node.store.comments.add(self.node.store.items.get(item_id), 'x@y', 'hello')
         self.items[item_id]['comments'] += 1
 
     @precondition(lambda self: self.items)
     @rule(index=st.integers(0, 1000))
     def delete_item(self, index):
         item_id = self.pick(index)
-        self.node.store.delete_item(self.node.store.get_item(item_id))
+        self.node.store.items.delete(self.node.store.items.get(item_id))
         del self.items[item_id]
 
     @rule(rules=st.sampled_from(RULE_SETS))
@@ -215,7 +215,7 @@ def test_item_made_private_after_a_read_is_listed_in_removed(node):
     reader = reader_of(node)
     reader.read_to_end()
     assert set(reader.held) == {item.id}
-    node.store.edit_item(item, private=True)
+    node.store.items.edit(item, private=True)
     page = reader.read_to_end()[-1]
     assert page['removed'] == [item.id] and page['items'] == []
     assert reader.held == {}
@@ -226,7 +226,7 @@ def test_item_private_from_the_start_then_deleted_is_never_in_removed(node):
     shown = node.add('shown.mp4', tags=['a'])
     reader = reader_of(node)
     reader.read_to_end()
-    node.store.delete_item(secret)
+    node.store.items.delete(secret)
     reader.read_to_end()
     assert secret.id not in reader.removed_ever()
     assert set(reader.held) == {shown.id}
@@ -237,7 +237,7 @@ def test_private_item_deleted_in_the_middle_of_a_paged_read_is_never_in_removed(
     secret = node.add('secret.mp4', private=True)
     reader = reader_of(node)
     reader.read_page(1)
-    node.store.delete_item(secret)
+    node.store.items.delete(secret)
     reader.read_to_end(limit=1)
     assert secret.id not in reader.removed_ever()
     assert set(reader.held) == {i.id for i in shown}
@@ -274,9 +274,9 @@ def test_item_changed_between_pages_of_one_read(node):
     third = node.add('3.mp4', title='third')
     reader = reader_of(node)
     assert [i['id'] for i in reader.read_page(1)['items']] == [first.id]
-    node.store.edit_item(first, title='first, renamed', tags=['b'])   # already sent: must come again
-    node.store.edit_item(third, private=True)                           # not sent yet: must never come
-    node.store.edit_item(second, title='second, renamed')
+    node.store.items.edit(first, title='first, renamed', tags=['b'])   # already sent: must come again
+    node.store.items.edit(third, private=True)                           # not sent yet: must never come
+    node.store.items.edit(second, title='second, renamed')
     reader.read_to_end(limit=1)
     assert {i: (v['title'], v['tags']) for i, v in reader.held.items()} == {
         first.id: ('first, renamed', ['b']), second.id: ('second, renamed', [])}
@@ -288,7 +288,7 @@ def test_item_sent_then_hidden_in_the_middle_of_a_paged_read_is_removed(node):
     reader = reader_of(node)
     reader.read_page(1)
     assert set(reader.held) == {first.id}
-    node.store.edit_item(first, private=True)
+    node.store.items.edit(first, private=True)
     reader.read_to_end(limit=1)
     assert set(reader.held) == {i.id for i in others}
     assert first.id in reader.removed_ever()
@@ -299,10 +299,10 @@ def test_item_retagged_into_then_out_of_the_rules_is_removed(node):
     reader = reader_of(node, rules=['tag:a'])
     reader.read_to_end()
     assert reader.held == {}
-    node.store.edit_item(item, tags=['a'])
+    node.store.items.edit(item, tags=['a'])
     reader.read_to_end()
     assert set(reader.held) == {item.id}
-    node.store.edit_item(item, tags=['c'])
+    node.store.items.edit(item, tags=['c'])
     reader.read_to_end()
     assert reader.held == {}
 
@@ -313,9 +313,9 @@ def test_item_hidden_then_changed_again_behind_the_reader_is_removed(node):
     other = node.add('w.mp4')
     reader = reader_of(node)
     reader.read_to_end()
-    node.store.edit_item(hidden, private=True)
-    node.store.edit_item(other, title='w, renamed')
-    node.store.edit_item(hidden, title='x, renamed')
+    node.store.items.edit(hidden, private=True)
+    node.store.items.edit(other, title='w, renamed')
+    node.store.items.edit(hidden, title='x, renamed')
     reader.read_to_end(limit=1)
     assert set(reader.held) == {other.id}
     assert hidden.id in reader.removed_ever()

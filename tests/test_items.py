@@ -73,7 +73,7 @@ def peer(network):
 
 def stored(home, name):
     row = home.node.database.Item.get_by_id('evil:' + GOOD_ID)
-    tags = home.store.tags_of(row.id)
+    tags = home.store.items.tags_of(row.id)
     return (tags if name == 'tags' else getattr(row, name)), row_json(row.__data__, tags)[name]
 
 

@@ -114,7 +114,7 @@ def assert_effect(setup, caller, item, action, response, allowed):
     if action == 'catalog':
         assert_catalog(setup, caller, response)
         return
-    stored = setup.store.get_item(target.id)
+    stored = setup.store.items.get(target.id)
     if action == 'delete' and allowed:
         assert stored is None
         setup.client.get('/api/v1/content/' + target.id, headers=setup.keys['manager'], status=404)
@@ -201,7 +201,7 @@ def test_item_made_private_during_a_stream_is_refused_on_the_next_range(setup):
     item = setup.items['tagged']
     headers, url = setup.keys['everything'], '/api/v1/content/%s/media' % item.id
     setup.client.get(url, headers=dict(headers, Range='bytes=0-99'), status=206)
-    setup.store.edit_item(item, private=True)
+    setup.store.items.edit(item, private=True)
     setup.client.get(url, headers=dict(headers, Range='bytes=100-199'), status=404)
 
 
@@ -229,7 +229,7 @@ def test_comment_is_deleted_only_by_its_key_or_a_manage_key(setup, deleter, stat
     setup.client.delete(comments_url(setup) + '/' + posted['id'], headers=setup.keys[deleter], status=status)
     left = setup.client.get(comments_url(setup), headers=setup.keys['everything']).json['comments']
     assert [c['id'] for c in left] == ([] if status == 204 else [posted['id']])
-    assert setup.store.get_item(setup.items['tagged'].id).comments == len(left)
+    assert setup.store.items.get(setup.items['tagged'].id).comments == len(left)
 
 
 def test_unknown_comment_id_is_404(setup):
@@ -242,7 +242,7 @@ def test_comment_id_of_another_item_is_404(setup):
                                     headers=setup.keys['everything'], status=201).json
     setup.client.delete(comments_url(setup, 'tagged') + '/' + posted['id'], headers=setup.keys['everything'],
                         status=404)
-    assert setup.store.get_item(setup.items['untagged'].id).comments == 1
+    assert setup.store.items.get(setup.items['untagged'].id).comments == 1
 
 
 def test_comment_on_an_item_the_key_cannot_see_is_404_even_for_its_author(setup):
@@ -251,7 +251,7 @@ def test_comment_on_an_item_the_key_cannot_see_is_404_even_for_its_author(setup)
     setup.node.accounts.set_key_rules('everything', ['tag:work'])
     setup.client.delete(comments_url(setup, 'untagged') + '/' + posted['id'], headers=setup.keys['everything'],
                         status=404)
-    assert setup.store.get_item(setup.items['untagged'].id).comments == 1
+    assert setup.store.items.get(setup.items['untagged'].id).comments == 1
 
 
 def test_comment_of_a_revoked_key_is_not_deletable_by_a_key_that_reuses_its_id(setup):

@@ -176,7 +176,7 @@ def test_a_window_buffer_is_not_reused_while_its_window_is_still_being_sent(home
     use_buffers(bob.node, buffers, monkeypatch)
     bob.node.registry.sync('alice')
     with bob.node.database.db.connection_context():
-        picnic = bob.node.store.get_item(remote_id(bob, 'Family picnic'))
+        picnic = bob.node.store.items.get(remote_id(bob, 'Family picnic'))
 
     def window_from(start):
         return privtube_gateway.gateway_reply(bob.node, picnic, {'Range': 'bytes=%d-' % start}, bottle.BaseResponse())
@@ -201,9 +201,9 @@ def test_comments_and_views_reach_the_origin(homes):
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     viewer.post('/watch/%s/comments' % item_id, {'csrf': csrf, 'body': 'Lovely day!'}, status=303)
     viewer.post('/watch/%s/view' % item_id, headers={'X-CSRF-Token': csrf})
-    original = alice.node.store.get_item(item_id.split(':', 1)[1])
+    original = alice.node.store.items.get(item_id.split(':', 1)[1])
     assert original.views == 1
-    assert [(c['author'], c['body']) for c in alice.node.store.comments_json(original)] == [('ann@bob', 'Lovely day!')]
+    assert [(c['author'], c['body']) for c in alice.node.store.comments.json(original)] == [('ann@bob', 'Lovely day!')]
     assert 'ann@bob' in viewer.get('/watch/' + item_id).text
 
 
@@ -241,13 +241,13 @@ def test_changes_and_removals_follow_incrementally(homes):
     alice, bob, carol = homes
     bob.node.registry.sync('alice')
     picnic = alice.node.database.Item.get(alice.node.database.Item.title == 'Family picnic')
-    alice.store.edit_item(picnic, title='Family picnic 2026')
+    alice.store.items.edit(picnic, title='Family picnic 2026')
     extra = alice.add('beach.mp4', tags=['family'], title='Beach day')
     assert bob.node.registry.sync('alice')[0]
     viewer = bob.sign_in('ann')
     assert titles(viewer, 'picnic') == {'Family picnic 2026'} and titles(viewer, 'beach') == {'Beach day'}
-    alice.store.edit_item(extra, private=True)
-    alice.store.delete_item(alice.node.database.Item.get(alice.node.database.Item.title == 'Family picnic 2026'))
+    alice.store.items.edit(extra, private=True)
+    alice.store.items.delete(alice.node.database.Item.get(alice.node.database.Item.title == 'Family picnic 2026'))
     assert bob.node.registry.sync('alice')[0]
     assert titles(viewer, '') == {'Bike trip'}
 

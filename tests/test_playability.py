@@ -21,7 +21,7 @@ def test_playability_rules(mime, codecs, playable):
     ('video_with_audio.mp4', True, None), ('hevc.mkv', False, 'matroska'), ('mpeg4.avi', False, 'x-msvideo'),
 ])
 def test_watch_page_plays_or_explains(node, name, playable, words):
-    item = node.store.create_item(make_sample(node.media_dir, name), name)
+    item = node.store.items.create(make_sample(node.media_dir, name), name)
     node.node.media.run_pending()
     page = node.sign_in('ann').get('/watch/' + item.id).text
     assert ('<video id="player"' in page) is playable
@@ -36,6 +36,6 @@ def test_hevc_in_mp4_is_explained_by_its_codec(node, tmp_path):
     mp4 = os.path.join(node.media_dir, 'phone.mp4')
     source = make_sample(tmp_path, 'hevc.mkv')        # skips (or fails in CI) without ffmpeg
     subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-i', source, '-c', 'copy', mp4], check=True, timeout=60)
-    item = node.store.create_item(mp4, 'phone')
+    item = node.store.items.create(mp4, 'phone')
     node.node.media.run_pending()
     assert 'HEVC (H.265) video' in node.sign_in('ann').get('/watch/' + item.id).text

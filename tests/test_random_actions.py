@@ -210,19 +210,19 @@ class RandomActions(RuleBasedStateMachine):
         data = HEAD + (b'item %03d;' % self.made) * 40
         path = fixture.media_file('m/%d.mp4' % self.made, data)
         title = 'clip %d' % self.made
-        row = fixture.store.create_item(path, title, sorted(tags), private, owner_id=owner_id)
+        row = fixture.store.items.create(path, title, sorted(tags), private, owner_id=owner_id)
         return Item(row.id, title, frozenset(tags), private, data)
 
     @staticmethod
     def change_item(fixture, item, change):
-        row = fixture.store.get_item(item.id)
+        row = fixture.store.items.get(item.id)
         if change == 'delete':
-            fixture.store.delete_item(row)
+            fixture.store.items.delete(row)
         elif isinstance(change, bool):
-            fixture.store.edit_item(row, private=change)
+            fixture.store.items.edit(row, private=change)
             item.private = change
         else:
-            fixture.store.edit_item(row, tags=sorted(change))
+            fixture.store.items.edit(row, tags=sorted(change))
             item.tags = frozenset(change)
 
     @staticmethod

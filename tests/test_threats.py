@@ -161,16 +161,16 @@ def test_api_view_is_counted_for_the_presenting_key_whatever_the_body_claims(nod
     node.client.post_json(url, as_beta, headers=alpha, status=204)
     assert view_marks(node, item) == [('key:%d' % alpha_id, 'v1')]
     node.client.post_json(url, {'viewer': 'v1'}, headers=beta, status=204)
-    assert node.store.get_item(item.id).views == 2          # beta's own view still counts
+    assert node.store.items.get(item.id).views == 2          # beta's own view still counts
     as_nobody = {'viewer': 'v1', 'key': 'gamma', 'key_id': 999, 'principal': 'key:999'}
     node.client.post_json(url, as_nobody, headers=alpha, status=204)
-    assert node.store.get_item(item.id).views == 2          # alpha cannot count again under another name
+    assert node.store.items.get(item.id).views == 2          # alpha cannot count again under another name
     assert view_marks(node, item) == sorted([('key:%d' % alpha_id, 'v1'), ('key:%d' % beta_id, 'v1')])
 
 
 def test_web_view_beacon_counts_the_session_user_whatever_the_body_claims(node):
     olga = node.accounts.create_user('olga', PASSWORD)
-    item = node.store.create_item(node.media_file('olga.mp4'), 'Olga clip', owner_id=olga.id)
+    item = node.store.items.create(node.media_file('olga.mp4'), 'Olga clip', owner_id=olga.id)
     mia = signed_in(node, 'mia')
     maxc = signed_in(node, 'max', address='203.0.113.10')
     mia_id, max_id = node.accounts.user('mia').id, node.accounts.user('max').id
@@ -310,7 +310,7 @@ def test_a_symlink_out_of_the_media_folder_is_not_served(node):
         fh.write(SECRET)
     link = os.path.join(node.media_dir, 'link.mp4')
     os.symlink(secret, link)
-    item = node.store.create_item(link, 'Link')
+    item = node.store.items.create(link, 'Link')
     answer = signed_in(node, 'root', admin=True).get('/media/' + item.id, expect_errors=True)
     assert answer.status_int == 404 and SECRET not in answer.body
 
@@ -325,7 +325,7 @@ def test_an_upload_name_never_chooses_where_the_file_lands(node, name):
                       headers=dict(FETCH, **{'X-CSRF-Token': csrf}), status=200)
     uploads = os.path.realpath(node.store.uploads_dir)
     for item_id in (form.headers['Location'].rsplit('/', 1)[1], raw.json['id']):
-        path = os.path.realpath(os.path.join(node.media_dir, node.store.get_item(item_id).path))
+        path = os.path.realpath(os.path.join(node.media_dir, node.store.items.get(item_id).path))
         assert os.path.dirname(path) == uploads and 'evil' not in os.path.basename(path)
         assert open(path, 'rb').read() == data
     landed = [n for _, _, names in os.walk(node.folder) for n in names if 'evil' in n]
@@ -375,7 +375,7 @@ def test_an_upload_is_fsynced_before_it_is_renamed(node, monkeypatch):
     answer = client.post('/upload?title=Clip&filename=clip.mp4', DATA, headers=dict(FETCH, **{'X-CSRF-Token': csrf}),
                          status=200)
     monkeypatch.undo()
-    final = os.path.realpath(os.path.join(node.media_dir, node.store.get_item(answer.json['id']).path))
+    final = os.path.realpath(os.path.join(node.media_dir, node.store.items.get(answer.json['id']).path))
     moves = [event for event in events if event[0] == 'move' and event[2] == final]
     assert len(moves) == 1, events
     at, temp = events.index(moves[0]), moves[0][1]
@@ -395,7 +395,7 @@ def test_an_oversized_upload_leaves_no_item_and_no_file(make_node):
     assert os.listdir(node.store.uploads_dir) == []
     fits = client.post('/upload?title=Fits&filename=fits.mp4', big[:-1],
                        headers=dict(FETCH, **{'X-CSRF-Token': csrf}), status=200)
-    assert node.store.get_item(fits.json['id']).size == 1024 * 1024      # the limit itself was the refusal
+    assert node.store.items.get(fits.json['id']).size == 1024 * 1024      # the limit itself was the refusal
 
 
 # --- 7. script in comments a peer sends ------------------------------------------------------------
@@ -462,8 +462,8 @@ def test_an_overlong_password_for_a_new_user_is_refused_quickly(node, size):
 # --- 9. a peer naming a local id ---------------------------------------------------------------------
 
 def local_state(node, item):
-    row = node.store.get_item(item.id)
-    return (row.title, row.description, row.path, row.private, row.origin, row.seq, node.store.tags_of(item.id),
+    row = node.store.items.get(item.id)
+    return (row.title, row.description, row.path, row.private, row.origin, row.seq, node.store.items.tags_of(item.id),
             os.path.isfile(os.path.join(node.media_dir, row.path)))
 
 

@@ -21,9 +21,9 @@ def jpeg_size(data):
 
 
 def probed(node, name):
-    item = node.store.create_item(make_sample(node.media_dir, name), name)
+    item = node.store.items.create(make_sample(node.media_dir, name), name)
     node.node.media.run_pending()
-    return node.store.get_item(item.id)
+    return node.store.items.get(item.id)
 
 
 @pytest.mark.parametrize('name, width', [
@@ -54,10 +54,10 @@ def test_thumbnail_follows_the_file_and_leaves_with_the_item(node):
     first = open(path, 'rb').read()
     os.replace(make_sample(node.folder, 'photo.jpg'), os.path.join(node.media_dir, 'big_photo.png'))
     os.utime(os.path.join(node.media_dir, 'big_photo.png'), ns=(1, 2 * 10 ** 18))
-    node.store.scan()
+    node.store.scanner.scan()
     node.node.media.run_pending()
     assert open(path, 'rb').read() != first and jpeg_size(open(path, 'rb').read()) == (320, 240)
-    node.store.delete_item(node.store.get_item(item.id))
+    node.store.items.delete(node.store.items.get(item.id))
     assert not os.path.exists(path)
 
 

@@ -29,8 +29,8 @@ def test_sql_filter_equals_can_see(specs, caller):
                     fixture.node.database.Item.id == item.id).execute()
         principal = auth.Principal(kind, owner.id if kind == 'user' else 1, 'x', rules,
                                    is_admin=admin and kind == 'user')
-        by_sql = {i.id for i in fixture.store.visible_query(principal)}
+        by_sql = {i.id for i in fixture.store.items.visible_query(principal)}
         by_python = {i.id for i in fixture.node.database.Item.select()
-                     if auth.can_see(principal, i.private, fixture.store.tags_of(i.id), owner_id=i.owner_id)}
+                     if auth.can_see(principal, i.private, fixture.store.items.tags_of(i.id), owner_id=i.owner_id)}
         fixture.close()
     assert by_sql == by_python

@@ -94,11 +94,11 @@ def session_cookie(response):
 
 
 def owned_item(node, relative, title, owner, tags=(), private=False, data=DATA):
-    return node.store.create_item(node.media_file(relative, data), title, list(tags), private, owner_id=owner.id)
+    return node.store.items.create(node.media_file(relative, data), title, list(tags), private, owner_id=owner.id)
 
 
 def item_row(node, item):
-    return node.store.get_item(item.id)
+    return node.store.items.get(item.id)
 
 
 def assert_escaped(page):
@@ -399,7 +399,7 @@ def fill_rule(rule, values):
 def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     make_user(node, 'ann')
     item = node.add('clip.mp4', tags=['family'], title='Clip')
-    comment = node.store.add_comment(item, 'ann', 'hello')
+    comment = node.store.comments.add(item, 'ann', 'hello')
     values = {'item_id': item.id, 'comment_id': comment['id']}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
@@ -430,9 +430,9 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
             checked += 1
     assert checked >= 30
     # nothing was changed by all of that
-    assert node.store.get_item(item.id).views == 0
-    assert len(node.store.comments_json(item)) == 1
-    assert node.store.get_item(item.id) is not None
+    assert node.store.items.get(item.id).views == 0
+    assert len(node.store.comments.json(item)) == 1
+    assert node.store.items.get(item.id) is not None
 
 
 def test_only_reviewed_routes_may_be_anonymous(node):
@@ -488,7 +488,7 @@ def world(node):
                               private=True),
     }
     for key, item in items.items():
-        node.store.add_comment(item, 'someone', SECRET_COMMENTS[key])
+        node.store.comments.add(item, 'someone', SECRET_COMMENTS[key])
     node.users, node.items = users, items
     return node
 
@@ -644,7 +644,7 @@ def test_hostile_text_is_escaped_everywhere(node):
     form['description'] = SCRIPT + IMG
     form['tags'] = SCRIPT + ', ' + IMG
     form.submit(status=303)
-    assert node.store.tags_of(item.id) == sorted([SCRIPT.lower(), IMG.lower()])
+    assert node.store.items.tags_of(item.id) == sorted([SCRIPT.lower(), IMG.lower()])
     watch = admin.get('/watch/' + item.id)
     comment = find_form(watch, '/watch/%s/comments' % item.id, has=('body',))
     comment['body'] = SCRIPT + IMG
@@ -715,7 +715,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     node.accounts.create_key('peer', ['*'])
     node.accounts.create_group('spare', ['tag:x'])
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
-    comment = node.store.add_comment(item, 'bob', 'hello', user_id=bob.id)
+    comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     admin = signed_in(node, 'root')
     member = signed_in(node, 'bob', address='192.0.2.2')
     member_csrf = csrf_for(member)
@@ -763,7 +763,7 @@ def test_every_non_anonymous_post_route_refuses_a_missing_token(node):
     make_user(node, 'root', admin=True)
     bob = make_user(node, 'bob')
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
-    comment = node.store.add_comment(item, 'bob', 'hello', user_id=bob.id)
+    comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     admin = signed_in(node, 'root')
     before = snapshot(node)
     changing = [r for r in node.app.routes if r.method not in ('GET', 'HEAD') and not r.rule.startswith('/api/')
@@ -815,7 +815,7 @@ def test_get_never_changes_state(node):
     bob = make_user(node, 'bob')
     node.accounts.create_key('peer', ['*'])
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
-    comment = node.store.add_comment(item, 'bob', 'hello', user_id=bob.id)
+    comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     admin = signed_in(node, 'root')
     before = snapshot(node)
     assert admin.get('/logout', status=200)
@@ -893,10 +893,10 @@ def test_upload_raw_body_answers_json(node):
     assert response.status_int == 200, (response.status, response.text[:300])
     answer = response.json
     assert set(answer) == {'id', 'url'} and answer['url'] == '/watch/' + answer['id']
-    item = node.store.get_item(answer['id'])
+    item = node.store.items.get(answer['id'])
     assert item.owner_id == ann.id and item.title == 'Raw clip' and item.description == 'Hi'
     assert item.size == len(DATA) and item.mime == 'video/mp4'
-    assert node.store.tags_of(item.id) == ['family', 'summer']
+    assert node.store.items.tags_of(item.id) == ['family', 'summer']
     assert client.get('/media/' + item.id).body == DATA
     assert 'Raw clip' in client.get(answer['url'], status=200).text
     assert temp_files(node) == []
@@ -911,7 +911,7 @@ def test_upload_raw_body_larger_than_a_form(node):
                            headers={'X-CSRF-Token': csrf, 'X-Requested-With': 'fetch',
                                     'Content-Type': 'video/mp4'}, expect_errors=True)
     assert response.status_int == 200, (response.status, response.text[:300])
-    item = node.store.get_item(response.json['id'])
+    item = node.store.items.get(response.json['id'])
     assert item.size == len(data)
     assert client.get('/media/' + item.id).body == data
     assert temp_files(node) == []
@@ -931,9 +931,9 @@ def test_upload_form_fallback_redirects_to_the_watch_page(node):
     done = form.submit(status=303)
     item_id = path_of(done).split('/')[-1]
     assert path_of(done) == '/watch/' + item_id
-    item = node.store.get_item(item_id)
+    item = node.store.items.get(item_id)
     assert (item.owner_id, item.title, item.description, item.private) == (ann.id, 'Holiday', 'By the sea', True)
-    assert node.store.tags_of(item_id) == ['sea', 'summer']
+    assert node.store.items.tags_of(item_id) == ['sea', 'summer']
     assert 'Holiday' in client.get('/watch/' + item_id, status=200).text
     other = signed_in(node, 'bob', address='192.0.2.5')
     other.get('/watch/' + item_id, status=404)
@@ -941,7 +941,7 @@ def test_upload_form_fallback_redirects_to_the_watch_page(node):
     csrf = csrf_of(client.get('/upload'))
     done = client.post('/upload', {'csrf': csrf, 'owner': 'bob', 'owner_id': '2', 'user': 'bob'},
                        upload_files=[('file', 'x.mp4', DATA)], status=303)
-    assert node.store.get_item(path_of(done).split('/')[-1]).owner_id == ann.id
+    assert node.store.items.get(path_of(done).split('/')[-1]).owner_id == ann.id
     assert temp_files(node) == []
 
 
@@ -1028,7 +1028,7 @@ def test_comment_length_limits(node):
         response = post_comment(client, item, body, status=status)
         if status == 400:
             assert 'comment must' in response.text
-    assert sorted(c['body'] for c in node.store.comments_json(item)) == ['y' * 5000, 'z']
+    assert sorted(c['body'] for c in node.store.comments.json(item)) == ['y' * 5000, 'z']
     assert item_row(node, item).comments == 2
 
 
@@ -1039,7 +1039,7 @@ def test_comment_author_comes_from_the_session(node):
     token = csrf_of(client.get('/watch/' + item.id))
     client.post('/watch/%s/comments' % item.id, {'csrf': token, 'body': 'hi', 'author': 'root',
                                                   'user_id': '1'}, status=303)
-    (comment,) = node.store.comments_json(item)
+    (comment,) = node.store.comments.json(item)
     assert comment['author'] == 'ann'
     assert node.node.database.Comment.get_by_id(comment['id']).user_id == node.accounts.user('ann').id
 
@@ -1067,20 +1067,20 @@ def test_comment_delete_by_author_or_admin_only(node):
     post_comment(ann, item, 'from ann one')
     post_comment(ann, item, 'from ann two')
     post_comment(bob, item, 'from bob')
-    ids = {c['body']: c['id'] for c in node.store.comments_json(item)}
+    ids = {c['body']: c['id'] for c in node.store.comments.json(item)}
     # bob sees no delete button for ann's comment and is refused when he tries anyway
     watch = bob.get('/watch/' + item.id)
     delete_url = '/watch/%s/comments/%s/delete' % (item.id, ids['from ann one'])
     assert delete_url not in watch.text
     refused = bob.post(delete_url, {'csrf': csrf_of(watch)}, status=403)
     assert 'only the author' in refused.text
-    assert ids['from ann one'] in [c['id'] for c in node.store.comments_json(item)]
+    assert ids['from ann one'] in [c['id'] for c in node.store.comments.json(item)]
     # the author deletes her own
     find_form(ann.get('/watch/' + item.id), delete_url).submit(status=303)
     # the admin deletes anyone's
     find_form(admin.get('/watch/' + item.id),
               '/watch/%s/comments/%s/delete' % (item.id, ids['from bob'])).submit(status=303)
-    assert [c['body'] for c in node.store.comments_json(item)] == ['from ann two']
+    assert [c['body'] for c in node.store.comments.json(item)] == ['from ann two']
     assert item_row(node, item).comments == 1
     # a deleted or unknown comment, or one of another item, is 404
     ann.post(delete_url, {'csrf': csrf_for(ann)}, status=404)
@@ -1100,8 +1100,8 @@ def test_a_user_named_like_a_peers_commenter_is_offered_no_delete_of_its_comment
                           headers=node.key('bob'), status=201)
     al = signed_in(node, 'al@bob')
     post_comment(al, item, 'from the local al')
-    ids = {c['body']: c['id'] for c in node.store.comments_json(item)}
-    assert {c['author'] for c in node.store.comments_json(item)} == {'al@bob'}
+    ids = {c['body']: c['id'] for c in node.store.comments.json(item)}
+    assert {c['author'] for c in node.store.comments.json(item)} == {'al@bob'}
     peers_url = '/watch/%s/comments/%s/delete' % (item.id, ids['from the peer'])
     own_url = '/watch/%s/comments/%s/delete' % (item.id, ids['from the local al'])
     watch = al.get('/watch/' + item.id)
@@ -1111,7 +1111,7 @@ def test_a_user_named_like_a_peers_commenter_is_offered_no_delete_of_its_comment
     admin_watch = signed_in(node, 'root', address='192.0.2.40').get('/watch/' + item.id)
     assert peers_url in admin_watch.text and own_url in admin_watch.text
     find_form(watch, own_url).submit(status=303)
-    assert [c['body'] for c in node.store.comments_json(item)] == ['from the peer']
+    assert [c['body'] for c in node.store.comments.json(item)] == ['from the peer']
 
 
 def test_the_search_page_offers_the_media_kinds_the_search_takes(node):
