@@ -160,7 +160,7 @@ def error_page(error):
 
 def serve(config):
     """Run the node on Waitress until SIGINT or SIGTERM."""
-    lock = hold_serve_lock(config.get('registry', 'database'))
+    lock = hold_serve_lock(config.get('registry', 'database'))     # held until this process ends
     node = Node(config)
     node.forget_removed_peers()
     node.warn_of_plain_http_peers()
@@ -189,7 +189,9 @@ def serve(config):
     finally:
         server.close()
         node.close()
+        lock.close()
         logger.info('stopped')
+        lock.close()
     return 0
 
 

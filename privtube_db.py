@@ -4,13 +4,22 @@ Each node gets its own `Database` with its own model classes, so one process (a 
 hold several isolated nodes. The schema is built by numbered SQL steps; `PRAGMA user_version` records
 the last step applied, and an old database is upgraded on open, one logged transaction per step.
 """
-import logging
 import contextlib
+import logging
 import os
 import sqlite3
 
-from peewee import (BooleanField, CompositeKey, DatabaseError, FloatField, ForeignKeyField, IntegerField, Model,
-                    SqliteDatabase, TextField)
+from peewee import (
+    BooleanField,
+    CompositeKey,
+    DatabaseError,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
 
 from privtube_items import ITEM_FIELDS, now_iso, storable  # noqa: F401 (storable: its older import path)
 

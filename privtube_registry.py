@@ -11,9 +11,9 @@ import re
 import threading
 import time
 
-import privtube_auth as auth
-from privtube_config import ConfigError, load as load_config
-from privtube_items import PEER_COLUMNS, REMOTE_ID, checked_comments, checked_page
+from privtube_config import ConfigError
+from privtube_config import load as load_config
+from privtube_items import PEER_COLUMNS, REMOTE_ID, checked_page
 from privtube_peer import CATALOG_PAGE, PeerClient, PeerError, RequestsTransport
 
 logger = logging.getLogger('privtube.registry')

@@ -2,10 +2,11 @@
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
-from privtube_peer import PeerError
 from privtube_items import checked_comments
+from privtube_peer import PeerError
 from privtube_registry import split_remote
 
 logger = logging.getLogger('privtube.remote')

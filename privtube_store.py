@@ -16,8 +16,7 @@ from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
-from privtube_items import (MAX_AUTHOR, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, MAX_VIEWER, now_iso, row_json,
-                            storable)
+from privtube_items import MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, now_iso, row_json, storable
 from privtube_scan import Scanner
 from privtube_search import SearchIndex
 

@@ -351,7 +351,7 @@ def session_token(cookie_header):
 
 def make_web(node):
     """The web app as a Bottle app; the API is mounted on it by `make_app`."""
-    import privtube_admin          # deferred: the admin pages' module imports this one
+    import privtube_admin  # deferred: the admin pages' module imports this one
     app = bottle.Bottle()
     web = Web(node)
     app.install(PagePlugin(web))

@@ -29,8 +29,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-import privtube_config  # noqa: E402
 import common  # noqa: E402
+
+import privtube_config  # noqa: E402
 from privtube_app import Node  # noqa: E402
 
 

@@ -31,8 +31,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-import privtube_config  # noqa: E402
 import common  # noqa: E402
+
+import privtube_config  # noqa: E402
 from privtube_app import Node  # noqa: E402
 
 HOST, MIB = '127.0.0.1', 1024 * 1024

@@ -20,9 +20,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import privtube_config  # noqa: E402
 from common import percentile, populate, sign_in, start_serve, vocabulary  # noqa: E402
+
+import privtube_config  # noqa: E402
 from privtube_app import Node  # noqa: E402
+
 
 def queries(words, count, rng):
     """A mix: common words, rare words, prefixes of words, and two-word queries."""

@@ -30,8 +30,20 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (FILE_NAME, HOST, MIB, SLOW_CLIENTS, SlowStream, drive_slow_streams, free_port,  # noqa: E402
-                    make_media_file, percentile, request_bytes, resident_mib, stop)
+from common import (  # noqa: E402
+    FILE_NAME,
+    HOST,
+    MIB,
+    SLOW_CLIENTS,
+    SlowStream,
+    drive_slow_streams,
+    free_port,
+    make_media_file,
+    percentile,
+    request_bytes,
+    resident_mib,
+    stop,
+)
 
 NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
 GIB = 1024 ** 3

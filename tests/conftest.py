@@ -146,6 +146,7 @@ class LoopbackNetwork:
     @staticmethod
     def call_app(app, method, path, headers, body):
         import webob
+
         from privtube_peer import Reply
         request = webob.Request.blank(path, method=method, headers=headers, body=body or b'')
         answer = request.get_response(app)

@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import webtest
+from conftest import login_token, submit_login
+from test_serve import free_port, wait_for
 
 import privtube_config
 import privtube_web
-from conftest import login_token, submit_login
 from privtube_app import Node
 from privtube_web import ACCOUNT_LIMIT, CLIENT_LIMIT, COOKIE, PAIR_LIMIT, SignInThrottle, Throttle
-from test_serve import free_port, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = 'password-123'

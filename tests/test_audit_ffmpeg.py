@@ -17,9 +17,9 @@ import subprocess
 import sys
 
 import pytest
+from media_samples import make_sample, require_ffmpeg
 
 import privtube_probe
-from media_samples import make_sample, require_ffmpeg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PRIVTUBE = os.path.join(os.path.dirname(HERE), 'privtube.py')
@@ -32,7 +32,8 @@ def secret_video(node):
     folder = os.path.join(node.media_dir, 'private')
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, 'secret.mp4')
-    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=3:size=320x240:rate=10',
+    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi',
+                    '-i', 'testsrc=duration=3:size=320x240:rate=10',
                     '-c:v', 'libx264', '-pix_fmt', 'yuv420p', path], check=True, timeout=120)
     node.store.items.create(path, 'Secret', private=True)
     return path
@@ -276,7 +277,7 @@ def test_an_old_failure_holding_tool_output_is_probed_again_after_the_upgrade(no
     db.execute_sql('PRAGMA user_version = 8')
     migrate(db)
     assert (node.store.items.get(item.id).media_state, node.store.items.get(item.id).media_error) == ('pending', '')
-    done = probed(node, item.id)
+    assert probed(node, item.id).media_state == 'failed'
     page = node.sign_in('ann').get('/watch/' + item.id).text
     assert node.media_dir not in page and 'could not read this file (not a playable file)' in page
 

@@ -10,7 +10,9 @@ from urllib.parse import unquote
 
 import pytest
 import requests
-import webtest
+from test_cli import Cli
+from test_hostile_peers import drip, running
+from test_threats import DATA, PASSWORD, FakePeer, page, remote_item, signed_in
 
 import privtube_app
 import privtube_config
@@ -20,9 +22,6 @@ import privtube_remote
 import privtube_search
 import privtube_store
 from privtube_peer import Reply
-from test_cli import Cli
-from test_hostile_peers import drip, running
-from test_threats import DATA, FakePeer, PASSWORD, page, remote_item, signed_in
 
 PEER_IDS = ['P%021d' % n for n in range(6)]
 

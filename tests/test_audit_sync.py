@@ -17,12 +17,12 @@ from urllib.parse import quote
 
 import pytest
 import webob
+from conftest import in_own_thread
+from test_hostile_peers import GOOD_ID, FakePeer, held, home_reading, item, page
 
 import privtube
 import privtube_config
-from conftest import in_own_thread
 from privtube_peer import Reply
-from test_hostile_peers import GOOD_ID, FakePeer, held, home_reading, item, page
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NEW_IDS = ['N%021d' % n for n in range(6)]
@@ -297,7 +297,8 @@ def test_another_keys_or_an_edited_cursor_reveals_nothing(late_key):
         parts = cursor.split('.')
         for index in range(len(parts)):
             for value in ('0', '1', '13', '14', str(int(parts[index]) - 1) if parts[index].isdigit() else 'A' * 22,
-                          str(2 ** 64), str(2 ** 63), '9' * 30, '-1', '', '+1', ' 1', '1e3', '0x1', '\u0661', 'A' * 5000):
+                          str(2 ** 64), str(2 ** 63), '9' * 30, '-1', '', '+1', ' 1', '1e3', '0x1', '\u0661',
+                          'A' * 5000):
                 variants.append(edited(cursor, index, value))
         variants += [cursor + '.1', cursor[:-1], cursor + 'A', '.'.join(parts[:4]), cursor.upper(),
                      '.'.join([parts[1], parts[0]] + parts[2:])]
@@ -388,8 +389,10 @@ class CommentingPeer(FakePeer):
 COMMENT = b'{"comments": [{"id": "c1", "author": "AUTHOR", "body": "BODY", "created": "2026-01-01T00:00:00Z"}]}'
 
 
-@pytest.mark.parametrize('comments', [COMMENT.replace(b'BODY', b'\\ud800'), COMMENT.replace(b'AUTHOR', b'x\\udc80'),
-                                      COMMENT.replace(b'"c1"', b'"\\ud800"'), COMMENT.replace(b'BODY', b'\xed\xa0\x80')],
+@pytest.mark.parametrize('comments', [COMMENT.replace(b'BODY', b'\\ud800'),
+                                      COMMENT.replace(b'AUTHOR', b'x\\udc80'),
+                                      COMMENT.replace(b'"c1"', b'"\\ud800"'),
+                                      COMMENT.replace(b'BODY', b'\xed\xa0\x80')],
                          ids=['body', 'author', 'id', 'raw CESU bytes'])
 def test_a_peers_comment_that_is_not_unicode_never_breaks_the_watch_page(synced, network, comments):
     home, viewer = synced

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from test_serve import free_port, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,7 +34,8 @@ def require_tools():
 
 
 def make_video(path):
-    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=4:size=320x240:rate=25',
+    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi',
+                    '-i', 'testsrc=duration=4:size=320x240:rate=25',
                     '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
                     '-c:a', 'aac', '-shortest', '-movflags', '+faststart', str(path)], check=True, timeout=120)
 

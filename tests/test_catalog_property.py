@@ -8,10 +8,9 @@ import tempfile
 from urllib.parse import quote
 
 import hypothesis.strategies as st
+from conftest import NodeFixture
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
-from conftest import NodeFixture
 
 TAGS = ('a', 'b', 'c')
 RULE_SETS = (('*',), ('tag:a',), ('tag:b',), ('tag:c',), ('tag:a', 'tag:c'), ('tag:b', 'tag:c'))

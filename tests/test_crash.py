@@ -14,9 +14,9 @@ import time
 import urllib.request
 
 import pytest
+from test_serve import ROOT, free_port, run_cli, wait_for
 
 import privtube_config
-from test_serve import ROOT, free_port, run_cli, wait_for
 
 pytestmark = pytest.mark.slow
 

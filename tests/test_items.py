@@ -1,12 +1,12 @@
 """The item's shape is written once: the migrations build the tables the models describe, and every field the
 item table says peers send is checked and stored, so a new field is a line of the table and a migration step."""
 import pytest
+from test_hostile_peers import GOOD_ID, FakePeer, home_reading, item, page
 
 import privtube_auth
 import privtube_items
 from privtube_db import Database
 from privtube_items import PEER_VALUES, row_json
-from test_hostile_peers import GOOD_ID, home_reading, item, page, FakePeer
 
 SQLITE_TYPES = {'TEXT': 'TEXT', 'INT': 'INTEGER', 'AUTO': 'INTEGER', 'FLOAT': 'REAL', 'BOOL': 'INTEGER'}
 MODELS = ('User', 'UserGroup', 'Membership', 'Item', 'ItemTag', 'Tombstone', 'ItemState', 'ApiKey', 'Comment',

@@ -374,8 +374,11 @@ def test_search_filters_by_origin(homes):
     alice, bob, carol = homes
     bob.node.registry.sync('alice')
     viewer = bob.sign_in('ann')
-    by_origin = lambda origin: set(re.findall(r'<span class="title">([^<]*)</span>',
-                                              viewer.get('/search', {'q': '', 'origin': origin}).text))
+
+    def by_origin(origin):
+        page = viewer.get('/search', {'q': '', 'origin': origin}).text
+        return set(re.findall(r'<span class="title">([^<]*)</span>', page))
+
     assert by_origin('alice') == {'Family picnic'}
     assert by_origin('bob') == by_origin('local') == {'Bike trip'}
     assert by_origin('nobody') == set()

@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import requests
-
 from conftest import login_token
 from test_serve import free_port, wait_for
 
@@ -118,7 +117,8 @@ def test_an_origin_going_offline_and_coming_back(homes):
     alice.cli('scan')
     alice.start()
     bob.start()
-    bob.cli('peer', 'add', 'alice', alice.base, '--key', alice.cli('key', 'create', 'bob', '--allow', '*').stdout.strip())
+    key = alice.cli('key', 'create', 'bob', '--allow', '*').stdout.strip()
+    bob.cli('peer', 'add', 'alice', alice.base, '--key', key)
     bob.cli('sync')
     ann = bob.browser('ann')
     alice.stop()

@@ -1,8 +1,8 @@
 """Whether the browser can play a file in place; the watch page plays it or explains and offers the download."""
 import pytest
+from media_samples import make_sample
 
 import privtube_media as media
-from media_samples import make_sample
 
 
 @pytest.mark.parametrize('mime, codecs, playable', [

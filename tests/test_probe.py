@@ -3,9 +3,9 @@ import os
 import shutil
 
 import pytest
+from media_samples import make_sample
 
 import privtube_probe
-from media_samples import make_sample
 
 
 def add_sample(node, name):

@@ -24,13 +24,13 @@ import tempfile
 import hypothesis.strategies as st
 import pytest
 import webtest
+from conftest import LoopbackNetwork, NodeFixture, submit_login
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import privtube_app
 import privtube_auth
 import privtube_config
-from conftest import LoopbackNetwork, NodeFixture, submit_login
 
 TAGS = ('a', 'b', 'c')
 GROUPS = ('members', 'friends', 'family')

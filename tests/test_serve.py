@@ -197,9 +197,10 @@ def test_backup_while_serving_and_writing_is_complete_and_serves(served):
     with open(restored, 'w') as fh:
         fh.write('[node]\nname = restored\n[server]\nport = %d\n[store]\nmedia_dir = media\n'
                  '[registry]\ndatabase = copy.db\n' % free_port())
-    import privtube_config
-    import privtube_app
     import webtest
+
+    import privtube_app
+    import privtube_config
     app = privtube_app.make_app(privtube_config.load(restored))
     client = webtest.TestApp(app)
     _, token = app.node.accounts.create_key('check', ['*'])

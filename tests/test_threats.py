@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 
 import pytest
 import webtest
+from conftest import login_token, submit_login
+from test_hostile_peers import drip, home_reading, running
 
 import privtube_app
 import privtube_auth
@@ -21,9 +23,7 @@ import privtube_config
 import privtube_peer
 import privtube_registry
 from privtube_peer import Reply
-from conftest import login_token, submit_login
 from privtube_web import CLIENT_LIMIT, COOKIE, setup_token
-from test_hostile_peers import drip, home_reading, running
 
 PASSWORD = 'password-123'
 DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40

@@ -1,10 +1,11 @@
 """The SQL form of the visibility decision (`visible_filter`) agrees with `can_see` on random items."""
 import tempfile
 
-from hypothesis import given, settings, strategies as st
+from conftest import NodeFixture
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import privtube_auth as auth
-from conftest import NodeFixture
 
 TAGS = ['a', 'b', 'c']
 RULES = ['*', 'tag:a', 'tag:b', 'tag:c', 'origin:local', 'origin:alice']

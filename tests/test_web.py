@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import webtest
+from conftest import login_token
 
 import privtube_auth
 import privtube_media
 import privtube_web
-from conftest import login_token
 from privtube_web import CLIENT_LIMIT, COOKIE, PAIR_LIMIT, setup_token
 
 PASSWORD = 'correct horse battery'
@@ -871,8 +871,8 @@ def test_search_still_finds_by_words_around_punctuation(node):
     make_user(node, 'ann')
     item = node.add('clip.mp4', tags=['family'], title='Aardvark "quoted" clip')
     client = signed_in(node, 'ann')
-    for q in ('aardvark', 'AARD', 'aard*', 'Aardvark"', '"aardvark', '(aardvark', 'aardvark)', "aardvark'", 'quoted clip',
-              'aardvark -', 'clip aardvark'):
+    for q in ('aardvark', 'AARD', 'aard*', 'Aardvark"', '"aardvark', '(aardvark', 'aardvark)', "aardvark'",
+              'quoted clip', 'aardvark -', 'clip aardvark'):
         page = client.get('/search', params={'q': q}, status=200)
         assert 'href="/watch/%s"' % item.id in page.text, q
     assert 'href="/watch/' not in client.get('/search', params={'q': 'zebra'}).text
