@@ -9,7 +9,8 @@ import bottle
 
 import privtube_auth as auth
 import privtube_media as media
-from privtube_store import CATALOG_DEFAULT, CATALOG_MAX, MAX_AUTHOR, MAX_TITLE, MAX_VIEWER, StoreError, check_text
+from privtube_items import MAX_AUTHOR, MAX_TITLE, MAX_VIEWER
+from privtube_store import CATALOG_DEFAULT, CATALOG_MAX, StoreError, check_text
 
 KEY_PARAMS = {'key', 'api_key', 'apikey', 'token', 'access_token', 'auth', 'authorization', 'bearer'}
 
@@ -84,7 +85,7 @@ def register_comments_and_views(api, node):
     def post_view(principal, item_id):
         found = store.items.visible(principal, item_id)
         viewer = check_text(json_body().get('viewer', ''), 'viewer', MAX_VIEWER, required=True)
-        store.items.count_view(found, principal.tag, viewer)
+        store.items.count_view(found, principal.identity, viewer)
         bottle.response.status = 204
         return ''
 

@@ -148,8 +148,8 @@ class Principal:
     generation: int = 0
 
     @property
-    def tag(self):
-        """Stable identity string for throttles and view marks."""
+    def identity(self):
+        """Who this is, as a stable string ('user:7', 'key:3'): what view marks are counted by."""
         return '%s:%d' % (self.kind, self.id)
 
 

@@ -501,7 +501,7 @@ class Items(Part):
         if tags:
             ItemTag.insert_many([{'item': item_id, 'tag': tag} for tag in tags]).execute()
 
-    def count_view(self, item, principal_tag, viewer):
+    def count_view(self, item, identity, viewer):
         """Count a view unless this principal and viewer were counted for the item in the last 6 hours."""
         now = time.time()
         with self.db.atomic():
@@ -509,7 +509,7 @@ class Items(Part):
                 'INSERT INTO view_mark (item_id, principal, viewer, counted_at) VALUES (?, ?, ?, ?) '
                 'ON CONFLICT (item_id, principal, viewer) DO UPDATE SET counted_at = excluded.counted_at '
                 'WHERE view_mark.counted_at <= ?',
-                (item.id, principal_tag, viewer, now, now - VIEW_WINDOW)).rowcount
+                (item.id, identity, viewer, now, now - VIEW_WINDOW)).rowcount
             if counted:
                 self.bump_count(item.id, 'views', 1)
         return bool(counted)

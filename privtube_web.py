@@ -573,7 +573,7 @@ def register_comments(app, web):
         if not item.is_local:
             node.remote.view(item, viewer_id(node, page.user))
             return {'counted': True, 'views': item.views + 1}
-        counted = item.owner_id != page.user.id and store.items.count_view(item, page.principal.tag, 'web')
+        counted = item.owner_id != page.user.id and store.items.count_view(item, page.principal.identity, 'web')
         return {'counted': bool(counted), 'views': store.items.get(item.id).views}
 
 
