@@ -12,13 +12,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from urllib.parse import quote
 
 import pytest
 import webob
 from conftest import in_own_thread
-from test_hostile_peers import GOOD_ID, FakePeer, held, home_reading, item, page
+from test_hostile_peers import GOOD_ID, FakePeer, held, home_reading, item, page, running
 
 import privtube
 import privtube_config
@@ -425,12 +424,8 @@ class CannedCatalog(http.server.BaseHTTPRequestHandler):
 def canned_peer(catalog_body):
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), CannedCatalog)
     server.catalog = catalog_body
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with running(server):
         yield 'http://127.0.0.1:%d' % server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def run_cli(config, *args):
