@@ -135,37 +135,32 @@ REMOTE_ID = re.compile(r'^[A-Za-z0-9_-]{16,64}\Z')     # \Z: `$` lets a final li
 COMMENT_FIELDS = (('id', MAX_COMMENT_ID), ('author', MAX_PEER_AUTHOR), ('body', MAX_COMMENT), ('created', MAX_DATE))
 
 
-def refused(message):
-    """The PeerError refusing what a peer sent."""
-    return PeerError(message)
-
-
 def checked_page(page, most):
     """The catalog page if every part has the contract's shape (at most `most` items and removals);
     PeerError naming the first fault."""
     if not isinstance(page, dict):
-        raise refused('the catalog is not a JSON object')
+        raise PeerError('the catalog is not a JSON object')
     items, removed = page.get('items'), page.get('removed', [])
     if not isinstance(items, list) or not isinstance(removed, list) or len(items) + len(removed) > most:
-        raise refused('the catalog has no valid items/removed lists')
+        raise PeerError('the catalog has no valid items/removed lists')
     if not isinstance(page.get('cursor'), str) or len(page['cursor']) > MAX_CURSOR or not storable(page['cursor']):
-        raise refused('the catalog has no valid cursor')
+        raise PeerError('the catalog has no valid cursor')
     if not isinstance(page.get('more', False), bool) or not isinstance(page.get('reset', False), bool):
-        raise refused('the catalog has invalid more/reset flags')
+        raise PeerError('the catalog has invalid more/reset flags')
     if not all(isinstance(i, str) and REMOTE_ID.match(i) for i in removed):
-        raise refused('the catalog lists an invalid removed id')
+        raise PeerError('the catalog lists an invalid removed id')
     return [checked_item(item) for item in items], removed
 
 
 def checked_item(item):
     """The item of a peer's catalog with every field the peers send checked, in the table's order."""
     if not isinstance(item, dict) or not isinstance(item.get('id'), str) or not REMOTE_ID.match(item['id']):
-        raise refused('the catalog has an item without a valid id')
+        raise PeerError('the catalog has an item without a valid id')
     try:
         return dict(id=item['id'], **{field.name: peer_value(field, item.get(field.name, field.blank))
                                       for field in PEER_VALUES})
     except auth.AuthError as exc:
-        raise refused('item %s: %s' % (item['id'], exc))
+        raise PeerError('item %s: %s' % (item['id'], exc))
 
 
 def peer_value(field, value):
@@ -184,17 +179,17 @@ def peer_value(field, value):
 
 def checked_comments(data):
     if not isinstance(data, dict) or not isinstance(data.get('comments'), list):
-        raise refused('the origin sent invalid comments')
+        raise PeerError('the origin sent invalid comments')
     found = []
     for comment in data['comments'][:1000]:
         if not isinstance(comment, dict):
-            raise refused('the origin sent an invalid comment')
+            raise PeerError('the origin sent an invalid comment')
         found.append({name: text(comment.get(name), limit) for name, limit in COMMENT_FIELDS})
     return found
 
 
 def bad(what):
-    raise refused('an item has an invalid %s' % what)
+    raise PeerError('an item has an invalid %s' % what)
 
 
 def text(value, limit):
