@@ -21,7 +21,7 @@ from peewee import (
     TextField,
 )
 
-from privtube_items import ITEM_FIELDS, now_iso, storable  # noqa: F401 (storable: its older import path)
+from privtube_items import ITEM_FIELDS, now_iso
 
 logger = logging.getLogger('privtube.db')
 
