@@ -10,7 +10,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import privtube_app  # noqa: E402
+import privtube_auth  # noqa: E402
 import privtube_config  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(request, monkeypatch):
+    """Most tests sign people in, and at the real scrypt cost (0.1 s a hash) hashing would be most of the
+    suite's time. Hashes keep their own N, so verifying is unchanged; tests of the cost itself are marked
+    `real_password_cost` and get the real one."""
+    if request.node.get_closest_marker('real_password_cost') is None:
+        monkeypatch.setattr(privtube_auth, 'SCRYPT_N', 2 ** 10)
 
 
 def write_config(folder, text='', name='testnode'):

@@ -559,6 +559,7 @@ def test_a_lock_from_elsewhere_lasts_moments_not_the_whole_window():
     assert throttle.wait('kid', '192.0.2.50') == 0
 
 
+@pytest.mark.slow
 def test_throttle_memory_is_bounded_after_100k_distinct_names():
     clock = Clock()
     throttle = SignInThrottle(clock=clock)

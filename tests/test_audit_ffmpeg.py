@@ -214,6 +214,7 @@ def traced_tools(tmp_path, monkeypatch):
     return opened_node_files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', sorted(PAYLOADS) + ['song.mp3', 'video_with_audio.mp4', 'photo.jpg'])
 def test_the_tools_open_no_file_of_the_node(node, traced_tools, name, tmp_path):
     """Hostile or not, the file reaches the tools on standard input; they open nothing under the node's

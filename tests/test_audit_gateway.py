@@ -135,6 +135,7 @@ WHOLE_FILE_ASKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('lines', WHOLE_FILE_ASKS.values(), ids=WHOLE_FILE_ASKS.keys())
 def test_browsers_that_never_read_a_download_hold_no_worker_thread(reading, lines):
     """Regression: a download streamed from a generator in a worker thread; four browsers that never read
@@ -165,6 +166,7 @@ def test_an_if_range_naming_the_current_version_still_gets_its_range(reading):
         assert status == 206 and body == FILM[10:20]
 
 
+@pytest.mark.slow
 def test_a_browser_that_reads_slowly_gets_every_byte_of_a_download(reading):
     """The reader pauses now and then, so the node's sender waits for it and for the origin by turns."""
     net = reading()
@@ -192,6 +194,7 @@ def slow_after_first_window(app, seconds):
     return slow
 
 
+@pytest.mark.slow
 def test_a_download_waiting_for_a_slow_origin_does_not_spin_the_main_loop(reading):
     """While the next window is on its way, the channel is not polled for writing: the sending thread
     sleeps instead of finding nothing to send again and again."""

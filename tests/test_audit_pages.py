@@ -120,6 +120,7 @@ def in_threads(works):
     return threads, found
 
 
+@pytest.mark.slow
 def test_watch_pages_of_a_dripping_peers_items_block_neither_each_other_nor_healthz(served_home, dripping_peer):
     home, base = served_home
     session = browser_session(base)
@@ -139,6 +140,7 @@ def test_watch_pages_of_a_dripping_peers_items_block_neither_each_other_nor_heal
     assert again.status_code == 200 and seconds < 4 and 'comments unavailable right now' in again.text
 
 
+@pytest.mark.slow
 def test_a_comment_or_view_sent_to_a_dripping_peer_holds_no_worker_for_long(served_home):
     home, base = served_home
     session = browser_session(base)

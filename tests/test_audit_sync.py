@@ -438,6 +438,7 @@ def run_cli(config, *args):
 @pytest.mark.parametrize('body', [raw_page(b'"\\ud800"'), PEER_TEXT['tag'], PEER_TEXT['cursor'],
                                   raw_page(b'"\xed\xa0\x80"'), raw_page(b'"\xb2"')],
                          ids=['title', 'tag', 'cursor', 'raw CESU bytes', 'raw latin-1 byte'])
+@pytest.mark.slow
 def test_privtube_sync_with_an_evil_peer_never_prints_a_traceback(tmp_path, body):
     config = str(tmp_path / 'config.ini')
     with open(config, 'w', encoding='utf-8') as fh:

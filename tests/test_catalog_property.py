@@ -8,9 +8,12 @@ import tempfile
 from urllib.parse import quote
 
 import hypothesis.strategies as st
+import pytest
 from conftest import NodeFixture
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+pytestmark = pytest.mark.slow      # a long state machine: CI runs it, the fast loop does not
 
 TAGS = ('a', 'b', 'c')
 RULE_SETS = (('*',), ('tag:a',), ('tag:b',), ('tag:c',), ('tag:a', 'tag:c'), ('tag:b', 'tag:c'))

@@ -9,6 +9,8 @@ import requests
 from conftest import login_token
 from test_serve import free_port, wait_for
 
+pytestmark = pytest.mark.slow      # real processes and sockets: CI runs these, the fast loop does not
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = b'\x00\x00\x00\x18ftypmp42' + os.urandom(6 * 1024 * 1024)
 

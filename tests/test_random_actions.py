@@ -32,6 +32,8 @@ import privtube_app
 import privtube_auth
 import privtube_config
 
+pytestmark = pytest.mark.slow      # a long state machine: CI runs it, the fast loop does not
+
 TAGS = ('a', 'b', 'c')
 GROUPS = ('members', 'friends', 'family')
 USERS = ('ann', 'bob', 'cy')
@@ -90,12 +92,6 @@ def user_may_see(name, user, rules, item):
         return True
     return not item.private and any(rule_allows(r, item, item.origin) for r in rules)
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """Each run signs users in afresh: at the real scrypt cost that would be most of this file's time.
-    The cost of a hash is not what this file tests (tests/test_web.py is); hashes keep their own N."""
-    monkeypatch.setattr(privtube_auth, 'SCRYPT_N', 2 ** 10, raising=False)
 
 
 def listed(page):

@@ -10,6 +10,8 @@ import urllib.request
 
 import pytest
 
+pytestmark = pytest.mark.slow      # real processes and sockets: CI runs these, the fast loop does not
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -412,6 +412,7 @@ def test_script_in_a_peers_comments_is_escaped_on_the_watch_page(linked):
 
 # --- 8. passwords ----------------------------------------------------------------------------------
 
+@pytest.mark.real_password_cost
 def test_the_stored_password_hash_is_scrypt_with_strong_parameters(node):
     token = setup_token(node.node.database)
     browser(node).post('/setup', {'token': token, 'username': 'root', 'password': PASSWORD}, status=303)
@@ -568,6 +569,7 @@ def real_peer_home(make_node, peer, name):
     return home
 
 
+@pytest.mark.slow
 def test_a_slow_real_peer_fails_its_sync_and_its_media_at_the_deadline(make_node, loopback_peer, monkeypatch):
     monkeypatch.setattr(privtube_peer, 'REQUEST_DEADLINE', 1.0)
     home = real_peer_home(make_node, loopback_peer, 'slow')
@@ -584,6 +586,7 @@ def test_a_slow_real_peer_fails_its_sync_and_its_media_at_the_deadline(make_node
         assert answer.status_int in (502, 504) and time.monotonic() - started < 4, (headers, answer.status)
 
 
+@pytest.mark.slow
 def test_a_slow_real_peers_sync_blocks_no_page(make_node, loopback_peer, monkeypatch):
     monkeypatch.setattr(privtube_peer, 'REQUEST_DEADLINE', 2.0)
     home = real_peer_home(make_node, loopback_peer, 'slow')
