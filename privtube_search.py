@@ -6,17 +6,23 @@ without an index of its own.
 """
 import re
 
-from peewee import SQL
+from peewee import SQL, Column
 
 import privtube_auth as auth
 
-RANKED_MATCHES = 2000
+RANKED_MATCHES = 1000
 # The row of every item whose id the SQL fragment `%s` selects: its text, its tags and its origin.
 INDEX_ROWS = (
     'INSERT INTO item_fts (rowid, item_id, title, description, tags, origin) '
     "SELECT rowid, id, title, description, coalesce((SELECT group_concat(tag, ' ') FROM item_tag "
     "WHERE item_id = item.id), ''), origin FROM item WHERE id IN (%s)")
 UNINDEX_ROWS = 'DELETE FROM item_fts WHERE rowid IN (SELECT rowid FROM item WHERE id IN (%s))'
+
+
+def joined(Item):
+    """The join of an item to its row: by rowid, a lookup in the item table itself (twice as fast as its
+    text id's index for a common word's thousands of matches), and the ids compared as a check."""
+    return Column(Item, 'rowid') == SQL('item_fts.rowid'), Item.id == SQL('item_fts.item_id')
 
 
 def fts_query(text):
@@ -55,8 +61,7 @@ class SearchIndex:
         match = fts_query(text)
         query = self.filtered(principal, tag, kind, origin)
         if match:
-            query = query.from_(Item, SQL('item_fts')).where(
-                SQL('item_fts MATCH ?', [match]), Item.id == SQL('item_fts.item_id'))
+            query = query.from_(Item, SQL('item_fts')).where(SQL('item_fts MATCH ?', [match]), *joined(Item))
         ranked = False
         if sort == 'views':
             order = [Item.views.desc(), Item.created.desc(), Item.id]
