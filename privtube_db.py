@@ -229,6 +229,16 @@ def define_models(holder):
             database = holder.db
             legacy_table_names = False
 
+    people = account_models(Base)
+    content = content_models(Base, people['User'])
+    node = node_models(Base, people['User'], content)
+    for name, model in {**people, **content, **node}.items():
+        setattr(holder, name, model)
+
+
+def account_models(Base):
+    """Who signs in and the groups they are in."""
+
     class User(Base):
         name = TextField(unique=True)
         password_hash = TextField()
@@ -249,6 +259,11 @@ def define_models(holder):
         class Meta:
             primary_key = CompositeKey('user', 'group')
 
+    return {'User': User, 'UserGroup': UserGroup, 'Membership': Membership}
+
+
+def content_models(Base, User):
+    """Items, their tags and the change log peers read."""
     # the item's fields are a table, so its class is made from that table
     Item = type('Item', (Base,), dict(item_columns(User), is_local=property(lambda item: item.origin == 'local')))
 
@@ -269,6 +284,13 @@ def define_models(holder):
         private = BooleanField()
         tags = TextField()
         deleted = BooleanField()
+
+    return {'Item': Item, 'ItemTag': ItemTag, 'Tombstone': Tombstone, 'ItemState': ItemState}
+
+
+def node_models(Base, User, content):
+    """Keys, comments, views, sessions, secrets and peers."""
+    Item = content['Item']
 
     class ApiKey(Base):
         name = TextField(unique=True)
@@ -319,6 +341,5 @@ def define_models(holder):
         last_error = TextField(default='')
         item_count = IntegerField(default=0)
 
-    for model in (User, UserGroup, Membership, Item, ItemTag, Tombstone, ItemState, ApiKey, Comment, ViewMark,
-                  Secret, Session, Peer):
-        setattr(holder, model.__name__, model)
+    return {'ApiKey': ApiKey, 'Comment': Comment, 'ViewMark': ViewMark, 'Secret': Secret, 'Session': Session,
+            'Peer': Peer}
