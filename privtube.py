@@ -44,17 +44,12 @@ def build_parser():
     p.add_argument('--port', type=int)
     p.set_defaults(run=cmd_serve)
 
-    add_user_commands(commands.add_parser('user', help='local accounts').add_subparsers(
-        dest='action', metavar='ACTION', required=True, parser_class=Parser))
-    add_group_commands(commands.add_parser('group', help='local groups').add_subparsers(
-        dest='action', metavar='ACTION', required=True, parser_class=Parser))
-    add_key_commands(commands.add_parser('key', help='keys for peers and scripts').add_subparsers(
-        dest='action', metavar='ACTION', required=True, parser_class=Parser))
-    add_content_commands(commands.add_parser('content', help='local items').add_subparsers(
-        dest='action', metavar='ACTION', required=True, parser_class=Parser))
-
-    add_peer_commands(commands.add_parser('peer', help='peer nodes this node reads from').add_subparsers(
-        dest='action', metavar='ACTION', required=True, parser_class=Parser))
+    for name, help_text, add_actions in (
+            ('user', 'local accounts', add_user_commands), ('group', 'local groups', add_group_commands),
+            ('key', 'keys for peers and scripts', add_key_commands), ('content', 'local items', add_content_commands),
+            ('peer', 'peer nodes this node reads from', add_peer_commands)):
+        add_actions(commands.add_parser(name, help=help_text).add_subparsers(
+            dest='action', metavar='ACTION', required=True, parser_class=Parser))
     p = commands.add_parser('sync', help='sync the registry from all peers (or one) now')
     p.add_argument('name', nargs='?')
     p.set_defaults(run=cmd_sync)
@@ -67,79 +62,61 @@ def build_parser():
     return parser
 
 
+def arg(*names, **options):
+    """One argument of an action, as argparse's add_argument takes it."""
+    return names, options
+
+
+NAME = arg('name')
+RULES = arg('--allow', nargs='+', required=True, metavar='RULE')
+PASSWORD_STDIN = arg('--password-stdin', action='store_true')
+
+
+def action(sub, name, run, *arguments, **defaults):
+    p = sub.add_parser(name)
+    for names, options in arguments:
+        p.add_argument(*names, **options)
+    p.set_defaults(run=run, **defaults)
+    return p
+
+
 def add_user_commands(sub):
-    p = sub.add_parser('add')
-    p.add_argument('name')
-    p.add_argument('--admin', action='store_true')
-    p.add_argument('--group', action='append', dest='groups')
-    p.add_argument('--password-stdin', action='store_true')
-    p.set_defaults(run=cmd_user_add)
-    p = sub.add_parser('passwd')
-    p.add_argument('name')
-    p.add_argument('--password-stdin', action='store_true')
-    p.set_defaults(run=cmd_user_passwd)
-    sub.add_parser('list').set_defaults(run=cmd_user_list)
-    p = sub.add_parser('rm')
-    p.add_argument('name')
-    p.set_defaults(run=cmd_user_rm)
+    action(sub, 'add', cmd_user_add, NAME, arg('--admin', action='store_true'),
+           arg('--group', action='append', dest='groups'), PASSWORD_STDIN)
+    action(sub, 'passwd', cmd_user_passwd, NAME, PASSWORD_STDIN)
+    action(sub, 'list', cmd_user_list)
+    action(sub, 'rm', cmd_user_rm, NAME)
 
 
 def add_group_commands(sub):
-    p = sub.add_parser('add')
-    p.add_argument('name')
-    p.add_argument('--allow', nargs='+', required=True, metavar='RULE')
-    p.set_defaults(run=cmd_group_add)
-    sub.add_parser('list').set_defaults(run=cmd_group_list)
-    p = sub.add_parser('rm')
-    p.add_argument('name')
-    p.set_defaults(run=cmd_group_rm)
+    action(sub, 'add', cmd_group_add, NAME, RULES)
+    action(sub, 'list', cmd_group_list)
+    action(sub, 'rm', cmd_group_rm, NAME)
 
 
 def add_key_commands(sub):
-    p = sub.add_parser('create')
-    p.add_argument('name')
-    p.add_argument('--allow', nargs='+', required=True, metavar='RULE')
-    p.add_argument('--manage', action='store_true')
-    p.set_defaults(run=cmd_key_create)
-    sub.add_parser('list').set_defaults(run=cmd_key_list)
-    p = sub.add_parser('revoke')
-    p.add_argument('name')
-    p.set_defaults(run=cmd_key_revoke)
+    action(sub, 'create', cmd_key_create, NAME, RULES, arg('--manage', action='store_true'))
+    action(sub, 'list', cmd_key_list)
+    action(sub, 'revoke', cmd_key_revoke, NAME)
 
 
 def add_peer_commands(sub):
-    p = sub.add_parser('add')
-    p.add_argument('name')
-    p.add_argument('url')
-    p.add_argument('--key', required=True)
-    p.set_defaults(run=cmd_peer_add)
-    sub.add_parser('list').set_defaults(run=cmd_peer_list)
-    p = sub.add_parser('rm')
-    p.add_argument('name')
-    p.set_defaults(run=cmd_peer_rm)
+    action(sub, 'add', cmd_peer_add, NAME, arg('url'), arg('--key', required=True))
+    action(sub, 'list', cmd_peer_list)
+    action(sub, 'rm', cmd_peer_rm, NAME)
 
 
 def add_content_commands(sub):
-    p = sub.add_parser('add')
-    p.add_argument('file')
-    p.add_argument('--title')
-    p.add_argument('--tag', action='append', dest='tags', default=[])
-    p.add_argument('--private', action='store_true')
-    p.add_argument('--owner')
-    p.set_defaults(run=cmd_content_add)
-    sub.add_parser('list').set_defaults(run=cmd_content_list)
-    p = sub.add_parser('edit')
-    p.add_argument('id')
-    p.add_argument('--title')
-    p.add_argument('--description')
-    p.add_argument('--tag', action='append', dest='tags')
-    visibility = p.add_mutually_exclusive_group()
+    action(sub, 'add', cmd_content_add, arg('file'), arg('--title'),
+           arg('--tag', action='append', dest='tags', default=[]), arg('--private', action='store_true'),
+           arg('--owner'))
+    action(sub, 'list', cmd_content_list)
+    edit = action(sub, 'edit', cmd_content_edit, arg('id'), arg('--title'), arg('--description'),
+                  arg('--tag', action='append', dest='tags'), private=None)
+    visibility = edit.add_mutually_exclusive_group()
     visibility.add_argument('--private', action='store_true', default=None)
     visibility.add_argument('--shared', action='store_false', dest='private')
-    p.set_defaults(run=cmd_content_edit, private=None)
-    p = sub.add_parser('rm')
-    p.add_argument('id')
-    p.set_defaults(run=cmd_content_rm)
+    action(sub, 'rm', cmd_content_rm, arg('id'))
 
 
 # --- commands --------------------------------------------------------------------------------------
