@@ -14,9 +14,11 @@ SCRYPT_MAXMEM = 64 * 1024 * 1024
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 MAX_NAME = 64                       # users, groups, keys and peers
 MAX_TAG, MAX_TAGS = 64, 50          # characters of a tag, tags of an item
+MAX_ALBUM = 200                     # characters of an album's name (a folder album's is its path)
 KEY_PREFIX = 'pt_'
 NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]{0,%d}$' % (MAX_NAME - 1))
-RULE_KINDS = ('tag', 'origin')
+RULE_KINDS = ('tag', 'album', 'origin')
+RULE_FORMS = '*, tag:NAME, album:NAME or origin:NAME'
 
 
 class AuthError(ValueError):
@@ -98,6 +100,27 @@ def normalize_tags(tags):
     return seen
 
 
+def album_name(name):
+    """An album's name: 1-MAX_ALBUM printable characters (a folder's path inside the media folder, `/`
+    between parts), spaces at its ends dropped. Names are kept as written and matched exactly."""
+    if not isinstance(name, str):
+        raise AuthError('an album name must be text')
+    name = name.strip()
+    if not name or len(name) > MAX_ALBUM or not name.isprintable():
+        raise AuthError('invalid album name %r: it must be 1-%d printable characters' % (name[:70], MAX_ALBUM))
+    return name
+
+
+def album_names(names):
+    """Album names, checked, each once, in the order given."""
+    seen = []
+    for name in names:
+        name = album_name(name)
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
 def split_tag_list(text):
     """A comma list from a form or query string into normalized tags; blanks are dropped."""
     return normalize_tags(part for part in (text or '').split(',') if part.strip())
@@ -108,12 +131,14 @@ def parse_rule(rule):
     if rule == '*':
         return '*'
     if not isinstance(rule, str) or ':' not in rule:
-        raise AuthError('rule %r must be *, tag:NAME or origin:NAME' % (rule,))
+        raise AuthError('rule %r must be %s' % (rule, RULE_FORMS))
     kind, _, value = rule.partition(':')
     if kind not in RULE_KINDS:
-        raise AuthError('rule %r must be *, tag:NAME or origin:NAME' % (rule,))
+        raise AuthError('rule %r must be %s' % (rule, RULE_FORMS))
     if kind == 'tag':
         return 'tag:' + normalize_tag(value)
+    if kind == 'album':
+        return 'album:' + album_name(value)
     return 'origin:' + check_name(value.strip(), 'origin name')
 
 
@@ -124,7 +149,7 @@ def parse_rules(rules):
         if rule not in parsed:
             parsed.append(rule)
     if not parsed:
-        raise AuthError('give at least one rule with --allow (*, tag:NAME or origin:NAME)')
+        raise AuthError('give at least one rule with --allow (%s)' % RULE_FORMS)
     return parsed
 
 
@@ -153,16 +178,18 @@ class Principal:
         return '%s:%d' % (self.kind, self.id)
 
 
-def rule_matches(rule, tags, origin):
+def rule_matches(rule, tags, origin, albums=()):
     if rule == '*':
         return True
     kind, _, value = rule.partition(':')
     if kind == 'tag':
         return value in tags
+    if kind == 'album':
+        return value in albums
     return value == origin
 
 
-def can_see(principal, private, tags, origin='local', owner_id=None):
+def can_see(principal, private, tags, origin='local', owner_id=None, albums=()):
     """The one visibility decision: may `principal` see an item with these attributes?
 
     Keys never see private items and never see items of other origins (sharing is not transitive).
@@ -175,7 +202,7 @@ def can_see(principal, private, tags, origin='local', owner_id=None):
         return True
     elif private:
         return False
-    return any(rule_matches(rule, tags, origin) for rule in principal.rules)
+    return any(rule_matches(rule, tags, origin, albums) for rule in principal.rules)
 
 
 class Accounts:
@@ -315,7 +342,7 @@ class Accounts:
                          generation=row.generation)
 
 
-def visible_filter(principal, Item, ItemTag):
+def visible_filter(principal, Item, ItemTag, AlbumItem=None):
     """The SQL form of `can_see` for this node's own items: a Peewee expression over Item.
 
     It must decide exactly as `can_see` does; tests compare the two on random items.
@@ -323,19 +350,23 @@ def visible_filter(principal, Item, ItemTag):
     if principal.kind == 'user' and principal.is_admin:
         return Item.id.is_null(False)
     shared = Item.private == False  # noqa: E712 (Peewee expression)
-    matches = [rule_filter(rule, Item, ItemTag) for rule in principal.rules]
+    matches = [rule_filter(rule, Item, ItemTag, AlbumItem) for rule in principal.rules]
     allowed = shared & reduce_or(matches) if matches else Item.id.is_null(True)
     if principal.kind == 'user':
         return ((Item.owner == principal.id) & (Item.origin == 'local')) | allowed
     return allowed & (Item.origin == 'local')
 
 
-def rule_filter(rule, Item, ItemTag):
+def rule_filter(rule, Item, ItemTag, AlbumItem=None):
     if rule == '*':
         return Item.id.is_null(False)
     kind, _, value = rule.partition(':')
     if kind == 'tag':   # correlated EXISTS: one index probe per row, never a list of every tagged item
         return fn.EXISTS(ItemTag.select(SQL('1')).where((ItemTag.item == Item.id) & (ItemTag.tag == value)))
+    if kind == 'album':
+        Album = AlbumItem.album.rel_model
+        return fn.EXISTS(AlbumItem.select(SQL('1')).join(Album).where(
+            (AlbumItem.item == Item.id) & (Album.name == value)))
     return Item.origin == value
 
 

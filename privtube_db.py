@@ -21,7 +21,7 @@ from peewee import (
     TextField,
 )
 
-from privtube_items import ITEM_FIELDS, now_iso
+from privtube_items import ITEM_FIELDS, LISTS, now_iso
 
 logger = logging.getLogger('privtube.db')
 
@@ -118,6 +118,28 @@ MIGRATIONS = {
           # made to read other files, and stored the tools' error text, server paths included)
         "UPDATE item SET media_state = 'pending', media_error = '' WHERE origin = 'local'",
     ],
+    10: [  # albums (folders, music, hand-made; peers' by name), when items were taken, content hashes, trash
+        """CREATE TABLE album (
+            id TEXT PRIMARY KEY, origin TEXT NOT NULL DEFAULT 'local', name TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'made', folder TEXT, description TEXT NOT NULL DEFAULT '',
+            cover_id TEXT REFERENCES item (id) ON DELETE SET NULL,
+            owner_id INTEGER REFERENCES user (id) ON DELETE SET NULL,
+            created TEXT NOT NULL, updated TEXT NOT NULL, UNIQUE (origin, name))""",
+        "CREATE UNIQUE INDEX album_folder ON album (folder) WHERE folder IS NOT NULL",
+        """CREATE TABLE album_item (
+            album_id TEXT NOT NULL REFERENCES album (id) ON DELETE CASCADE,
+            item_id TEXT NOT NULL REFERENCES item (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (album_id, item_id))""",
+        "CREATE INDEX album_item_item ON album_item (item_id, album_id)",
+        "ALTER TABLE item_state ADD COLUMN albums TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE item ADD COLUMN taken TEXT",
+        "ALTER TABLE item ADD COLUMN taken_source TEXT",
+        "ALTER TABLE item ADD COLUMN content_hash TEXT",
+        "ALTER TABLE item ADD COLUMN trashed REAL",
+        "CREATE INDEX item_taken ON item (taken)",
+        "CREATE INDEX item_content_hash ON item (content_hash)",
+        "CREATE INDEX item_trashed ON item (trashed) WHERE trashed IS NOT NULL",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -209,7 +231,7 @@ COLUMN_TYPES = {'id': TextField, 'text': TextField, 'date': TextField, 'mime': T
 
 def item_columns(User):
     """The item model's fields, from the item table of privtube_items (tags live in their own table)."""
-    return {field.name: column(field, User) for field in ITEM_FIELDS if field.kind != 'tags'}
+    return {field.name: column(field, User) for field in ITEM_FIELDS if field.kind not in LISTS}
 
 
 def column(field, User):
@@ -284,8 +306,30 @@ def content_models(Base, User):
         private = BooleanField()
         tags = TextField()
         deleted = BooleanField()
+        albums = TextField(default='')      # names, one a line: membership decides visibility as tags do
 
-    return {'Item': Item, 'ItemTag': ItemTag, 'Tombstone': Tombstone, 'ItemState': ItemState}
+    class Album(Base):
+        id = TextField(primary_key=True)
+        origin = TextField(default='local')
+        name = TextField()                  # what `album:NAME` rules and catalogs name; unique per origin
+        kind = TextField(default='made')    # 'folder', 'music' or 'made'
+        folder = TextField(null=True)       # a folder album's path inside the media folder
+        description = TextField(default='')
+        cover = ForeignKeyField(Item, null=True, on_delete='SET NULL', column_name='cover_id')
+        owner = ForeignKeyField(User, null=True, on_delete='SET NULL')
+        created = TextField(default=now_iso)
+        updated = TextField(default=now_iso)
+
+    class AlbumItem(Base):
+        album = ForeignKeyField(Album, on_delete='CASCADE')
+        item = ForeignKeyField(Item, on_delete='CASCADE')
+        position = IntegerField(default=0)
+
+        class Meta:
+            primary_key = CompositeKey('album', 'item')
+
+    return {'Item': Item, 'ItemTag': ItemTag, 'Tombstone': Tombstone, 'ItemState': ItemState, 'Album': Album,
+            'AlbumItem': AlbumItem}
 
 
 def node_models(Base, User, content):

@@ -70,7 +70,8 @@ class Field:
     """One field of an item. Its `kind` is its type in JSON and in the database:
     'id' (string, the key: ORIGIN:ID for a peer's item), 'text' (string of at most `limit` characters),
     'date' (string, ISO 8601 UTC), 'mime' (string TYPE/SUBTYPE), 'int' (integer), 'real' (number),
-    'bool' (boolean), 'tags' (array of tags, kept in the item_tag table); and, never sent, 'path' (the
+    'bool' (boolean), 'tags' (array of tags, kept in the item_tag table), 'albums' (array of the names of
+    the albums it is in, kept in album_item); and, never sent, 'path' (the
     file inside the media folder) and 'user' (the owning user).
     """
     name: str
@@ -89,6 +90,7 @@ ITEM_FIELDS = (
     Field('title', 'text', MAX_TITLE, api=True, peers=True, blank='untitled'),
     Field('description', 'text', MAX_DESCRIPTION, default='', api=True, peers=True, blank=''),
     Field('tags', 'tags', api=True, peers=True, blank=[]),
+    Field('albums', 'albums', api=True, peers=True, blank=[]),
     Field('mime', 'mime', api=True, peers=True),
     Field('size', 'int', api=True, peers=True, blank=0),
     Field('mtime_ns', 'int'),
@@ -108,22 +110,28 @@ ITEM_FIELDS = (
     Field('codecs', 'text', null=True),
     Field('media_state', 'text', default='pending'),
     Field('media_error', 'text', default=''),
+    Field('taken', 'date', MAX_DATE, null=True, api=True, peers=True),   # when it was shot or recorded
+    Field('taken_source', 'text', null=True),   # 'exif', 'container', 'name' or 'mtime'
+    Field('content_hash', 'text', null=True),   # SHA-256 of the file, hex: duplicates and moved files
+    Field('trashed', 'real', null=True),        # Unix time it went to the trash; None when it is not there
 )
-COLUMNS = tuple(field for field in ITEM_FIELDS if field.kind != 'tags')
+LISTS = ('tags', 'albums')          # kept in tables of their own (item_tag, album_item)
+COLUMNS = tuple(field for field in ITEM_FIELDS if field.kind not in LISTS)
 API_FIELDS = tuple(field for field in ITEM_FIELDS if field.api)
 PEER_VALUES = tuple(field for field in ITEM_FIELDS if field.peers and field.kind != 'id')
 # what a peer's row takes from the peer; the registry sets the rest (origin, path, seq, ...) itself
-PEER_COLUMNS = tuple(field.name for field in PEER_VALUES if field.kind != 'tags')
+PEER_COLUMNS = tuple(field.name for field in PEER_VALUES if field.kind not in LISTS)
 
 
 API_BLANKS = tuple((field.name, field.blank) for field in API_FIELDS)
 API_BOOLS = tuple(field.name for field in API_FIELDS if field.kind == 'bool')
 
 
-def row_json(row, tags):
-    """The contract's ITEM from an item row (a dict of its columns)."""
+def row_json(row, tags, albums=()):
+    """The contract's ITEM from an item row (a dict of its columns), its tags and its albums' names."""
     item = {name: row.get(name, blank) for name, blank in API_BLANKS}
-    item['tags'] = tags         # in its place: the table's
+    item['tags'] = tags         # in their places: the table's
+    item['albums'] = list(albums)
     for name in API_BOOLS:      # SQLite has no booleans: a row read without the model holds 0 or 1
         item[name] = bool(item[name])
     return item
@@ -171,6 +179,8 @@ def peer_value(field, value):
         return mime_text(value)
     if field.kind == 'tags':
         return auth.normalize_tags(value or []) if isinstance(value or [], list) else bad('tags')
+    if field.kind == 'albums':
+        return auth.album_names(value or []) if isinstance(value or [], list) else bad('albums')
     if field.kind == 'bool':
         return value if isinstance(value, bool) else bad(field.name)
     checked = number(value, int if field.kind == 'int' else (int, float), field.name)

@@ -46,6 +46,17 @@ APPLY_STAGED = (
     'DELETE FROM item_tag WHERE item_id IN (%s)' % STAGED_IDS,
     'INSERT INTO item_tag (item_id, tag) SELECT :prefix || staged.remote_id, tag.value '
     "FROM temp.catalog_stage AS staged, json_each(staged.item, '$.tags') AS tag WHERE staged.item NOT NULL",
+    # the peer's albums by name (one row per origin and name), then its items' membership of them
+    'DELETE FROM album_item WHERE item_id IN (%s)' % STAGED_IDS,
+    'INSERT INTO album (id, origin, name, created, updated) '
+    "SELECT :prefix || lower(hex(randomblob(16))), :origin, name, strftime('%Y-%m-%dT%H:%M:%SZ'), "
+    "strftime('%Y-%m-%dT%H:%M:%SZ') FROM (SELECT DISTINCT album.value AS name FROM temp.catalog_stage AS staged, "
+    "json_each(staged.item, '$.albums') AS album WHERE staged.item NOT NULL) WHERE true "
+    'ON CONFLICT (origin, name) DO NOTHING',
+    'INSERT INTO album_item (album_id, item_id) SELECT album.id, :prefix || staged.remote_id '
+    "FROM temp.catalog_stage AS staged, json_each(staged.item, '$.albums') AS named "
+    'JOIN album ON album.origin = :origin AND album.name = named.value WHERE staged.item NOT NULL',
+    'DELETE FROM album WHERE origin = :origin AND NOT EXISTS (SELECT 1 FROM album_item WHERE album_id = album.id)',
 )
 
 

@@ -98,6 +98,7 @@ class Store:
         self.uploads = Uploads(self, max_upload_bytes)
         self.scanner = Scanner(self)
         self.catalog = Catalog(self)
+        self.albums = Albums(self)
         self.search = SearchIndex(self)
 
     # --- files -----------------------------------------------------------------------------------
@@ -235,13 +236,15 @@ class Catalog(Part):
         super().__init__(store)
         self.cursor_key = None
 
-    def touch(self, item, visibility_changed=False, tags=None):
-        """Give `item` a new change number; log its visibility state when that changed."""
+    def touch(self, item, visibility_changed=False, tags=None, albums=None):
+        """Give `item` a new change number; log its visibility state (private, tags, albums) when that
+        changed. Call it inside the transaction that makes the change, after album membership changed."""
         item.seq = self.database.next_seq()
         if visibility_changed:
             tags = self.store.items.tags_of(item.id) if tags is None else tags
+            albums = self.store.albums.names_of(item.id) if albums is None else albums
             self.database.ItemState.create(seq=item.seq, item_id=item.id, private=item.private,
-                                           tags='\n'.join(tags), deleted=False)
+                                           tags='\n'.join(tags), albums='\n'.join(albums), deleted=False)
 
     def log_removal(self, item):
         """Log that `item` is gone, leaving a tombstone for catalog readers."""
@@ -315,11 +318,12 @@ class Catalog(Part):
         rows = {row['id']: row for row in
                 Item.select().where(Item.id.in_(alive_ids) & (Item.origin == 'local')).dicts()}
         tags = self.store.items.tags_for(alive_ids)
+        albums = self.store.albums.names_for(alive_ids)
         hidden = []
         for _, item_id, alive in page:
             row = rows.get(item_id) if alive else None
-            if row is not None and auth.can_see(principal, row['private'], tags[item_id]):
-                items.append(row_json(row, tags[item_id]))
+            if row is not None and auth.can_see(principal, row['private'], tags[item_id], albums=albums[item_id]):
+                items.append(row_json(row, tags[item_id], albums[item_id]))
             elif position > 0:
                 hidden.append(item_id)
         removed.extend(self.once_visible(principal, hidden, base, position))
@@ -344,10 +348,30 @@ class Catalog(Part):
         for item_id in item_ids:
             for state in at_floor.get(item_id, []) + later.get(item_id, []):
                 if state.seq <= position and not state.deleted and \
-                        auth.can_see(principal, state.private, state.tags.split('\n')):
+                        auth.can_see(principal, state.private, state.tags.split('\n'),
+                                     albums=state.albums.split('\n') if state.albums else ()):
                     found.append(item_id)
                     break
         return found
+
+
+class Albums(Part):
+    """Albums: folders of the media folder, music albums and hand-made ones, each a named, ordered set of
+    one origin's items. Membership decides visibility as tags do (rules `album:NAME`), so every change of
+    it touches the items it changes with their new state logged (Catalog.touch)."""
+
+    def names_of(self, item_id):
+        return self.names_for([item_id])[item_id]
+
+    def names_for(self, item_ids):
+        """{item id: [names of the albums it is in, sorted]}."""
+        Album, AlbumItem = self.database.Album, self.database.AlbumItem
+        names = {item_id: [] for item_id in item_ids}
+        rows = (AlbumItem.select(AlbumItem.item, Album.name).join(Album)
+                .where(AlbumItem.item.in_(list(item_ids))).order_by(Album.name).tuples())
+        for item_id, name in rows:
+            names[item_id].append(name)
+        return names
 
 
 class Comments(Part):
@@ -470,19 +494,20 @@ class Items(Part):
             fresh.save()
 
     def json(self, item, tags):
-        return row_json(item.__data__, tags)
+        return row_json(item.__data__, tags, self.store.albums.names_of(item.id))
 
     def visible(self, principal, item_id):
         """The item if `principal` may see it; else StoreError 404 (unknown and hidden look the same)."""
         item = self.get(item_id)
         if item is None or not auth.can_see(principal, item.private, self.tags_of(item.id), item.origin,
-                                            owner_id=item.owner_id):
+                                            owner_id=item.owner_id, albums=self.store.albums.names_of(item.id)):
             raise not_found()
         return item
 
     def visible_query(self, principal):
         Item = self.database.Item
-        return Item.select().where(auth.visible_filter(principal, Item, self.database.ItemTag))
+        return Item.select().where(auth.visible_filter(principal, Item, self.database.ItemTag,
+                                                       self.database.AlbumItem))
 
     def tags_of(self, item_id):
         return [t.tag for t in self.database.ItemTag.select(self.database.ItemTag.tag)

@@ -276,7 +276,7 @@ def test_an_old_failure_holding_tool_output_is_probed_again_after_the_upgrade(no
     Item.update(media_state='failed', media_error='%s/old.mp4: Invalid data found' % node.media_dir
                 ).where(Item.id == item.id).execute()
     db.execute_sql('PRAGMA user_version = 8')
-    migrate(db)
+    migrate(db, 9)
     assert (node.store.items.get(item.id).media_state, node.store.items.get(item.id).media_error) == ('pending', '')
     assert probed(node, item.id).media_state == 'failed'
     page = node.sign_in('ann').get('/watch/' + item.id).text

@@ -10,7 +10,7 @@ from privtube_items import PEER_VALUES, row_json
 
 SQLITE_TYPES = {'TEXT': 'TEXT', 'INT': 'INTEGER', 'AUTO': 'INTEGER', 'FLOAT': 'REAL', 'BOOL': 'INTEGER'}
 MODELS = ('User', 'UserGroup', 'Membership', 'Item', 'ItemTag', 'Tombstone', 'ItemState', 'ApiKey', 'Comment',
-          'ViewMark', 'Secret', 'Session', 'Peer')
+          'ViewMark', 'Secret', 'Session', 'Peer', 'Album', 'AlbumItem')
 
 
 @pytest.fixture(scope='module')
@@ -59,10 +59,11 @@ def test_every_item_column_is_in_the_item_table(database):
 # a value of each kind a peer may send, and one it may not
 VALID = {'text': lambda field: 'T' * field.limit, 'date': lambda field: '2026-02-03T04:05:06Z',
          'mime': lambda field: 'audio/ogg', 'int': lambda field: 12345, 'real': lambda field: 12.5,
-         'bool': lambda field: True, 'tags': lambda field: ['alpha', 'beta']}
+         'bool': lambda field: True, 'tags': lambda field: ['alpha', 'beta'],
+         'albums': lambda field: ['2024 Summer trip', 'Holidays/Grandma 80th']}
 INVALID = {'text': lambda field: 'T' * (field.limit + 1), 'date': lambda field: 'D' * (field.limit + 1),
            'mime': lambda field: 'not a mime', 'int': lambda field: -1, 'real': lambda field: 'long',
-           'bool': lambda field: 'yes', 'tags': lambda field: 'alpha'}
+           'bool': lambda field: 'yes', 'tags': lambda field: 'alpha', 'albums': lambda field: ['line\nbreak']}
 
 
 @pytest.fixture
@@ -73,8 +74,9 @@ def peer(network):
 
 def stored(home, name):
     row = home.node.database.Item.get_by_id('evil:' + GOOD_ID)
-    tags = home.store.items.tags_of(row.id)
-    return (tags if name == 'tags' else getattr(row, name)), row_json(row.__data__, tags)[name]
+    tags, albums = home.store.items.tags_of(row.id), home.store.albums.names_of(row.id)
+    lists = {'tags': tags, 'albums': albums}
+    return lists[name] if name in lists else getattr(row, name), row_json(row.__data__, tags, albums)[name]
 
 
 @pytest.mark.parametrize('field', PEER_VALUES, ids=[field.name for field in PEER_VALUES])

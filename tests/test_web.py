@@ -689,7 +689,7 @@ def test_invalid_names_are_refused_with_a_clear_message(node):
         ('/admin/users', {'name': IMG, 'password': PASSWORD, 'groups': 'members'}, 'user name must be 1-64'),
         ('/admin/groups', {'name': SCRIPT, 'rules': '*'}, 'group name must be 1-64'),
         ('/admin/keys', {'name': IMG, 'rules': '*'}, 'key name must be 1-64'),
-        ('/admin/groups', {'name': 'ok', 'rules': IMG}, 'must be *, tag:NAME or origin:NAME'),
+        ('/admin/groups', {'name': 'ok', 'rules': IMG}, 'must be *, tag:NAME, album:NAME or origin:NAME'),
         ('/admin/keys', {'name': 'ok', 'rules': 'origin:' + SCRIPT}, 'origin name must be 1-64'),
     ]
     before = snapshot(node)
