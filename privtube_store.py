@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 
-from peewee import SQL
+from peewee import SQL, fn
 
 import privtube_auth as auth
 import privtube_media as media
@@ -359,6 +359,101 @@ class Albums(Part):
     """Albums: folders of the media folder, music albums and hand-made ones, each a named, ordered set of
     one origin's items. Membership decides visibility as tags do (rules `album:NAME`), so every change of
     it touches the items it changes with their new state logged (Catalog.touch)."""
+
+    def get(self, album_id):
+        if not isinstance(album_id, str) or not ITEM_ID.match(album_id):
+            return None
+        return self.database.Album.get_or_none(self.database.Album.id == album_id)
+
+    def by_name(self, name, origin='local'):
+        Album = self.database.Album
+        return Album.get_or_none((Album.origin == origin) & (Album.name == name))
+
+    def create(self, name, owner_id=None, kind='made', folder=None, description='', item_ids=()):
+        """A new album of this node's items; `item_ids` (local items) join it in that order."""
+        name = self.free_name(name)
+        description = check_text(description, 'description', MAX_DESCRIPTION)
+        with self.db.atomic():
+            album = self.database.Album.create(id=new_id(), name=name, kind=kind, folder=folder,
+                                               description=description, owner=owner_id)
+            self.add_items(album, item_ids)
+        return album
+
+    def free_name(self, name, album=None):
+        """`name` checked, if no other album of this node has it; StoreError otherwise."""
+        try:
+            name = auth.album_name(name)
+        except auth.AuthError as exc:
+            raise StoreError(str(exc))
+        taken = self.by_name(name)
+        if taken is not None and (album is None or taken.id != album.id):
+            raise StoreError('there is already an album named %s' % name, 409)
+        return name
+
+    def add_items(self, album, item_ids):
+        """Add local items to the end of `album` (those already in it stay where they are); returns how
+        many joined. Each joining item is touched with its new state, so catalogs follow."""
+        AlbumItem, Item = self.database.AlbumItem, self.database.Item
+        with self.db.atomic():
+            present = {row.item_id for row in AlbumItem.select(AlbumItem.item).where(AlbumItem.album == album.id)}
+            wanted = [i for i in dict.fromkeys(item_ids) if i not in present]
+            items = {item.id: item for item in Item.select().where(Item.id.in_(wanted) & (Item.origin == 'local'))}
+            joining = [i for i in wanted if i in items]
+            last = AlbumItem.select(fn.MAX(AlbumItem.position)).where(AlbumItem.album == album.id).scalar() or 0
+            for offset, item_id in enumerate(joining, 1):
+                AlbumItem.create(album=album.id, item=item_id, position=last + offset)
+            self.touch_items(items[i] for i in joining)
+            self.touch_album(album)
+        return len(joining)
+
+    def remove_items(self, album, item_ids):
+        """Take items out of `album`; returns how many left it."""
+        AlbumItem, Item = self.database.AlbumItem, self.database.Item
+        with self.db.atomic():
+            leaving = [row.item_id for row in AlbumItem.select(AlbumItem.item).where(
+                (AlbumItem.album == album.id) & AlbumItem.item.in_(list(item_ids)))]
+            AlbumItem.delete().where((AlbumItem.album == album.id) & AlbumItem.item.in_(leaving)).execute()
+            self.touch_items(Item.select().where(Item.id.in_(leaving)))
+            self.touch_album(album)
+        return len(leaving)
+
+    def rename(self, album, name):
+        """A new name: its items' state is logged again, since rules name albums."""
+        with self.db.atomic():
+            album.name = self.free_name(name, album)
+            self.touch_album(album)
+            self.touch_items(self.items_query(album))
+        return album
+
+    def delete(self, album):
+        """Forget the album (never its items); they are touched, having left it."""
+        with self.db.atomic():
+            members = list(self.items_query(album))
+            album.delete_instance()
+            self.touch_items(members)
+
+    def items_query(self, album):
+        """The album's items in its order (a hand-made album's positions; else by date taken)."""
+        Item, AlbumItem = self.database.Item, self.database.AlbumItem
+        query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(AlbumItem.album == album.id)
+        if album.kind == 'made':
+            return query.order_by(AlbumItem.position, Item.id)
+        return query.order_by(fn.COALESCE(Item.taken, Item.created), Item.id)
+
+    def listing(self, origin=None):
+        """Every album (of one origin when given), by name."""
+        Album = self.database.Album
+        query = Album.select().order_by(Album.origin != 'local', Album.origin, Album.name)
+        return list(query.where(Album.origin == origin) if origin else query)
+
+    def touch_items(self, items):
+        for item in items:
+            self.store.catalog.touch(item, visibility_changed=True)
+            item.save()
+
+    def touch_album(self, album):
+        album.updated = now_iso()
+        album.save()
 
     def names_of(self, item_id):
         return self.names_for([item_id])[item_id]
