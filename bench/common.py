@@ -1,4 +1,5 @@
 """What the benchmarks share: loopback servers, a populated node, media files, slow clients, percentiles."""
+import json
 import os
 import re
 import secrets
@@ -15,6 +16,27 @@ MIB = 1024 ** 2
 FILE_NAME = 'bench.mp4'
 SLOW_CLIENTS = 32
 SYLLABLES = ['ba', 'ke', 'lo', 'mi', 'nu', 'ra', 'se', 'ti', 'vo', 'za', 'dor', 'fen', 'gal', 'hum', 'pir']
+
+
+# VmHWM, not ru_maxrss: the latter keeps the peak of the parent that forked the probe, across exec
+SYNC_PROBE = r'''
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import privtube_config
+from privtube_app import Node
+def status_kib(field):
+    for line in open('/proc/self/status'):
+        if line.startswith(field + ':'):
+            return int(line.split()[1])
+node = Node(privtube_config.load(sys.argv[2]))
+node.registry.client('alice')   # the transport a running node already holds (importing requests is not sync)
+before = status_kib('VmRSS')
+started = time.perf_counter()
+ok, message = node.registry.sync('alice')
+seconds = time.perf_counter() - started
+peak = status_kib('VmHWM')
+print(json.dumps({'ok': ok, 'message': message, 'seconds': seconds, 'growth_mib': (peak - before) / 1024}))
+'''
 
 
 # --- servers ---------------------------------------------------------------------------------------
@@ -172,3 +194,32 @@ def drive_slow_streams(streams, stop_event):
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+# --- two nodes: a reader of an origin --------------------------------------------------------
+
+def make_reader(folder, origin):
+    """bob's node, reading alice (`origin`: her port and the key she issued him), with a user ann."""
+    import privtube_config
+    from privtube_app import Node
+    port = free_port()
+    os.makedirs(folder)
+    config = os.path.join(folder, 'config.ini')
+    with open(config, 'w') as fh:
+        fh.write('[node]\nname = bob\n[server]\nport = %d\nthreads = 4\n' % port)
+    privtube_config.add_peer(config, 'alice', 'http://%s:%d' % (HOST, origin['port']), origin['bob_key'])
+    node = Node(privtube_config.load(config))
+    node.accounts.create_user('ann', 'ann-password')
+    node.close()
+    return {'config': config, 'port': port}
+
+
+def timed_sync(config):
+    done = subprocess.run([sys.executable, '-c', SYNC_PROBE, ROOT, config], capture_output=True, text=True,
+                          timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if not result['ok']:
+        raise RuntimeError('sync failed: %s' % result['message'])
+    return result

@@ -15,12 +15,10 @@ gateway/direct >= 0.5; every stream receives data; page p99 < 100 ms.
 """
 import argparse
 import http.client
-import json
 import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,27 +35,6 @@ import privtube_config  # noqa: E402
 from privtube_app import Node  # noqa: E402
 
 HOST, MIB = '127.0.0.1', 1024 * 1024
-
-# VmHWM, not ru_maxrss: the latter keeps the peak of the parent that forked the probe, across exec
-SYNC_PROBE = r'''
-import json, sys, time
-sys.path.insert(0, sys.argv[1])
-import privtube_config
-from privtube_app import Node
-def status_kib(field):
-    for line in open('/proc/self/status'):
-        if line.startswith(field + ':'):
-            return int(line.split()[1])
-node = Node(privtube_config.load(sys.argv[2]))
-node.registry.client('alice')   # the transport a running node already holds (importing requests is not sync)
-before = status_kib('VmRSS')
-started = time.perf_counter()
-ok, message = node.registry.sync('alice')
-seconds = time.perf_counter() - started
-peak = status_kib('VmHWM')
-print(json.dumps({'ok': ok, 'message': message, 'seconds': seconds, 'growth_mib': (peak - before) / 1024}))
-'''
-
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -83,30 +60,6 @@ def make_origin(folder, args):
     node.close()
     return {'config': config, 'port': port, 'bob_key': bob_key, 'script_key': script_key, 'big_id': big.id,
             'file': os.path.join(folder, 'media', common.FILE_NAME)}
-
-
-def make_reader(folder, origin):
-    port = common.free_port()
-    os.makedirs(folder)
-    config = os.path.join(folder, 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = bob\n[server]\nport = %d\nthreads = 4\n' % port)
-    privtube_config.add_peer(config, 'alice', 'http://%s:%d' % (HOST, origin['port']), origin['bob_key'])
-    node = Node(privtube_config.load(config))
-    node.accounts.create_user('ann', 'ann-password')
-    node.close()
-    return {'config': config, 'port': port}
-
-
-def timed_sync(config):
-    done = subprocess.run([sys.executable, '-c', SYNC_PROBE, ROOT, config], capture_output=True, text=True,
-                          timeout=600)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-2000:])
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    if not result['ok']:
-        raise RuntimeError('sync failed: %s' % result['message'])
-    return result
 
 
 def change_items(origin, count):
@@ -189,14 +142,14 @@ def pages_under_slow_streams(port, target, headers):
 
 def run(args, folder):
     origin = make_origin(os.path.join(folder, 'alice'), args)
-    reader = make_reader(os.path.join(folder, 'bob'), origin)
+    reader = common.make_reader(os.path.join(folder, 'bob'), origin)
     processes = []
     try:
         processes.append(common.start_serve(origin['config'], origin['port']))
-        first = timed_sync(reader['config'])
-        unchanged = timed_sync(reader['config'])
+        first = common.timed_sync(reader['config'])
+        unchanged = common.timed_sync(reader['config'])
         change_items(origin, 100)
-        changed = timed_sync(reader['config'])
+        changed = common.timed_sync(reader['config'])
         processes.append(common.start_serve(reader['config'], reader['port']))
         cookie = sign_in(reader['port'])
         size = args.size_mib * MIB
