@@ -1,0 +1,105 @@
+"""Photos and videos by when they were taken: the timeline's pages, its years, and "on this day".
+
+An item's moment is `taken` when known, else `created` (COALESCE(taken, created)); the index `item_when`
+(migration 14) holds exactly that expression and the id, so a page, a jump to a year and each year of the
+index are one walk down an index, however large the library.
+"""
+import re
+
+from peewee import Tuple, fn
+
+import privtube_media as media
+from privtube_items import shown_month
+
+PAGE = 200                  # items on a timeline page
+ON_THIS_DAY = 12            # items in the home page's row
+MOMENT = re.compile(r'[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?)?)?)?\Z')
+SHOWN_KINDS = ('image', 'video')
+
+
+def moment(Item):
+    """When an item was taken, else when it was added: what the timeline sorts and groups by."""
+    return fn.coalesce(Item.taken, Item.created)
+
+
+class Timeline:
+    """The timeline of the items one principal may see, read from the store's items."""
+
+    def __init__(self, store):
+        self.store, self.Item = store, store.database.Item
+
+    def shown(self, principal):
+        """The photos and videos `principal` may see (music and other files have no place on it)."""
+        Item = self.Item
+        kinds = [Item.mime.startswith(kind + '/') for kind in SHOWN_KINDS]
+        return self.store.items.visible_query(principal).where(kinds[0] | kinds[1])
+
+    def page(self, principal, before=None, limit=PAGE):
+        """(items, next) of the newest `limit` items older than `before` (a (moment, id) pair, or None
+        for the newest); `next` is the pair to ask for the page after, None on the last page."""
+        Item = self.Item
+        query = self.shown(principal)
+        if before is not None:
+            query = query.where(Tuple(moment(Item), Item.id) < Tuple(*before))
+        rows = list(query.order_by(moment(Item).desc(), Item.id.desc()).limit(limit + 1))
+        last = rows[limit - 1] if len(rows) > limit else None
+        return rows[:limit], (item_moment(last), last.id) if last else None
+
+    def years(self, principal, most=200):
+        """The years that hold any item `principal` may see, newest first: one index probe a year."""
+        Item, years, query = self.Item, [], self.shown(principal)
+        while len(years) < most:
+            bounded = query.where(moment(Item) < years[-1]) if years else query
+            newest = bounded.select(moment(Item)).order_by(moment(Item).desc(), Item.id.desc()).limit(1).scalar()
+            if not newest or not newest[:4].isdigit():
+                break
+            years.append(newest[:4])
+        return years
+
+    def on_this_day(self, principal, today, limit=ON_THIS_DAY):
+        """[(item, years ago)] taken on `today`'s month and day in earlier years, newest year first."""
+        Item = self.Item
+        first = Item.select(fn.MIN(Item.taken)).where(Item.taken.is_null(False)).scalar()
+        if not first or not first[:4].isdigit():
+            return []
+        found = []
+        for year in range(today.year - 1, int(first[:4]) - 1, -1):
+            day = '%04d-%02d-%02d' % (year, today.month, today.day)
+            rows = self.shown(principal).where((Item.taken >= day) & (Item.taken < day + 'U'))
+            found += [(item, today.year - year) for item in rows.order_by(Item.taken.desc()).limit(limit - len(found))]
+            if len(found) >= limit:
+                break
+        return found
+
+
+def item_moment(item):
+    return item.taken or item.created
+
+
+def by_month(items):
+    """[(anchor, heading, [(item, kind)])] of items in timeline order: one group per month."""
+    months = []
+    for item in items:
+        month = item_moment(item)[:7]
+        if not months or months[-1][0] != 'm' + month:
+            months.append(('m' + month, month_heading(month), []))
+        months[-1][2].append((item, media.media_kind(item.mime)))
+    return months
+
+
+def month_heading(month):
+    try:
+        return shown_month(month)
+    except ValueError:
+        return 'Date unknown'
+
+
+def parse_before(query):
+    """The (moment, id) pair an "older" link or a year link asks for; None for the newest items."""
+    year = query.get('year') or ''
+    if re.fullmatch(r'[0-9]{4}', year):
+        return ('%04d' % (int(year) + 1), '')
+    before, item_id = query.get('before') or '', query.get('id') or ''
+    if MOMENT.match(before) and re.fullmatch(r'[A-Za-z0-9_.:-]{0,130}', item_id):
+        return (before, item_id)
+    return None
