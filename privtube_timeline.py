@@ -34,10 +34,10 @@ class Timeline:
         kinds = [Item.mime.startswith(kind + '/') for kind in SHOWN_KINDS]
         return self.store.items.visible_query(principal).where(kinds[0] | kinds[1])
 
-    def page(self, principal, before=None, limit=PAGE):
-        """(items, next) of the newest `limit` items older than `before` (a (moment, id) pair, or None
-        for the newest); `next` is the pair to ask for the page after, None on the last page."""
-        Item = self.Item
+    def page(self, principal, before=None, limit=None):
+        """(items, next) of the newest `limit` (default PAGE) items older than `before` (a (moment, id)
+        pair, or None for the newest); `next` is the pair to ask for the page after, None on the last page."""
+        Item, limit = self.Item, limit or PAGE
         query = self.shown(principal)
         if before is not None:
             query = query.where(Tuple(moment(Item), Item.id) < Tuple(*before))
