@@ -124,8 +124,7 @@ class Bulk:
         try:
             return auth.normalize_tags(tags)
         except auth.AuthError as exc:
-            raise StoreError('nothing was changed: "%s" would have %s' % (item.title, str(exc).replace(
-                'at most', 'more than the most of')))
+            raise StoreError('nothing was changed: "%s" cannot have those tags (%s)' % (item.title, exc))
 
     def add_to_album(self, items, album, new_album, owner_id, summary):
         if album is None:
