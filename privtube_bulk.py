@@ -16,7 +16,7 @@ from privtube_store import StoreError
 
 logger = logging.getLogger('privtube.bulk')
 
-MAX_SELECTION = 5000        # ids in one request: a page of the timeline is 200
+MAX_SELECTION = 3000        # ids in one request (a form of at most 100 KiB); a timeline page has 200
 ACTIONS = (('add_tags', 'Add tags'), ('remove_tags', 'Remove tags'), ('add_to_album', 'Add to album'),
            ('remove_from_album', 'Remove from album'), ('make_private', 'Make private'),
            ('make_shared', 'Make shared'), ('delete', 'Delete'))

@@ -3,9 +3,9 @@ import os
 import re
 
 import pytest
+from conftest import NodeFixture
 
 import privtube_bulk
-from conftest import NodeFixture
 
 PASSWORD = 'password-123'
 

@@ -2,8 +2,8 @@
 import re
 
 import webtest
-
 from conftest import NodeFixture, submit_login
+
 from privtube_reach import album_reach, item_reach
 
 PASSWORD = 'password-123'

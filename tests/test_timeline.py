@@ -2,8 +2,9 @@
 import datetime
 import re
 
-import privtube_timeline
 from conftest import NodeFixture
+
+import privtube_timeline
 
 JPEG = b'\xff\xd8\xff\xe0' + bytes(200)
 AUDIO = b'ID3\x04' + bytes(200)
