@@ -108,17 +108,28 @@ class Bulk:
     def retag(self, items, change, summary):
         """Give each item the tags `change(its tags)` returns; touch those whose tags changed."""
         ids = [item.id for item in items]
-        tags, albums = self.store.items.tags_for(ids), self.store.albums.names_for(ids)
+        tags, changed = self.store.items.tags_for(ids), []
         for item in items:
             wanted = change(tags[item.id])
             if wanted == tags[item.id]:
                 summary.unchanged += 1
                 continue
-            wanted = self.checked_item_tags(item, wanted)
-            self.store.items.set_tags(item.id, wanted)
-            self.save(item, tags=wanted, albums=albums[item.id])
-            self.store.search.index(item.id)
-            summary.changed += 1
+            tags[item.id] = self.checked_item_tags(item, wanted)
+            changed.append(item)
+        self.write_tags(changed, tags)
+        summary.changed = len(changed)
+
+    def write_tags(self, items, tags):
+        """Store the new tags of `items` ({item id: tags}), log their states and re-index their text."""
+        if not items:
+            return
+        ItemTag, ids = self.database.ItemTag, [item.id for item in items]
+        ItemTag.delete().where(ItemTag.item.in_(ids)).execute()
+        rows = [{'item': item_id, 'tag': tag} for item_id in ids for tag in tags[item_id]]
+        for start in range(0, len(rows), 5000):         # SQLite takes at most 32,766 values a statement
+            ItemTag.insert_many(rows[start:start + 5000]).execute()
+        self.save(items, tags)
+        self.store.search.index_many(', '.join('?' * len(ids)), ids)
 
     def checked_item_tags(self, item, tags):
         try:
@@ -151,15 +162,11 @@ class Bulk:
         self.set_private(items, False, summary)
 
     def set_private(self, items, private, summary):
-        ids = [item.id for item in items]
-        tags, albums = self.store.items.tags_for(ids), self.store.albums.names_for(ids)
-        for item in items:
-            if bool(item.private) == private:
-                summary.unchanged += 1
-                continue
+        changing = [item for item in items if bool(item.private) != private]
+        for item in changing:
             item.private = private
-            self.save(item, tags=tags[item.id], albums=albums[item.id])
-            summary.changed += 1
+        self.save(changing)
+        summary.changed, summary.unchanged = len(changing), len(items) - len(changing)
 
     def delete(self, items, summary):
         bulk_delete(self.store, items)
@@ -167,11 +174,11 @@ class Bulk:
 
     # --- helpers ------------------------------------------------------------------------------------------
 
-    def save(self, item, tags, albums):
-        """Record an item's changed visibility state: a new change number and its state logged."""
-        item.updated = now_iso()
-        self.store.catalog.touch(item, visibility_changed=True, tags=tags, albums=albums)
-        item.save()
+    def save(self, items, tags=None):
+        """Record the items' changed visibility state: new change numbers and their states logged."""
+        for item in items:
+            item.updated = now_iso()
+        self.store.catalog.touch_all(items, ('updated', 'private'), tags=tags)
 
     def remove_files(self, items):
         """After the transaction that forgot them: the files of deleted items (none when they went to

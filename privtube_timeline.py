@@ -15,6 +15,7 @@ PAGE = 200                  # items on a timeline page
 ON_THIS_DAY = 12            # items in the home page's row
 MOMENT = re.compile(r'[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?)?)?)?\Z')
 SHOWN_KINDS = ('image', 'video')
+BOUND = '\uffffbound'     # stands for the year bound in the years' statement until it is run
 
 
 def moment(Item):
@@ -46,14 +47,19 @@ class Timeline:
         return rows[:limit], (item_moment(last), last.id) if last else None
 
     def years(self, principal, most=200):
-        """The years that hold any item `principal` may see, newest first: one index probe a year."""
-        Item, years, query = self.Item, [], self.shown(principal)
+        """The years that hold any item `principal` may see, newest first: one index probe a year, of one
+        statement built once (building it through Peewee cost ten times more than running it)."""
+        Item, years = self.Item, []
+        newest = (self.shown(principal).where(moment(Item) < BOUND).select(moment(Item))
+                  .order_by(moment(Item).desc(), Item.id.desc()).limit(1))
+        sql, params = newest.sql()
+        at = params.index(BOUND)
         while len(years) < most:
-            bounded = query.where(moment(Item) < years[-1]) if years else query
-            newest = bounded.select(moment(Item)).order_by(moment(Item).desc(), Item.id.desc()).limit(1).scalar()
-            if not newest or not newest[:4].isdigit():
+            params[at] = years[-1] if years else '9999~'
+            row = self.store.db.execute_sql(sql, params).fetchone()
+            if not row or not row[0] or not row[0][:4].isdigit():
                 break
-            years.append(newest[:4])
+            years.append(row[0][:4])
         return years
 
     def on_this_day(self, principal, today, limit=ON_THIS_DAY):
