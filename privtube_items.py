@@ -53,12 +53,17 @@ def shown_time(timestamp, missing='never'):
     return time.strftime(SHOWN_FORMAT, time.gmtime(timestamp)) if timestamp else missing
 
 
+MONTHS = ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec')
+DAY = re.compile(r'([0-9]{4})-([0-9]{2})-([0-9]{2})')
+
+
 def shown_date(text):
-    """An ISO 8601 date as people read it, '14 Jul 2024'; '' when it is none or not a date."""
-    try:
-        return datetime.datetime.strptime((text or '')[:10], '%Y-%m-%d').strftime('%-d %b %Y')
-    except ValueError:
+    """An ISO 8601 date as people read it, '14 Jul 2024'; '' when it is none or not a date. (A timeline
+    page shows 200: strptime took a quarter of its time.)"""
+    found = DAY.match(text or '')
+    if not found or not 1 <= int(found.group(2)) <= 12 or not 1 <= int(found.group(3)) <= 31:
         return ''
+    return '%d %s %s' % (int(found.group(3)), MONTHS[int(found.group(2)) - 1], found.group(1))
 
 
 def shown_month(text):
