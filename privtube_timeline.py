@@ -15,7 +15,7 @@ PAGE = 200                  # items on a timeline page
 ON_THIS_DAY = 12            # items in the home page's row
 MOMENT = re.compile(r'[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?)?)?)?\Z')
 SHOWN_KINDS = ('image', 'video')
-BOUND = '\uffffbound'     # stands for the year bound in the years' statement until it is run
+LOW, HIGH = '\uffffLOW', '\uffffHIGH'     # stand-ins for values of a Prepared statement
 
 
 def moment(Item):
@@ -48,35 +48,58 @@ class Timeline:
         return rows[:limit], (item_moment(last), last.id) if last else None
 
     def years(self, principal, most=200):
-        """The years that hold any item `principal` may see, newest first: one index probe a year, of one
-        statement built once (building it through Peewee cost ten times more than running it)."""
+        """The years that hold any item `principal` may see, newest first: one index probe a year."""
         Item, years = self.Item, []
-        newest = (self.shown(principal).where(moment(Item) < BOUND).select(moment(Item))
+        newest = (self.shown(principal).where(moment(Item) < LOW).select(moment(Item))
                   .order_by(moment(Item).desc(), Item.id.desc()).limit(1))
-        sql, params = newest.sql()
-        at = params.index(BOUND)
+        run = Prepared(self.store.db, newest, LOW)
         while len(years) < most:
-            params[at] = years[-1] if years else '9999~'
-            row = self.store.db.execute_sql(sql, params).fetchone()
+            row = run.first(years[-1] if years else '9999~')
             if not row or not row[0] or not row[0][:4].isdigit():
                 break
             years.append(row[0][:4])
         return years
 
     def on_this_day(self, principal, today, limit=ON_THIS_DAY):
-        """[(item, years ago)] taken on `today`'s month and day in earlier years, newest year first."""
+        """[(item, years ago)] taken on `today`'s month and day in earlier years, newest year first:
+        one index range a year, from the year of the oldest date taken."""
         Item = self.Item
         first = Item.select(fn.MIN(Item.taken)).where(Item.taken.is_null(False)).scalar()
         if not first or not first[:4].isdigit():
             return []
-        found = []
+        that_day = (self.shown(principal).where((Item.taken >= LOW) & (Item.taken < HIGH)).select(Item.id)
+                    .order_by(Item.taken.desc()).limit(limit))
+        run, found = Prepared(self.store.db, that_day, LOW, HIGH), []
         for year in range(today.year - 1, int(first[:4]) - 1, -1):
             day = '%04d-%02d-%02d' % (year, today.month, today.day)
-            rows = self.shown(principal).where((Item.taken >= day) & (Item.taken < day + 'U'))
-            found += [(item, today.year - year) for item in rows.order_by(Item.taken.desc()).limit(limit - len(found))]
+            found += [(item_id, today.year - year) for item_id, in run.all(day, day + 'U')]
             if len(found) >= limit:
                 break
-        return found
+        rows = {item.id: item for item in Item.select(*card_columns(Item)).where(
+            Item.id.in_([item_id for item_id, _ in found[:limit]]))} if found else {}
+        return [(rows[item_id], years) for item_id, years in found[:limit] if item_id in rows]
+
+
+class Prepared:
+    """A Peewee query built once and run with other values for its stand-ins (LOW, HIGH): building the
+    visibility filter's SQL costs ten times more than running it, and these run once a year shown."""
+
+    def __init__(self, db, query, *stand_ins):
+        self.db = db
+        self.sql, self.params = query.sql()
+        self.at = [self.params.index(stand_in) for stand_in in stand_ins]
+
+    def cursor(self, values):
+        params = list(self.params)
+        for at, value in zip(self.at, values):
+            params[at] = value
+        return self.db.execute_sql(self.sql, params)
+
+    def first(self, *values):
+        return self.cursor(values).fetchone()
+
+    def all(self, *values):
+        return self.cursor(values).fetchall()
 
 
 def card_columns(Item):

@@ -4,7 +4,7 @@
 Builds a node whose database holds N photos and videos taken over fifteen years (half tagged `family`;
 one folder album of 1,000 of them), starts a real `serve` on a loopback port and times, over HTTP:
 the timeline (first page, year jumps, older pages) for a member who sees half the items and for an admin;
-the album page; and bulk changes of 1,000 items (add a tag, make private, add to a new album) posted as
+the album page; the home page with its "On this day" row; and bulk changes of 1,000 items (add a tag, make private, add to a new album) posted as
 the grids' form posts them. Targets: pages p95 <= 40 ms, each bulk change of 1,000 items <= 1 s.
 """
 import argparse
@@ -136,6 +136,7 @@ def main():
                                                                                          args.requests)))
         report_pages('timeline, admin (all)', timed_pages(admin, base, timeline_paths(admin, base, rng,
                                                                                       args.requests)))
+        report_pages('home with On this day', timed_pages(member, base, ['/'] * (args.requests // 3)))
         album_path = '/albums/' + album_id
         if admin.get(base + album_path, timeout=30).status_code == 404:
             print('%-28s not on this branch: SKIP' % 'album page')
