@@ -4,8 +4,9 @@
 Builds a node whose database holds N photos and videos taken over fifteen years (half tagged `family`;
 one folder album of 1,000 of them), starts a real `serve` on a loopback port and times, over HTTP:
 the timeline (first page, year jumps, older pages) for a member who sees half the items and for an admin;
-the album page; the home page with its "On this day" row; and bulk changes of 1,000 items (add a tag, make private, add to a new album) posted as
-the grids' form posts them. Targets: pages p95 <= 40 ms, each bulk change of 1,000 items <= 1 s.
+the album page; the home page with its "On this day" row; and bulk changes of 1,000 items (add a tag,
+make private, add to a new album, remove a tag) posted as the grids' form posts them.
+Targets: pages p95 <= 40 ms, each bulk change of 1,000 items <= 1 s.
 """
 import argparse
 import os

@@ -184,3 +184,10 @@ def test_a_thousand_items_change_in_one_go(home):
     Item, ItemTag = home.node.database.Item, home.node.database.ItemTag
     assert ItemTag.select().where(ItemTag.tag == 'archive').count() == 300
     assert Item.select().where(Item.id.in_(many)).count() == 300
+
+
+def test_names_in_the_summary_and_the_album_list_are_escaped(home):
+    answer = bulk(home.bob, 'add_to_album', ids(home.bob_items[:1]), new_album='<script>alert(1)</script>')
+    assert '<script>alert(1)' not in answer.text and '&lt;script&gt;alert(1)' in answer.text
+    page = home.bob.get('/timeline').text
+    assert '<script>alert(1)' not in page and '&lt;script&gt;alert(1)&lt;/script&gt;</option>' in page
