@@ -70,6 +70,7 @@ def arg(*names, **options):
 NAME = arg('name')
 RULES = arg('--allow', nargs='+', required=True, metavar='RULE')
 PASSWORD_STDIN = arg('--password-stdin', action='store_true')
+IDS = arg('ids', nargs='+', metavar='ID')
 
 
 def action(sub, name, run, *arguments, **defaults):
@@ -111,12 +112,14 @@ def add_content_commands(sub):
            arg('--tag', action='append', dest='tags', default=[]), arg('--private', action='store_true'),
            arg('--owner'))
     action(sub, 'list', cmd_content_list)
-    edit = action(sub, 'edit', cmd_content_edit, arg('id'), arg('--title'), arg('--description'),
+    edit = action(sub, 'edit', cmd_content_edit, IDS, arg('--title'), arg('--description'),
                   arg('--tag', action='append', dest='tags'), private=None)
     visibility = edit.add_mutually_exclusive_group()
     visibility.add_argument('--private', action='store_true', default=None)
     visibility.add_argument('--shared', action='store_false', dest='private')
     action(sub, 'rm', cmd_content_rm, arg('id'))
+    action(sub, 'tag', cmd_content_tag, IDS, arg('--add', nargs='+', default=[], metavar='TAG'),
+           arg('--remove', nargs='+', default=[], metavar='TAG'))
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -302,11 +305,34 @@ def cmd_content_list(args):
 
 
 def cmd_content_edit(args):
+    """The same change to every item named, in one transaction: all of them change, or none."""
     store = open_node(args).store
-    item = local_item(store, args.id)
-    store.items.edit(item, args.title, args.description, args.tags, args.private)
-    print('item %s changed' % item.id, file=sys.stderr)
+    items = [local_item(store, item_id) for item_id in dict.fromkeys(args.ids)]
+    with store.db.atomic():
+        for item in items:
+            store.items.edit(item, args.title, args.description, args.tags, args.private)
+    print('%s changed' % counted(len(items), 'item'), file=sys.stderr)
     return 0
+
+
+def cmd_content_tag(args):
+    """Add and remove tags of several items in one transaction (privtube_bulk, as the web app's grids)."""
+    from privtube_bulk import Bulk
+    if not args.add and not args.remove:
+        raise UsageError('give tags to --add or --remove (see privtube content tag --help)')
+    store = open_node(args).store
+    items = [local_item(store, item_id) for item_id in dict.fromkeys(args.ids)]
+    bulk = Bulk(store)
+    with store.db.atomic():
+        done = [bulk.apply(name, [item.id for item in items], tags=tags)
+                for name, tags in (('add_tags', args.add), ('remove_tags', args.remove)) if tags]
+    for summary in done:
+        print(summary.text(), file=sys.stderr)
+    return 0
+
+
+def counted(number, noun):
+    return '%d %s%s' % (number, noun, '' if number == 1 else 's')
 
 
 def cmd_content_rm(args):
@@ -356,8 +382,8 @@ def open_node(args):
 
 def local_item(store, item_id):
     item = store.items.get(item_id)
-    if item is None:
-        raise Failure('no item with id %s' % item_id)
+    if item is None or not item.is_local:
+        raise Failure('no item of this node with id %s' % item_id)
     return item
 
 

@@ -140,6 +140,9 @@ MIGRATIONS = {
         "CREATE INDEX item_content_hash ON item (content_hash)",
         "CREATE INDEX item_trashed ON item (trashed) WHERE trashed IS NOT NULL",
     ],
+    14: [  # the timeline walks items by when they were taken (else added), newest first, a page at a time
+        "CREATE INDEX item_when ON item (coalesce(taken, created), id)",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -167,7 +170,7 @@ def migrate(db, target=SCHEMA_VERSION):
                           % (db.database, current, SCHEMA_VERSION))
     for version in range(current + 1, target + 1):
         with db.atomic():
-            for statement in MIGRATIONS[version]:
+            for statement in MIGRATIONS.get(version, ()):   # numbers left free for other branches' steps
                 db.execute_sql(statement)
             db.execute_sql('PRAGMA user_version = %d' % version)
         logger.info('database %s upgraded to schema version %d', db.database, version)

@@ -6,7 +6,7 @@ without an index of its own.
 """
 import re
 
-from peewee import SQL, Column
+from peewee import SQL, Column, fn
 
 import privtube_auth as auth
 
@@ -51,7 +51,8 @@ class SearchIndex:
         self.db.execute_sql(UNINDEX_ROWS % '?', (item_id,))
 
     def query(self, principal, text, tag='', kind='', origin='', sort='relevance', offset=0, limit=24):
-        """([item], more, ranked) of the items `principal` may see that match every word of `text` by prefix.
+        """([item], more, ranked) of the items `principal` may see that match every word of `text` by prefix,
+        in the order `sort` names: 'relevance', 'newest' (added), 'taken' (shot, else added) or 'views'.
 
         Ranking by relevance costs a bm25 score per match, so a query matching more than RANKED_MATCHES
         items (a word in half the library) lists the newest matches instead; `ranked` says which it did.
@@ -65,6 +66,8 @@ class SearchIndex:
         ranked = False
         if sort == 'views':
             order = [Item.views.desc(), Item.created.desc(), Item.id]
+        elif sort == 'taken':   # when it was shot, else when it was added: the timeline's order
+            order = [fn.coalesce(Item.taken, Item.created).desc(), Item.id.desc()]
         elif not match:
             order = [Item.created.desc(), Item.id]
         else:

@@ -246,6 +246,29 @@ class Catalog(Part):
             self.database.ItemState.create(seq=item.seq, item_id=item.id, private=item.private,
                                            tags='\n'.join(tags), albums='\n'.join(albums), deleted=False)
 
+    def touch_all(self, items, fields=(), tags=None, albums=None):
+        """Catalog.touch(item, visibility_changed=True) and item.save() for many items in a few statements:
+        each gets a new change number, its `fields` (column names) are written and its state is logged.
+        `tags` and `albums` ({item id: names}) are read when not given. A bulk change of a thousand items
+        spent most of two seconds building one UPDATE of every column per item."""
+        items = list(items)
+        if not items:
+            return
+        ids = [item.id for item in items]
+        tags = self.store.items.tags_for(ids) if tags is None else tags
+        albums = self.store.albums.names_for(ids) if albums is None else albums
+        last = self.db.execute_sql("UPDATE counter SET value = value + ? WHERE name = 'seq' RETURNING value",
+                                   (len(items),)).fetchone()[0]
+        for seq, item in enumerate(items, last - len(items) + 1):
+            item.seq = seq
+        columns = ('seq',) + tuple(fields)
+        self.db.cursor().executemany('UPDATE item SET %s WHERE id = ?' % ', '.join('%s = ?' % c for c in columns),
+                                     [[getattr(item, c) for c in columns] + [item.id] for item in items])
+        self.db.cursor().executemany(
+            'INSERT INTO item_state (seq, item_id, private, tags, albums, deleted) VALUES (?, ?, ?, ?, ?, 0)',
+            [(item.seq, item.id, item.private, '\n'.join(tags[item.id]), '\n'.join(albums[item.id]))
+             for item in items])
+
     def log_removal(self, item):
         """Log that `item` is gone, leaving a tombstone for catalog readers."""
         seq = self.database.next_seq()
@@ -400,8 +423,9 @@ class Albums(Part):
             items = {item.id: item for item in Item.select().where(Item.id.in_(wanted) & (Item.origin == 'local'))}
             joining = [i for i in wanted if i in items]
             last = AlbumItem.select(fn.MAX(AlbumItem.position)).where(AlbumItem.album == album.id).scalar() or 0
-            for offset, item_id in enumerate(joining, 1):
-                AlbumItem.create(album=album.id, item=item_id, position=last + offset)
+            if joining:
+                AlbumItem.insert_many([{'album': album.id, 'item': item_id, 'position': last + offset}
+                                       for offset, item_id in enumerate(joining, 1)]).execute()
             self.touch_items(items[i] for i in joining)
             self.touch_album(album)
         return len(joining)
@@ -447,9 +471,7 @@ class Albums(Part):
         return list(query.where(Album.origin == origin) if origin else query)
 
     def touch_items(self, items):
-        for item in items:
-            self.store.catalog.touch(item, visibility_changed=True)
-            item.save()
+        self.store.catalog.touch_all(items)
 
     def touch_album(self, album):
         album.updated = now_iso()

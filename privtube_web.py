@@ -25,10 +25,13 @@ from peewee import SQL
 import privtube_auth as auth
 import privtube_media as media
 from privtube_api import media_headers
+from privtube_bulk import ACTIONS
 from privtube_gateway import gateway_reply
-from privtube_items import LIMITS, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, shown_time
+from privtube_items import LIMITS, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, shown_date, shown_time, utcnow
 from privtube_peer import PeerError
+from privtube_reach import item_reach
 from privtube_store import StoreError, check_text
+from privtube_timeline import Timeline
 
 logger = logging.getLogger('privtube.web')
 
@@ -43,7 +46,8 @@ SESSION_TOUCH = 600
 PAGE_SIZE = 24
 ANONYMOUS = {'/login', '/setup', '/healthz'}   # the reviewed routes open without a session
 SAFE_METHODS = ('GET', 'HEAD')                  # every other method changes state: it needs the CSRF token
-SORTS = (('relevance', 'best match'), ('newest', 'newest'), ('views', 'most viewed'))   # search's orders
+SORTS = (('relevance', 'best match'), ('newest', 'newest'), ('taken', 'date taken'),   # search's orders
+         ('views', 'most viewed'))
 # failed password checks in 5 minutes: of one account from one client, of distinct accounts from one client,
 # and of one account from everywhere; after that, one more each 5 minutes / limit
 PAIR_LIMIT, CLIENT_LIMIT, ACCOUNT_LIMIT = 5, 10, 50
@@ -177,7 +181,7 @@ def render(name, **values):
     """A template from views/ (found by absolute path, whatever the working directory); every template
     gets the text limits (its forms' maxlength) and the time format."""
     return bottle.template(name, template_lookup=VIEWS_LOOKUP, human_size=human_size, limits=LIMITS,
-                           shown_time=shown_time, **values)
+                           shown_time=shown_time, shown_date=shown_date, **values)
 
 
 def human_size(size):
@@ -360,8 +364,9 @@ def make_web(node):
     def static(name):
         return bottle.static_file(name, root=STATIC)
 
+    import privtube_library  # deferred, as the admin pages
     for register in (register_setup, register_sign_in, register_browse, register_uploads, register_comments,
-                     privtube_admin.register):
+                     privtube_library.register, privtube_admin.register):
         register(app, web)
     return app
 
@@ -462,7 +467,8 @@ def register_browse(app, web):
         visible = store.items.visible_query(page.principal)
         recent = list(visible.order_by(Item.created.desc(), SQL('rowid DESC')).limit(12))
         popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
-        return page.render('home', recent=cards(recent), popular=cards(popular))
+        return page.render('home', recent=cards(recent), popular=cards(popular),
+                           on_this_day=on_this_day(Timeline(store).on_this_day(page.principal, utcnow())))
 
     @app.get('/search')
     def search(page):
@@ -473,7 +479,8 @@ def register_browse(app, web):
                                              offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         return page.render('search', origins=[node.name] + sorted(node.registry.peers()), kinds=media.MEDIA_KINDS,
                            sorts=SORTS, results=cards(results), more=more,
-                           newest_instead=bool(q and sort == 'relevance' and results and not ranked), **asked)
+                           newest_instead=bool(q and sort == 'relevance' and results and not ranked),
+                           **grid_tools(store, page, results, own_address()), **asked)
 
     @app.get('/watch/<item_id>')
     def watch(page, item_id):
@@ -484,6 +491,7 @@ def register_browse(app, web):
                            kind=media.media_kind(item.mime) if playable else 'other', why_not=why_not,
                            comments=comments, comments_error=comments_error,
                            may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
+                           reach=item_reach(store, node.accounts, item) if may_edit(page.user, item) else None,
                            origin=node.name if item.is_local else item.origin, offline=offline_since(node, item))
 
     @app.get('/media/<item_id>')
@@ -591,6 +599,29 @@ def search_form(query):
 def cards(items):
     """[(item, kind)] for a list of cards: the kind names the card's icon and label."""
     return [(item, media.media_kind(item.mime)) for item in items]
+
+
+def on_this_day(found):
+    """[(item, kind, 'N years ago')] for the home page's "On this day" row."""
+    return [(item, media.media_kind(item.mime), '%d year%s ago' % (years, '' if years == 1 else 's'))
+            for item, years in found]
+
+
+def selectable(user, items):
+    """The ids of `items` this person may select for a bulk change: those they may edit."""
+    return {item.id for item in items if may_edit(user, item)}
+
+
+def grid_tools(store, page, items, back):
+    """What a grid's page needs for selecting many: views/bulk.tpl's values and views/cards.tpl's
+    `selectable`. `back` is where the summary page links back to."""
+    return {'selectable': selectable(page.user, items), 'actions': ACTIONS, 'back': back,
+            'albums': [album for album in store.albums.listing('local') if may_change_album(page.user, album)]}
+
+
+def may_change_album(user, album):
+    """Admins change every album of this node; members their own and those nobody owns (folders)."""
+    return album.origin == 'local' and (user.is_admin or album.owner_id in (None, user.id))
 
 
 def item_comments(node, item, user):

@@ -158,3 +158,24 @@ def test_unknown_config_key_is_warned_by_name(cli, tmp_path):
 def test_help_works(cli):
     done = cli('--help')
     assert done.returncode == 0 and 'serve' in done.stdout
+
+
+def test_content_edit_and_tag_change_several_items_at_once_or_none(cli, tmp_path):
+    ids = []
+    for name in ('one', 'two', 'three'):
+        film = tmp_path / ('%s.mp4' % name)
+        film.write_bytes(b'\x00\x00\x00\x18ftypmp42' + name.encode() * 20)
+        ids.append(cli('content', 'add', str(film), '--tag', 'old').stdout.strip())
+    assert cli('content', 'edit', ids[0], ids[1], '--private').returncode == 0
+    listing = cli('content', 'list').stdout
+    assert listing.count('\tprivate\t') == 2 and '%s\tshared' % ids[2] in listing
+    done = cli('content', 'tag', *ids, '--add', 'summer', 'beach', '--remove', 'old')
+    assert done.returncode == 0 and done.stdout == ''
+    assert 'Added tags summer, beach to 3 items.' in done.stderr and 'Removed tag old from 3 items.' in done.stderr
+    assert cli('content', 'list').stdout.count('\tbeach,summer\t') == 3
+    # an unknown id among them: nothing changes
+    assert 'no item' in one_line_error(cli('content', 'tag', ids[0], 'A' * 22, '--add', 'x'), 1)
+    assert 'no item' in one_line_error(cli('content', 'edit', ids[2], 'A' * 22, '--private'), 1)
+    listing = cli('content', 'list').stdout
+    assert '\tx' not in listing and '%s\tshared' % ids[2] in listing
+    assert one_line_error(cli('content', 'tag', ids[0]), 2)

@@ -730,6 +730,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/upload?title=x&filename=x.mp4', DATA, None, raw),
         ('/edit/%s' % item.id, {'title': 'changed', 'description': '', 'tags': ''}, None, None),
         ('/delete/%s' % item.id, {}, None, None),
+        ('/bulk', {'action': 'make_private', 'id': item.id}, None, None),
         ('/account', {'current': PASSWORD, 'password': 'another password'}, None, None),
         ('/admin/users', {'name': 'mallory', 'password': PASSWORD, 'admin': '1'}, None, None),
         ('/admin/users', {'action': 'remove', 'name': 'bob'}, None, None),

@@ -1,6 +1,12 @@
-<ul class="cards">
+% selectable = get('selectable', ())
+% notes = get('notes', {})
+<ul class="cards{{' selectable' if selectable else ''}}">
 % for item, kind in items:
-  <li><a href="/watch/{{item.id}}">
+  <li>
+    % if item.id in selectable:
+    <label class="pick" title="Select"><input type="checkbox" name="id" value="{{item.id}}" form="bulk" aria-label="Select {{item.title}}"></label>
+    % end
+    <a href="/watch/{{item.id}}">
     % if item.thumbnail:
     <img class="thumb" src="/thumb/{{item.id}}" alt="" loading="lazy">
     % else:
@@ -8,7 +14,7 @@
     % end
     <span class="kind kind-{{kind}}">{{kind}}</span>
     <span class="title">{{item.title}}</span>
-    <span class="meta">{{item.views}} view{{'' if item.views == 1 else 's'}} · {{item.created[:10]}}{{'' if item.is_local else ' · from ' + item.origin}}</span>
+    <span class="meta">{{notes[item.id] + ' · ' if item.id in notes else ''}}{{item.views}} view{{'' if item.views == 1 else 's'}} · {{shown_date(item.taken) if item.taken else item.created[:10]}}{{'' if item.is_local else ' · from ' + item.origin}}</span>
   </a></li>
 % end
 </ul>

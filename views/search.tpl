@@ -28,7 +28,8 @@
 % if newest_instead:
 <p class="notice">Many items match; the newest come first. Add words to narrow the search.</p>
 % end
-% include('cards', items=results)
+% include('bulk')
+% include('cards', items=results, selectable=selectable)
 % end
 <nav class="pages">
 % from urllib.parse import urlencode

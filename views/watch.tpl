@@ -14,7 +14,11 @@
   <p class="notice">privtube could not read this file ({{item.media_error}}); it may be damaged or incomplete.</p>
   % end
   <h1>{{item.title}}</h1>
-  <p class="meta"><span id="views">{{item.views}}</span> views · {{item.created[:10]}} · {{human_size(item.size)}} ·
+  <p class="meta"><span id="views">{{item.views}}</span> views ·
+  % if item.taken:
+  taken <time datetime="{{item.taken}}">{{shown_date(item.taken)}}</time> ·
+  % end
+  added {{item.created[:10]}} · {{human_size(item.size)}} ·
   % if item.duration:
   {{'%d:%02d' % divmod(int(round(item.duration)), 60)}} ·
   % end
@@ -41,6 +45,9 @@
    · <a href="/edit/{{item.id}}">Edit</a>
   % end
   </p>
+  % if reach is not None:
+  % include('reach', reach=reach)
+  % end
 </article>
 <section id="comments">
   <h2>Comments</h2>
