@@ -14,6 +14,7 @@
   <form class="find" action="/search" method="get"><input type="search" name="q" placeholder="Search" aria-label="Search"></form>
   <nav>
     <a href="/upload">Upload</a>
+    <a href="/trash">Trash</a>
     % if user.is_admin:
     <a href="/admin/users">Admin</a>
     % end
