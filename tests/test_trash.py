@@ -5,7 +5,8 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT, NodeFixture
+import webtest
+from conftest import ROOT, NodeFixture, submit_login
 
 import privtube_store
 
@@ -111,8 +112,6 @@ def test_a_non_owner_can_neither_see_nor_restore_nor_delete_a_trashed_item(tmp_p
     bob.post('/trash/%s/delete' % item.id, {'csrf': token, 'confirm': 'yes'}, status=404)
     bob.get('/trash/%s/delete' % item.id, status=404)
     assert node.store.items.get(item.id).trashed is not None
-    from conftest import submit_login
-    import webtest
     anne = webtest.TestApp(node.app)
     submit_login(anne, 'ann', 'password-123')
     assert 'Annes film' in anne.get('/trash').text

@@ -8,7 +8,6 @@ import re
 import time
 
 import webob
-
 from conftest import NodeFixture
 
 import privtube_app
@@ -132,8 +131,7 @@ def test_the_size_cap_answers_413(tmp_path):
                               os.path.basename(location).join(['.tmp-tus-', '.json'])]
 
 
-def test_the_body_gate_lets_a_signed_in_patch_send_up_to_the_cap(tmp_path):
-    node = NodeFixture(tmp_path)
+def test_the_body_gate_lets_a_signed_in_patch_send_up_to_the_cap():
     assert privtube_app.upload_route('PATCH', '/upload/tus/' + 'A' * 22) == '/upload'
     assert privtube_app.upload_route('PATCH', '/edit/x') is None
     assert privtube_app.upload_route('DELETE', '/upload/tus/x') is None
@@ -213,7 +211,8 @@ def test_an_abandoned_partial_upload_is_removed_after_a_day(tmp_path):
         if os.path.basename(old) in name:
             os.utime(os.path.join(node.store.uploads_dir, name), (day_ago, day_ago))
     node.store.uploads.remove_abandoned()
-    assert partials(node) == sorted(['.tmp-tus-' + os.path.basename(fresh), '.tmp-tus-%s.json' % os.path.basename(fresh)])
+    fresh_id = os.path.basename(fresh)
+    assert partials(node) == sorted(['.tmp-tus-' + fresh_id, '.tmp-tus-%s.json' % fresh_id])
     client.head(old, headers=tus(token), status=404)
     assert client.head(fresh, headers=tus(token)).headers['Upload-Offset'] == '0'
 
