@@ -165,6 +165,7 @@
       this.show('duplicate', 'Already in the library, not stored twice:', {href: '/watch/' + twin, title: 'see it'});
     } else {
       this.show('done', 'Uploaded:', {href: '/watch/' + item, title: 'open it'});
+      if (this.alone) window.location = '/watch/' + item;      // one file: straight to it, as before
     }
   };
 
@@ -217,6 +218,7 @@
     var queue = this;
     files.forEach(function (file) {
       var entry = new Entry(queue, file);
+      entry.alone = files.length === 1;
       queue.entries.push(entry);
       queue.list.appendChild(entry.li);
     });
