@@ -618,7 +618,12 @@ def upload_album(store, user, name):
         return None
     album = store.albums.by_name(name)
     if album is None:
-        return store.albums.create(name, owner_id=user.id)
+        try:
+            return store.albums.create(name, owner_id=user.id)
+        except StoreError as exc:
+            album = store.albums.by_name(name)      # made meanwhile by another file of the same queue
+            if exc.status != 409 or album is None:
+                raise
     if album.kind != 'made':
         raise WebError('%s is a folder of the media folder; choose another album name' % album.name)
     if not (user.is_admin or album.owner_id == user.id):

@@ -143,7 +143,8 @@
 
   Entry.prototype.sendChunks = function () {
     var entry = this;
-    var end = Math.min(this.offset + CHUNK, this.file.size);
+    var piece = Math.min(CHUNK, Number(this.queue.form.dataset.max) || CHUNK);     // a PATCH stays under the cap
+    var end = Math.min(this.offset + piece, this.file.size);
     return this.request('PATCH', this.location, {
       'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(this.offset)
     }, this.file.slice(this.offset, end)).then(function (xhr) {
