@@ -217,3 +217,21 @@ def test_content_rm_moves_to_the_trash_and_says_so(tmp_path):
     listed = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', node.config_path,
                              'content', 'list'], capture_output=True, text=True)
     assert item.id not in listed.stdout
+
+
+def test_a_linked_node_drops_a_trashed_item_at_its_next_sync_and_gets_it_back_after_restore(network):
+    from test_network import link, titles
+    alice, bob = network.make('alice'), network.make('bob')
+    picnic = alice.add('picnic.mp4', tags=['family'], title='Family picnic')
+    alice.add('lake.mp4', tags=['family'], title='Lake day', data=b'\x00\x00\x00\x18ftypmp42 another')
+    link(network, alice, bob, ['tag:family'])
+    reader = bob.sign_in('bo', admin=True)
+    assert bob.node.registry.sync('alice')[0]
+    assert titles(reader, 'family') >= {'Family picnic', 'Lake day'}
+    alice.store.trash.move(alice.store.items.get(picnic.id))
+    assert bob.node.registry.sync('alice') == (True, '0 items updated, 1 removed')
+    assert 'Family picnic' not in titles(reader, 'family') and 'Lake day' in titles(reader, 'family')
+    reader.get('/watch/alice:' + picnic.id, status=404)
+    alice.store.trash.restore(alice.store.items.get(picnic.id))
+    assert bob.node.registry.sync('alice')[0]
+    assert 'Family picnic' in titles(reader, 'family')
