@@ -769,9 +769,11 @@ class Albums(Part):
             self.touch_items(members)
 
     def items_query(self, album):
-        """The album's items in its order (a hand-made album's positions; else by date taken)."""
+        """The album's items in its order (a hand-made album's positions; else by date taken); items in
+        the trash are not among them (a restore brings them back in their place)."""
         Item, AlbumItem = self.database.Item, self.database.AlbumItem
-        query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(AlbumItem.album == album.id)
+        query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(
+            (AlbumItem.album == album.id) & Item.trashed.is_null(True))
         if album.kind == 'made':
             return query.order_by(AlbumItem.position, Item.id)
         return query.order_by(fn.COALESCE(Item.taken, Item.created), Item.id)

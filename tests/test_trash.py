@@ -235,3 +235,22 @@ def test_a_linked_node_drops_a_trashed_item_at_its_next_sync_and_gets_it_back_af
     alice.store.trash.restore(alice.store.items.get(picnic.id))
     assert bob.node.registry.sync('alice')[0]
     assert 'Family picnic' in titles(reader, 'family')
+
+
+def test_a_trashed_item_leaves_its_albums_until_it_is_restored(tmp_path):
+    node = NodeFixture(tmp_path)
+    first, second = node.add('a.mp4'), node.add('b.mp4', data=b'\x00\x00\x00\x18ftypmp42 other')
+    album = node.store.albums.create('Trip', item_ids=[first.id, second.id])
+    key = node.key('reader', ['album:Trip'])
+    held = {}
+    cursor = follow(node, key, held)
+    node.store.trash.move(first)
+    assert [item.id for item in node.store.albums.items_query(album)] == [second.id]
+    node.store.albums.rename(album, 'Summer')
+    node.accounts.set_key_rules('reader', ['album:Summer'])
+    cursor = follow(node, key, held, cursor)
+    assert set(held) == {second.id}
+    node.store.trash.restore(node.store.items.get(first.id))
+    follow(node, key, held, cursor)
+    assert set(held) == {first.id, second.id} and held[first.id]['albums'] == ['Summer']
+    assert [item.id for item in node.store.albums.items_query(album)] == [first.id, second.id]
