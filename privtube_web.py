@@ -528,11 +528,7 @@ def register_uploads(app, web):
         try:
             item = receive_upload(store, page)
         except Duplicate as twin:
-            if scripted:
-                bottle.response.status = 409
-                return {'error': str(twin), 'duplicate': {'id': twin.item.id, 'url': '/watch/' + twin.item.id}}
-            bottle.response.status = 409
-            return upload_page(page, node, error='This file is already in the library:', duplicate=twin.item)
+            return duplicate_answer(page, node, twin.item, scripted)
         node.media.wake.set()
         if scripted:
             return {'id': item.id, 'url': '/watch/' + item.id}
@@ -602,6 +598,16 @@ def upload_page(page, node, error=None, duplicate=None):
     """The upload form, keeping what was typed, with the albums this person may add to."""
     return page.render('upload', error=error, duplicate=duplicate, max_mb=node.config.get('store', 'max_upload_mb'),
                        albums=addable_albums(node.store, page.user), form=bottle.request.forms)
+
+
+def duplicate_answer(page, node, twin, scripted):
+    """409 for an upload whose content is already the item `twin`: where it is, as JSON for the page's
+    script, else the form again with a link to it."""
+    bottle.response.status = 409
+    if scripted:
+        return {'error': 'this file is already in the library',
+                'duplicate': {'id': twin.id, 'url': '/watch/' + twin.id}}
+    return upload_page(page, node, error='This file is already in the library:', duplicate=twin)
 
 
 def addable_albums(store, user):
