@@ -295,20 +295,30 @@ class Uploads(Part):
         the item once the last byte is in, else None. Bytes that arrive before the stream is cut off are
         kept (fsynced), so the upload resumes from there."""
         details = self.partial(upload_id, owner_id)
-        if offset != details['offset']:
-            raise StoreError('Upload-Offset %d is not the %d bytes received so far' % (offset, details['offset']), 409)
         if offset + length > details['length']:
             raise StoreError('the body goes past the Upload-Length of %d bytes' % details['length'], 413)
-        data, _ = self.partial_paths(upload_id)
-        with open(data, 'r+b') as out:
-            try:
-                fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise StoreError('this upload is receiving bytes in another request', 409)
+        try:
+            out = open(self.partial_paths(upload_id)[0], 'r+b')
+        except OSError:         # finished or cancelled meanwhile
+            raise not_found()
+        with out:
+            self.lock_at(out, offset)
             offset = self.write_at_end(upload_id, out, stream, length)
             if offset < details['length']:
                 return offset, None
             return offset, self.complete(upload_id, details, principal)
+
+    @staticmethod
+    def lock_at(out, offset):
+        """Take the upload's lock (one request writes at a time; remove_abandoned leaves it alone) and
+        check that the client's `offset` is the size it has, now that no other request can change it."""
+        try:
+            fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise StoreError('this upload is receiving bytes in another request', 409)
+        size = out.seek(0, 2)
+        if offset != size:
+            raise StoreError('Upload-Offset %d is not the %d bytes received so far' % (offset, size), 409)
 
     def write_at_end(self, upload_id, out, stream, length):
         """Copy up to `length` bytes to the end of `out`, hashing them; returns the size after."""

@@ -249,3 +249,18 @@ def test_bad_tus_requests_are_refused_with_their_status(tmp_path):
     client.head('/upload/tus/..%2f..%2fetc', headers=tus(token), status=404)
     assert partials(node) == sorted(['.tmp-tus-' + os.path.basename(location),
                                      '.tmp-tus-%s.json' % os.path.basename(location)])
+
+
+def test_two_requests_never_write_one_upload_at_once(tmp_path):
+    import fcntl
+    node = NodeFixture(tmp_path)
+    client = node.sign_in('ann')
+    token = csrf_of(client)
+    location = create(client, token, len(VIDEO), filename='clip.mp4')
+    data = os.path.join(node.store.uploads_dir, '.tmp-tus-' + os.path.basename(location))
+    with open(data, 'rb') as busy:
+        fcntl.flock(busy, fcntl.LOCK_EX)           # another request is writing
+        patch(client, token, location, 0, VIDEO[:100], status=409)
+        node.store.uploads.remove_abandoned(now=time.time() + 3 * 86400)    # nor is it taken as abandoned
+    assert client.head(location, headers=tus(token)).headers['Upload-Offset'] == '0'
+    patch(client, token, location, 0, VIDEO[:100])
