@@ -367,7 +367,7 @@ class Uploads(Part):
         album = self.store.albums.get(details.get('album_id'))
         fields = dict(title=details.get('title') or title_from_name(name or 'untitled'),
                       tags=details.get('tags') or [], private=bool(details.get('private')),
-                      owner_id=details.get('owner'), description='')
+                      owner_id=details.get('owner'), description=details.get('description') or '')
         return self.keep(temp, head, os.path.splitext(name)[1], digest, fields, album, principal)
 
     def cancel(self, upload_id, owner_id):

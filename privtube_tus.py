@@ -13,7 +13,7 @@ import re
 import bottle
 
 import privtube_auth as auth
-from privtube_items import MAX_TITLE
+from privtube_items import MAX_DESCRIPTION, MAX_TITLE
 from privtube_store import Duplicate, check_text
 from privtube_web import WebError, upload_album
 
@@ -103,7 +103,7 @@ def header_number(name):
 
 def upload_metadata(header):
     """The upload's details from `Upload-Metadata` (`key base64value` pairs, comma-separated): its file
-    name, title, album name, tags and `private` (present or not); other keys are ignored."""
+    name, title, description, album name, tags and `private` (present or not); other keys are ignored."""
     pairs = {}
     for part in header.split(',') if header.strip() else ():
         key, _, value = part.strip().partition(' ')
@@ -113,5 +113,6 @@ def upload_metadata(header):
             raise WebError('Upload-Metadata has a value that is not base64 UTF-8 text')
     name = check_text(pairs.get('filename', ''), 'file name', MAX_FILENAME)
     return {'filename': name, 'title': check_text(pairs.get('title', ''), 'title', MAX_TITLE),
+            'description': check_text(pairs.get('description', ''), 'description', MAX_DESCRIPTION),
             'album': pairs.get('album', ''), 'tags': auth.split_tag_list(pairs.get('tags', '')),
             'private': 'private' in pairs and pairs['private'] not in ('', '0', 'false')}

@@ -67,7 +67,8 @@ def test_a_cut_off_upload_resumes_from_its_offset_and_becomes_an_item(tmp_path):
     node = NodeFixture(tmp_path)
     client = node.sign_in('ann')
     token = csrf_of(client)
-    location = create(client, token, len(VIDEO), filename='VID_20240714_101500.mp4', album='Evening')
+    location = create(client, token, len(VIDEO), filename='VID_20240714_101500.mp4', album='Evening',
+                      description='By the lake', tags='summer, Lake')
     assert re.fullmatch(r'/upload/tus/[A-Za-z0-9_-]{22,}', location)
     assert client.head(location, headers=tus(token)).headers['Upload-Offset'] == '0'
     patch(client, token, location, 0, VIDEO[:30000])
@@ -79,7 +80,8 @@ def test_a_cut_off_upload_resumes_from_its_offset_and_becomes_an_item(tmp_path):
     done = patch(client, token, location, 50000, VIDEO[50000:])
     item = node.store.items.get(done.headers['X-Privtube-Item'])
     assert item.mime == 'video/mp4' and item.title == 'VID 20240714 101500' and item.owner_id is not None
-    assert item.content_hash == hashlib.sha256(VIDEO).hexdigest()
+    assert item.content_hash == hashlib.sha256(VIDEO).hexdigest() and item.description == 'By the lake'
+    assert node.store.items.tags_of(item.id) == ['lake', 'summer']
     with open(os.path.join(node.media_dir, item.path), 'rb') as fh:
         assert fh.read() == VIDEO
     assert node.store.albums.names_of(item.id) == ['Evening'] and partials(node) == []

@@ -103,7 +103,8 @@
     var album = form.elements.new_album.value.trim() || form.elements.album.value;
     if (album) parts.push('album ' + b64(album));
     if (form.elements.tags.value.trim()) parts.push('tags ' + b64(form.elements.tags.value));
-    if (this.queue.single && form.elements.title.value.trim()) parts.push('title ' + b64(form.elements.title.value));
+    if (form.elements.description.value.trim()) parts.push('description ' + b64(form.elements.description.value));
+    if (this.alone && form.elements.title.value.trim()) parts.push('title ' + b64(form.elements.title.value));
     if (form.elements.private.checked) parts.push('private ' + b64('1'));
     return parts.join(',');
   };
@@ -211,7 +212,6 @@
     this.list = document.getElementById('queue');
     this.entries = [];
     this.busy = false;
-    this.single = false;
     this.button = document.getElementById('send');
   }
 
@@ -263,7 +263,6 @@
       var status = document.getElementById('status');
       if (!chosen.length) { status.textContent = 'Choose one or more files, or a folder.'; return; }
       status.textContent = '';
-      queue.single = chosen.length === 1;
       queue.add(chosen);
       files.value = '';
       folder.value = '';
