@@ -297,7 +297,7 @@ def cmd_content_add(args):
 def cmd_content_list(args):
     node = open_node(args)
     Item = node.database.Item
-    for item in Item.select().order_by(Item.created, Item.id):
+    for item in Item.select().where(Item.trashed.is_null(True)).order_by(Item.created, Item.id):
         tags = ','.join(node.store.items.tags_of(item.id))
         print('%s\t%s\t%s\t%s\t%s' % (item.id, 'private' if item.private else 'shared', item.mime, tags,
                                       item.title))
@@ -337,8 +337,9 @@ def counted(number, noun):
 
 def cmd_content_rm(args):
     store = open_node(args).store
-    store.items.delete(local_item(store, args.id))
-    print('item %s removed' % args.id, file=sys.stderr)
+    store.trash.move(local_item(store, args.id))
+    print('item %s moved to the trash: restore it on the Trash page within %d days' % (args.id, store.trash.days),
+          file=sys.stderr)
     return 0
 
 
@@ -382,7 +383,7 @@ def open_node(args):
 
 def local_item(store, item_id):
     item = store.items.get(item_id)
-    if item is None or not item.is_local:
+    if item is None or not item.is_local or item.trashed is not None:
         raise Failure('no item of this node with id %s' % item_id)
     return item
 

@@ -130,7 +130,7 @@ def register_management(api, node):
     @api.delete('/content/<item_id>')
     def delete(principal, item_id):
         require_manage(principal)
-        store.items.delete(store.items.visible(principal, item_id))
+        store.trash.move(store.items.visible(principal, item_id))
         bottle.response.status = 204
         return ''
 

@@ -24,7 +24,7 @@ from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, SyncLoop
 from privtube_remote import RemoteComments
-from privtube_store import Store, StoreError
+from privtube_store import Housekeeping, Store, StoreError
 from privtube_web import live_session, make_web, render, session_token, setup_token
 
 logger = logging.getLogger('privtube.app')
@@ -42,7 +42,7 @@ class Node:
         self.version = VERSION
         self.database = Database(config.get('registry', 'database'))
         self.store = Store(self.database, config.get('store', 'media_dir'),
-                           config.get('store', 'max_upload_mb') * 1024 * 1024)
+                           config.get('store', 'max_upload_mb') * 1024 * 1024, config.get('store', 'trash_days'))
         self.accounts = auth.Accounts(self.database)
         self.registry = Registry(self, transport)
         self.remote = RemoteComments(self.registry)
@@ -52,6 +52,7 @@ class Node:
         # downloads' windows are fetched here, never in a worker thread; threads start with the first one
         self.fetch_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix='privtube-download')
         self.sync_loop = None
+        self.housekeeping = None
 
     def forget_removed_peers(self):
         """Drop the items and sync state of peers no longer in the config (`serve` and `peer rm` do)."""
@@ -70,6 +71,8 @@ class Node:
         self.sync_loop = SyncLoop(self.registry, self.config.get('registry', 'sync_minutes'))
         self.sync_loop.start()
         self.media.start()
+        self.housekeeping = Housekeeping(self.store)
+        self.housekeeping.start()
 
     def key_principal(self, token):
         principal = self.accounts.key_principal(token)
@@ -93,6 +96,8 @@ class Node:
     def close(self):
         if self.sync_loop is not None:
             self.sync_loop.stop()
+        if self.housekeeping is not None:
+            self.housekeeping.stop()
         self.media.stop()
         self.remote.close()
         self.prefetcher.close()
@@ -233,6 +238,16 @@ def waitress_options(config):
 
 FORM_LIMIT = bottle.BaseRequest.MEMFILE_MAX    # 100 KiB: Bottle keeps it in memory; the edit form fits
 UPLOAD_ROUTES = ('/upload', '/api/v1/content')  # POST /upload of the web app, POST /content of the API
+RESUMABLE_UPLOADS = '/upload/tus/'              # PATCH /upload/tus/ID: a resumable upload's bytes (privtube_tus)
+
+
+def upload_route(method, path):
+    """The upload route whose credential a request with a large body needs, or None when it is no upload."""
+    if method == 'POST' and path in UPLOAD_ROUTES:
+        return path
+    if method == 'PATCH' and path.startswith(RESUMABLE_UPLOADS):
+        return '/upload'        # a signed-in person's, as the web upload
+    return None
 
 
 def create_server(app, **options):
@@ -304,8 +319,9 @@ class BodyGate(HTTPRequestParser):
         return max(self.content_length, self.body_bytes_received) > self.body_limit
 
     def is_upload(self):
-        return self.command == 'POST' and self.path in UPLOAD_ROUTES and self.may_upload(
-            self.path, self.headers.get('COOKIE', ''), self.headers.get('AUTHORIZATION', ''))
+        route = upload_route(self.command, self.path)
+        return route is not None and self.may_upload(
+            route, self.headers.get('COOKIE', ''), self.headers.get('AUTHORIZATION', ''))
 
     def refuse(self):
         self.error = BodyTooLarge(self.path.startswith('/api/'))

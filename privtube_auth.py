@@ -189,12 +189,15 @@ def rule_matches(rule, tags, origin, albums=()):
     return value == origin
 
 
-def can_see(principal, private, tags, origin='local', owner_id=None, albums=()):
+def can_see(principal, private, tags, origin='local', owner_id=None, albums=(), trashed=None):
     """The one visibility decision: may `principal` see an item with these attributes?
 
-    Keys never see private items and never see items of other origins (sharing is not transitive).
-    Users see their own items and admins see everything local; others need a matching rule.
+    An item in the trash (`trashed`: when it went there) is gone for everyone; only the Trash page
+    shows it. Keys never see private items and never see items of other origins (sharing is not
+    transitive). Users see their own items and admins see everything local; others need a matching rule.
     """
+    if trashed is not None:
+        return False
     if principal.kind == 'key':
         if private or origin != 'local':
             return False
@@ -347,6 +350,11 @@ def visible_filter(principal, Item, ItemTag, AlbumItem=None):
 
     It must decide exactly as `can_see` does; tests compare the two on random items.
     """
+    return Item.trashed.is_null(True) & untrashed_filter(principal, Item, ItemTag, AlbumItem)
+
+
+def untrashed_filter(principal, Item, ItemTag, AlbumItem):
+    """Who sees an item that is not in the trash (see visible_filter)."""
     if principal.kind == 'user' and principal.is_admin:
         return Item.id.is_null(False)
     shared = Item.private == False  # noqa: E712 (Peewee expression)

@@ -91,8 +91,6 @@ class Bulk:
                 run(items, album, new_album, owner_id, summary)
             else:
                 run(items, summary)
-        if action == 'delete':
-            self.remove_files(items)
         return summary
 
     # --- the actions: each is given the editable items and runs inside apply's transaction ---------------
@@ -180,35 +178,33 @@ class Bulk:
             item.updated = now_iso()
         self.store.catalog.touch_all(items, ('updated', 'private'), tags=tags)
 
-    def remove_files(self, items):
-        """After the transaction that forgot them: the files of deleted items (none when they went to
-        the trash, which keeps them)."""
-        if hasattr(self.store.items, 'trash'):
-            return
-        for item in items:
-            path = self.store.full_path(item.path) if item.path else None
-            if path:
-                try:
-                    os.unlink(path)
-                except OSError as exc:
-                    logger.warning('could not remove %s: %s', path, exc)
-
 
 def bulk_delete(store, items):
-    """Delete `items` inside the caller's transaction. MERGE NOTE: moves them to the trash when the store
-    has one (`store.items.trash`, built on another branch); until then it forgets their records here and
-    `Bulk.remove_files` removes their files once the transaction has committed."""
-    trash = getattr(store.items, 'trash', None)
-    for item in items:
-        if trash is not None:
-            trash(item)
-        else:
-            store.items.forget(item)
+    """Move `items` to the trash inside the caller's transaction. Each move renames a file; if a later one
+    fails, the files already moved go back before the error rolls the records back, so nothing is left
+    half-done."""
+    moved = []
+    try:
+        for item in items:
+            moved.append(store.trash.move(item))
+    except BaseException:
+        for item in reversed(moved):
+            put_back(store, item)
+        raise
+
+
+def put_back(store, item):
+    source = os.path.join(store.media_dir, item.path)
+    target = os.path.join(store.media_dir, store.trash.original_path(item))
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        logger.warning('could not put %s back: %s', store.trash.original_path(item), exc)
 
 
 DONE = {'add_tags': 'Added tags to %s', 'remove_tags': 'Removed tags from %s', 'add_to_album': 'Added %s',
         'remove_from_album': 'Removed %s', 'make_private': 'Made %s private', 'make_shared': 'Made %s shared',
-        'delete': 'Deleted %s'}
+        'delete': 'Moved %s to the Trash'}
 
 
 def checked_tags(tags):

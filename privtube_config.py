@@ -47,6 +47,8 @@ OPTIONS = [
     Option('store', 'media_dir', 'path', 'media', 'Folder of your media, indexed in place; uploads go '
            'to its uploads/ subfolder.'),
     Option('store', 'max_upload_mb', 'int', 4096, 'Largest upload accepted, in MiB.', 1, 1024 * 1024),
+    Option('store', 'trash_days', 'int', 30, 'Days a deleted item stays in the Trash, restorable, before it is '
+           'removed for good.', 1, 36500),
     Option('registry', 'database', 'path', 'privtube.db', 'SQLite database file.'),
     Option('registry', 'sync_minutes', 'int', 15, 'Minutes between syncs of the peers\' catalogs.', 1, 10080),
     Option('registry', 'max_peer_items', 'int', 200000, 'Most items one peer may list here; a sync that would '

@@ -65,8 +65,9 @@ class Scanner:
         """
         self.store.uploads.remove_abandoned()
         Item = self.database.Item
-        known = {row[0]: (row[1], row[2], row[3]) for row in
-                 Item.select(Item.path, Item.id, Item.size, Item.mtime_ns).where(Item.origin == 'local').tuples()}
+        known = {row[0]: (row[1], row[2], row[3]) for row in       # trashed items' files are in .trash: not walked
+                 Item.select(Item.path, Item.id, Item.size, Item.mtime_ns)
+                 .where((Item.origin == 'local') & Item.trashed.is_null(True)).tuples()}
         summary = {'seen': 0, 'added': 0, 'changed': 0, 'removed': 0}
         work = []
         for relative, stat in self.walk_media():

@@ -6,10 +6,13 @@ import base64
 import fcntl
 import hashlib
 import hmac
+import json
 import logging
+import math
 import os
 import re
 import secrets
+import threading
 import time
 
 from peewee import SQL, fn
@@ -25,8 +28,12 @@ logger = logging.getLogger('privtube.store')
 # a local id, or ORIGIN:ID for an item of a peer
 ITEM_ID = re.compile(r'^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,63}:)?[A-Za-z0-9_-]{16,64}$')
 UPLOADS = 'uploads'
+TRASH = '.trash'         # hidden inside the media folder: scan never walks into it
 TEMP_PREFIX = '.tmp-'
+PARTIAL_PREFIX = '.tmp-tus-'     # a resumable upload's bytes so far; its details beside it in PREFIX+ID.json
 ABANDONED_SECONDS = 2    # an unlocked temporary file this old belongs to no upload in progress
+DAY = 86400
+PARTIAL_DAYS = 1         # a resumable upload untouched this long is abandoned
 VIEW_WINDOW = 6 * 3600
 CHUNK = 1024 * 1024
 CATALOG_DEFAULT, CATALOG_MAX = 500, 1000
@@ -39,6 +46,14 @@ class StoreError(Exception):
     def __init__(self, message, status=400):
         super().__init__(message)
         self.status = status
+
+
+class Duplicate(StoreError):
+    """An upload whose content (SHA-256) is already in the library, as `item`, which the uploader may see."""
+
+    def __init__(self, item):
+        super().__init__('this file is already in the library, as %s' % item.title, 409)
+        self.item = item
 
 
 def not_found():
@@ -86,7 +101,7 @@ def check_text(value, what, limit, required=False):
 class Store:
     """One node's media folder and the items, comments and views recorded about it."""
 
-    def __init__(self, database, media_dir, max_upload_bytes):
+    def __init__(self, database, media_dir, max_upload_bytes, trash_days=30):
         self.database = database
         self.db = database.db
         self.media_dir = os.path.realpath(media_dir)
@@ -99,6 +114,7 @@ class Store:
         self.scanner = Scanner(self)
         self.catalog = Catalog(self)
         self.albums = Albums(self)
+        self.trash = Trash(self, trash_days)
         self.search = SearchIndex(self)
 
     # --- files -----------------------------------------------------------------------------------
@@ -147,11 +163,14 @@ class Part:
 
 class Uploads(Part):
     """Files added to the store: indexed in place when inside the media folder, else written to the uploads
-    folder atomically; and the temporary files interrupted uploads left there."""
+    folder atomically; resumable uploads (tus) growing there under temporary names; and the temporary files
+    interrupted uploads left there."""
 
     def __init__(self, store, max_bytes):
         super().__init__(store)
         self.max_bytes = max_bytes
+        self.hashers = {}       # resumable upload id -> (offset, sha256 of its bytes so far)
+        self.hashers_lock = threading.Lock()
 
     def add_file(self, source, title=None, tags=(), private=False, owner_id=None):
         """Add an existing file: indexed in place when inside the media folder, else copied to uploads."""
@@ -170,33 +189,60 @@ class Uploads(Part):
                                     tags, private, owner_id)
 
     def save_stream(self, stream, length, extension, title, tags=(), private=False, owner_id=None,
-                    description=''):
-        """Write `length` bytes of `stream` to the uploads folder atomically, then record the item.
+                    description='', album=None, principal=None):
+        """Write `length` bytes of `stream` to the uploads folder atomically, then record the item (in
+        `album` when given). With `principal`, content it can already see is not stored twice: Duplicate.
 
         The bytes go to a hidden temporary file, are fsynced and renamed; any failure removes the file.
         """
+        self.check_size(length)
+        temp = os.path.join(self.store.uploads_dir, TEMP_PREFIX + secrets.token_hex(8))
+        try:
+            head, digest = self.copy_exactly(stream, temp, length)
+        except BaseException:
+            remove_quietly(temp)
+            raise
+        details = dict(title=title, tags=tags, private=private, owner_id=owner_id, description=description)
+        return self.keep(temp, head, extension, digest, details, album, principal)
+
+    def check_size(self, length):
         if length > self.max_bytes:
             raise StoreError('the file is larger than the limit of %d MiB' % (self.max_bytes >> 20), 413)
-        folder = self.store.uploads_dir
-        temp = os.path.join(folder, TEMP_PREFIX + secrets.token_hex(8))
+
+    def keep(self, temp, head, extension, digest, details, album=None, principal=None):
+        """Make the complete temporary file `temp` an item (or refuse it as a Duplicate, removing it)."""
         final = None
         try:
-            head = self.copy_exactly(stream, temp, length)
+            if principal is not None:
+                self.refuse_duplicate(principal, digest)
             mime = media.sniff_mime(temp, head)
             extension = media.EXTENSIONS.get(mime) or clean_extension(extension)
             # rename under the write lock: a `scan` running meanwhile cannot index the file before its item exists
             with self.db.atomic():
-                final = os.path.join(folder, new_id() + extension)
+                final = os.path.join(self.store.uploads_dir, new_id() + extension)
                 os.rename(temp, final)
-                fsync_dir(folder)
-                return self.store.items.create(final, title, tags, private, owner_id, description)
+                fsync_dir(self.store.uploads_dir)
+                item = self.store.items.create(final, content_hash=digest, **details)
+                if album is not None:
+                    self.store.albums.add_items(album, [item.id])
+                return item
         except BaseException:
             remove_quietly(final or temp)
             raise
 
+    def refuse_duplicate(self, principal, digest):
+        """Duplicate when an item `principal` may see has this content; one it may not see is no answer
+        to give (existence never leaks), so that upload is stored."""
+        Item = self.database.Item
+        found = self.store.items.visible_query(principal).where(
+            (Item.content_hash == digest) & (Item.origin == 'local')).order_by(Item.created).first()
+        if found is not None:
+            raise Duplicate(found)
+
     def copy_exactly(self, stream, target, length):
-        """Copy `length` bytes to `target` and fsync; returns the first bytes for type detection."""
-        head, written = b'', 0
+        """Copy `length` bytes to `target` and fsync; returns the first bytes (for type detection) and
+        the SHA-256 of all of them, computed as they stream."""
+        head, written, digest = b'', 0, hashlib.sha256()
         with open(target, 'wb') as out:
             fcntl.flock(out, fcntl.LOCK_EX)     # held while we write: see remove_abandoned
             while written < length:
@@ -206,26 +252,165 @@ class Uploads(Part):
                 if not head:
                     head = chunk[:64]
                 out.write(chunk)
+                digest.update(chunk)
                 written += len(chunk)
             out.flush()
             os.fsync(out.fileno())
-        return head
+        return head, digest.hexdigest()
 
-    def remove_abandoned(self):
-        """Delete temporary upload files a crash left behind: those no living upload holds a lock on."""
+    # --- resumable uploads: one growing file and its details per upload, for the tus protocol ------
+
+    def begin(self, length, owner_id, details):
+        """Start a resumable upload of `length` bytes; returns its id. `details` (JSON: the file name,
+        title, album name, private) are kept beside the bytes until it is complete."""
+        self.check_size(length)
+        upload_id = new_id()
+        data, info = self.partial_paths(upload_id)
+        write_json(info, dict(details, length=length, owner=owner_id, started=time.time()))
+        open(data, 'wb').close()
+        return upload_id
+
+    def partial_paths(self, upload_id):
+        base = os.path.join(self.store.uploads_dir, PARTIAL_PREFIX + upload_id)
+        return base, base + '.json'
+
+    def partial(self, upload_id, owner_id):
+        """The details of a resumable upload of `owner_id`, with its `offset` (bytes received so far);
+        404 for an unknown id or another person's upload."""
+        if not isinstance(upload_id, str) or not ITEM_ID.fullmatch(upload_id) or ':' in upload_id:
+            raise not_found()
+        data, info = self.partial_paths(upload_id)
+        try:
+            with open(info, encoding='utf-8') as fh:
+                details = json.load(fh)
+            offset = os.stat(data).st_size
+        except (OSError, ValueError):
+            raise not_found()
+        if details.get('owner') != owner_id:
+            raise not_found()
+        return dict(details, offset=offset)
+
+    def append(self, upload_id, owner_id, offset, stream, length, principal=None):
+        """Add `length` bytes of `stream` at `offset` to a resumable upload; returns (offset now, item):
+        the item once the last byte is in, else None. Bytes that arrive before the stream is cut off are
+        kept (fsynced), so the upload resumes from there."""
+        details = self.partial(upload_id, owner_id)
+        if offset + length > details['length']:
+            raise StoreError('the body goes past the Upload-Length of %d bytes' % details['length'], 413)
+        try:
+            out = open(self.partial_paths(upload_id)[0], 'r+b')
+        except OSError:         # finished or cancelled meanwhile
+            raise not_found()
+        with out:
+            self.lock_at(out, offset)
+            offset = self.write_at_end(upload_id, out, stream, length)
+            if offset < details['length']:
+                return offset, None
+            return offset, self.complete(upload_id, details, principal)
+
+    @staticmethod
+    def lock_at(out, offset):
+        """Take the upload's lock (one request writes at a time; remove_abandoned leaves it alone) and
+        check that the client's `offset` is the size it has, now that no other request can change it."""
+        try:
+            fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise StoreError('this upload is receiving bytes in another request', 409)
+        size = out.seek(0, 2)
+        if offset != size:
+            raise StoreError('Upload-Offset %d is not the %d bytes received so far' % (offset, size), 409)
+
+    def write_at_end(self, upload_id, out, stream, length):
+        """Copy up to `length` bytes to the end of `out`, hashing them; returns the size after."""
+        offset = out.seek(0, 2)
+        digest = self.hasher(upload_id, out, offset)
+        try:
+            while length > 0:
+                chunk = stream.read(min(CHUNK, length))
+                if not chunk:
+                    break          # cut off: what came is kept
+                out.write(chunk)
+                digest.update(chunk)
+                offset, length = offset + len(chunk), length - len(chunk)
+        finally:
+            out.flush()
+            os.fsync(out.fileno())
+            with self.hashers_lock:
+                self.hashers[upload_id] = (out.tell(), digest)
+        return offset
+
+    def hasher(self, upload_id, out, offset):
+        """The SHA-256 of the upload's first `offset` bytes: kept from its last request, else read again
+        (after a restart, or a request that failed while writing)."""
+        with self.hashers_lock:
+            kept = self.hashers.pop(upload_id, None)
+        if kept is not None and kept[0] == offset:
+            return kept[1]
+        digest = hashlib.sha256()
+        out.seek(0)
+        for chunk in iter(lambda: out.read(CHUNK), b''):
+            digest.update(chunk)
+        out.seek(0, 2)
+        return digest
+
+    def complete(self, upload_id, details, principal):
+        """The finished upload as an item, like a form upload: type sniffed, titled after its file name."""
+        data, info = self.partial_paths(upload_id)
+        with self.hashers_lock:
+            digest = self.hashers.pop(upload_id)[1].hexdigest()
+        with open(data, 'rb') as fh:
+            head = fh.read(64)
+        temp = os.path.join(self.store.uploads_dir, TEMP_PREFIX + secrets.token_hex(8))
+        os.rename(data, temp)       # no longer resumable, whatever happens next
+        remove_quietly(info)
+        name = details.get('filename') or ''
+        album = self.store.albums.get(details.get('album_id'))
+        fields = dict(title=details.get('title') or title_from_name(name or 'untitled'),
+                      tags=details.get('tags') or [], private=bool(details.get('private')),
+                      owner_id=details.get('owner'), description=details.get('description') or '')
+        return self.keep(temp, head, os.path.splitext(name)[1], digest, fields, album, principal)
+
+    def cancel(self, upload_id, owner_id):
+        """Termination: the partial upload's bytes and details are removed."""
+        self.partial(upload_id, owner_id)
+        for path in self.partial_paths(upload_id):
+            remove_quietly(path)
+        with self.hashers_lock:
+            self.hashers.pop(upload_id, None)
+
+    def remove_abandoned(self, now=None):
+        """Delete temporary upload files a crash left behind (those no living upload holds a lock on),
+        and resumable uploads nobody added to for PARTIAL_DAYS."""
+        now = time.time() if now is None else now
         folder = self.store.uploads_dir
         for name in os.listdir(folder):
-            if not name.startswith(TEMP_PREFIX):
-                continue
-            path = os.path.join(folder, name)
-            try:
-                with open(path, 'rb') as fh:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    if time.time() - os.fstat(fh.fileno()).st_mtime > ABANDONED_SECONDS:
-                        os.unlink(path)
-                        logger.info('removed %s, left by an interrupted upload', name)
-            except OSError:             # being written (locked), or gone already
-                continue
+            if name.startswith(PARTIAL_PREFIX):
+                self.remove_if_abandoned(os.path.join(folder, name), now - PARTIAL_DAYS * DAY)
+            elif name.startswith(TEMP_PREFIX):
+                self.remove_if_abandoned(os.path.join(folder, name), now - ABANDONED_SECONDS)
+
+    def remove_if_abandoned(self, path, before):
+        """Remove `path` when unlocked and last changed before `before` (a resumable upload's details
+        go with its bytes, whose time is the one that counts)."""
+        data = path[:-len('.json')] if path.endswith('.json') else path
+        try:
+            with open(data if os.path.exists(data) else path, 'rb') as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if os.fstat(fh.fileno()).st_mtime < before:
+                    os.unlink(path)
+                    logger.info('removed %s, left by an interrupted upload', os.path.basename(path))
+        except OSError:             # being written (locked), or gone already
+            return
+
+
+def write_json(path, value):
+    """Write `value` to `path` atomically (temporary file, fsync, rename)."""
+    temp = path + '.new'
+    with open(temp, 'w', encoding='utf-8') as fh:
+        json.dump(value, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.rename(temp, path)
 
 
 class Catalog(Part):
@@ -237,14 +422,16 @@ class Catalog(Part):
         self.cursor_key = None
 
     def touch(self, item, visibility_changed=False, tags=None, albums=None):
-        """Give `item` a new change number; log its visibility state (private, tags, albums) when that
-        changed. Call it inside the transaction that makes the change, after album membership changed."""
+        """Give `item` a new change number; log its visibility state (private, tags, albums; deleted while
+        it is in the trash) when that changed. Call it inside the transaction that makes the change, after
+        album membership changed."""
         item.seq = self.database.next_seq()
         if visibility_changed:
             tags = self.store.items.tags_of(item.id) if tags is None else tags
             albums = self.store.albums.names_of(item.id) if albums is None else albums
             self.database.ItemState.create(seq=item.seq, item_id=item.id, private=item.private,
-                                           tags='\n'.join(tags), albums='\n'.join(albums), deleted=False)
+                                           tags='\n'.join(tags), albums='\n'.join(albums),
+                                           deleted=item.trashed is not None)
 
     def touch_all(self, items, fields=(), tags=None, albums=None):
         """Catalog.touch(item, visibility_changed=True) and item.save() for many items in a few statements:
@@ -345,7 +532,8 @@ class Catalog(Part):
         hidden = []
         for _, item_id, alive in page:
             row = rows.get(item_id) if alive else None
-            if row is not None and auth.can_see(principal, row['private'], tags[item_id], albums=albums[item_id]):
+            if row is not None and auth.can_see(principal, row['private'], tags[item_id], albums=albums[item_id],
+                                                trashed=row['trashed']):
                 items.append(row_json(row, tags[item_id], albums[item_id]))
             elif position > 0:
                 hidden.append(item_id)
@@ -376,6 +564,164 @@ class Catalog(Part):
                     found.append(item_id)
                     break
         return found
+
+
+class Trash(Part):
+    """Deleted items, restorable by their owner or an admin for `days`, then removed for good.
+
+    A trashed item's file moves to `.trash/ID/ITS PATH` inside the media folder (never outside it; the
+    id keeps names unique and the rest says where it goes back to), and its record stays with `trashed`
+    set: it is gone for everyone (auth.can_see, visible_filter) but this part. Its state is logged as
+    deleted, so catalog readers drop it at once; a restore logs its state again and they read it back.
+    """
+
+    def __init__(self, store, days, clock=time.time):
+        super().__init__(store)
+        self.days, self.clock = days, clock
+        self.folder = os.path.join(store.media_dir, TRASH)
+
+    def move(self, item):
+        """Put a local item in the trash; returns it."""
+        if not item.is_local or item.trashed is not None:
+            raise not_found()
+        source = self.store.full_path(item.path) and os.path.join(self.store.media_dir, item.path)
+        target = '%s/%s/%s' % (TRASH, item.id, item.path)
+        with self.db.atomic():
+            item = self.database.Item.get_by_id(item.id)
+            item.trashed = self.clock()
+            self.relocate(item, source, target)
+        return item
+
+    def restore(self, item):
+        """Take an item out of the trash, back to its old path (or a free name beside it); returns it."""
+        self.check_trashed(item)
+        target = self.free_path(self.original_path(item))
+        source = self.store.full_path(item.path) and os.path.join(self.store.media_dir, item.path)
+        with self.db.atomic():
+            item = self.database.Item.get_by_id(item.id)
+            item.trashed = None
+            self.relocate(item, source, target)
+        self.remove_empty_folders(item.id)
+        return item
+
+    def relocate(self, item, source, target):
+        """Record `item` at `target` (relative) with its new state, then move its file there (if it has
+        one): inside the transaction, so a failed move changes nothing and a scan never sees a file
+        whose item is elsewhere."""
+        item.path, item.updated = target, now_iso()
+        self.store.catalog.touch(item, visibility_changed=True)
+        item.save()
+        if source is not None:
+            full = os.path.join(self.store.media_dir, target)
+            self.make_folder(os.path.dirname(full))
+            try:
+                os.rename(source, full)
+            except OSError as exc:
+                raise StoreError('could not move the file: %s' % exc.strerror, 409)
+            fsync_dir(os.path.dirname(full))
+
+    def make_folder(self, folder):
+        """Make `folder` (and its parents), refusing one that is, or goes through a link, outside the
+        media folder: the trash never takes a file out of it. Checked before anything is made."""
+        existing = folder
+        while not os.path.isdir(existing):
+            existing = os.path.dirname(existing)
+        if os.path.realpath(existing) != self.store.media_dir and not self.store.inside(existing):
+            raise StoreError('%s leads out of the media folder; nothing was moved' % self.store.relative(existing),
+                             409)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise StoreError('cannot make the folder %s: %s' % (self.store.relative(folder), exc.strerror), 409)
+
+    def delete_forever(self, item):
+        """Remove a trashed item and its file for good."""
+        self.check_trashed(item)
+        self.store.items.delete(item)
+        self.remove_empty_folders(item.id)
+
+    def purge(self, now=None):
+        """Remove for good every item trashed more than `days` ago; returns how many."""
+        Item = self.database.Item
+        limit = (self.clock() if now is None else now) - self.days * DAY
+        expired = list(Item.select().where(Item.trashed.is_null(False) & (Item.trashed < limit)))
+        for item in expired:
+            self.delete_forever(item)
+            logger.info('removed %s for good: in the trash for %d days', item.id, self.days)
+        return len(expired)
+
+    def listing(self, user):
+        """The trashed items `user` may restore (their own; an admin's: all), most recently trashed first."""
+        Item = self.database.Item
+        query = Item.select().where(Item.trashed.is_null(False) & (Item.origin == 'local'))
+        if not user.is_admin:
+            query = query.where(Item.owner == user.id)
+        return list(query.order_by(Item.trashed.desc(), Item.id))
+
+    def days_left(self, item):
+        """Whole days (at least 0) until the trashed `item` is removed for good."""
+        return max(0, math.ceil((item.trashed + self.days * DAY - self.clock()) / DAY))
+
+    def check_trashed(self, item):
+        if item is None or not item.is_local or item.trashed is None:
+            raise not_found()
+
+    def original_path(self, item):
+        """Where a trashed item was: its path without `.trash/ID/`."""
+        prefix = '%s/%s/' % (TRASH, item.id)
+        return item.path[len(prefix):] if item.path.startswith(prefix) else os.path.basename(item.path)
+
+    def free_path(self, relative):
+        """`relative`, or `NAME (2).EXT`, `NAME (3).EXT`... beside it when a file or item has it."""
+        stem, extension = os.path.splitext(relative)
+        for number in range(1, 10000):
+            candidate = relative if number == 1 else '%s (%d)%s' % (stem, number, extension)
+            taken = os.path.lexists(os.path.join(self.store.media_dir, candidate)) or \
+                self.database.Item.select().where(self.database.Item.path == candidate).exists()
+            if not taken:
+                return candidate
+        raise StoreError('no free name beside %s' % relative, 409)
+
+    def remove_empty_folders(self, item_id):
+        """Remove `.trash/ID` and the empty folders in it that a restored or removed item left."""
+        top = os.path.join(self.folder, item_id)
+        for folder, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                return      # not empty: something else is in there
+
+
+class Housekeeping:
+    """One daemon thread owned by the node (`serve` starts it): every `seconds`, items in the trash
+    past `trash_days` are removed for good, and abandoned partial uploads with them."""
+
+    def __init__(self, store, seconds=3600):
+        self.store, self.seconds = store, seconds
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name='privtube-housekeeping', daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def run_once(self):
+        with self.store.db.connection_context():
+            self.store.trash.purge()
+            self.store.uploads.remove_abandoned()
+
+    def loop(self):
+        while True:
+            try:
+                self.run_once()
+            except Exception:
+                logger.exception('housekeeping failed; trying again later')
+            if self.stopping.wait(self.seconds):
+                return
+
+    def stop(self, timeout=5.0):
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
 
 
 class Albums(Part):
@@ -457,9 +803,11 @@ class Albums(Part):
             self.touch_items(members)
 
     def items_query(self, album):
-        """The album's items in its order (a hand-made album's positions; else by date taken)."""
+        """The album's items in its order (a hand-made album's positions; else by date taken); items in
+        the trash are not among them (a restore brings them back in their place)."""
         Item, AlbumItem = self.database.Item, self.database.AlbumItem
-        query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(AlbumItem.album == album.id)
+        query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(
+            (AlbumItem.album == album.id) & Item.trashed.is_null(True))
         if album.kind == 'made':
             return query.order_by(AlbumItem.position, Item.id)
         return query.order_by(fn.COALESCE(Item.taken, Item.created), Item.id)
@@ -525,14 +873,14 @@ class Items(Part):
     """Items and their tags: recorded, read, edited, forgotten; which of them a principal may see; and
     the views counted of them."""
 
-    def create(self, path, title, tags=(), private=False, owner_id=None, description=''):
+    def create(self, path, title, tags=(), private=False, owner_id=None, description='', content_hash=None):
         """Record the file at `path` (inside the media folder) as a new item; returns the item."""
         stat = os.stat(path)
         with self.db.atomic():
             item = self.database.Item(
                 id=new_id(), path=self.store.relative(path), title=title or title_from_name(path),
                 description=description, mime=media.sniff_mime(path), size=stat.st_size,
-                mtime_ns=stat.st_mtime_ns, private=bool(private), owner=owner_id)
+                mtime_ns=stat.st_mtime_ns, private=bool(private), owner=owner_id, content_hash=content_hash)
             self.store.catalog.touch(item, visibility_changed=True, tags=list(tags))
             item.save(force_insert=True)
             self.set_tags(item.id, list(tags))
@@ -617,7 +965,8 @@ class Items(Part):
         """The item if `principal` may see it; else StoreError 404 (unknown and hidden look the same)."""
         item = self.get(item_id)
         if item is None or not auth.can_see(principal, item.private, self.tags_of(item.id), item.origin,
-                                            owner_id=item.owner_id, albums=self.store.albums.names_of(item.id)):
+                                            owner_id=item.owner_id, albums=self.store.albums.names_of(item.id),
+                                            trashed=item.trashed):
             raise not_found()
         return item
 

@@ -30,7 +30,7 @@ from privtube_gateway import gateway_reply
 from privtube_items import LIMITS, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, shown_date, shown_time, utcnow
 from privtube_peer import PeerError
 from privtube_reach import item_reach
-from privtube_store import StoreError, check_text
+from privtube_store import Duplicate, StoreError, check_text
 from privtube_timeline import Timeline
 
 logger = logging.getLogger('privtube.web')
@@ -45,7 +45,10 @@ SESSION_IDLE = 30 * 24 * 3600
 SESSION_TOUCH = 600
 PAGE_SIZE = 24
 ANONYMOUS = {'/login', '/setup', '/healthz'}   # the reviewed routes open without a session
-SAFE_METHODS = ('GET', 'HEAD')                  # every other method changes state: it needs the CSRF token
+SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')       # every other method changes state: it needs the CSRF token
+# how a state change may be sent: forms POST; scripts (the resumable upload's) also PATCH and DELETE, which no
+# form of another site can send, and always carry the token in the X-CSRF-Token header
+CHANGING_METHODS = ('POST', 'PATCH', 'DELETE')
 SORTS = (('relevance', 'best match'), ('newest', 'newest'), ('taken', 'date taken'),   # search's orders
          ('views', 'most viewed'))
 # failed password checks in 5 minutes: of one account from one client, of distinct accounts from one client,
@@ -261,7 +264,7 @@ class Web:
         if not sent and bottle.request.content_type.startswith(('application/x-www-form-urlencoded',
                                                                 'multipart/form-data')):
             sent = bottle.request.forms.get('csrf') or ''   # only forms are parsed: an upload body stays unread
-        if bottle.request.method != 'POST' or not same_secret(sent, session.csrf):
+        if bottle.request.method not in CHANGING_METHODS or not same_secret(sent, session.csrf):
             raise WebError('the form expired; reload the page and try again', 403)
 
     # the sign-in form
@@ -356,6 +359,7 @@ def session_token(cookie_header):
 def make_web(node):
     """The web app as a Bottle app; the API is mounted on it by `make_app`."""
     import privtube_admin  # deferred: the admin pages' module imports this one
+    import privtube_tus
     app = bottle.Bottle()
     web = Web(node)
     app.install(PagePlugin(web))
@@ -365,8 +369,8 @@ def make_web(node):
         return bottle.static_file(name, root=STATIC)
 
     import privtube_library  # deferred, as the admin pages
-    for register in (register_setup, register_sign_in, register_browse, register_uploads, register_comments,
-                     privtube_library.register, privtube_admin.register):
+    for register in (register_setup, register_sign_in, register_browse, register_uploads, register_trash,
+                     register_comments, privtube_library.register, privtube_admin.register, privtube_tus.register):
         register(app, web)
     return app
 
@@ -524,13 +528,17 @@ def register_uploads(app, web):
 
     @app.get('/upload')
     def upload_form(page):
-        return page.render('upload', error=None, max_mb=node.config.get('store', 'max_upload_mb'))
+        return upload_page(page, node)
 
     @app.post('/upload')
     def upload(page):
-        item = receive_upload(store, page.user)
+        scripted = bottle.request.headers.raw('X-Requested-With') == 'fetch'
+        try:
+            item = receive_upload(store, page)
+        except Duplicate as twin:
+            return duplicate_answer(page, node, twin.item, scripted)
         node.media.wake.set()
-        if bottle.request.headers.raw('X-Requested-With') == 'fetch':
+        if scripted:
             return {'id': item.id, 'url': '/watch/' + item.id}
         see_other('/watch/' + item.id)
 
@@ -547,10 +555,94 @@ def register_uploads(app, web):
                         auth.split_tag_list(form.getunicode('tags', '')), bool(form.get('private')))
         see_other('/watch/' + item.id)
 
-    @app.post('/delete/<item_id>')
+    @app.route('/delete/<item_id>', method=('GET', 'POST'))
     def delete(page, item_id):
-        store.items.delete(editable(store, page, item_id))
-        see_other('/')
+        """Asks first (GET, or a POST without `confirm`), then moves the item to the trash."""
+        item = editable(store, page, item_id)
+        if bottle.request.method == 'GET' or bottle.request.forms.get('confirm') != 'yes':
+            return page.render('confirm', title='Delete %s?' % item.title, action='/delete/' + item.id,
+                               message='%s goes to the Trash, where you can restore it for %d days; '
+                                       'after that it is removed for good.' % (item.title, store.trash.days),
+                               button='Move to the Trash', back='/edit/' + item.id)
+        store.trash.move(item)
+        see_other('/trash')
+
+
+def register_trash(app, web):
+    """The Trash page: deleted items their owners (and admins) restore or delete for good."""
+    store = web.node.store
+
+    @app.get('/trash')
+    def trash(page):
+        items = store.trash.listing(page.user)
+        return page.render('trash', items=cards(items), days=store.trash.days, days_left=store.trash.days_left,
+                           original=store.trash.original_path, show_owner=page.user.is_admin)
+
+    @app.post('/trash/<item_id>/restore')
+    def restore(page, item_id):
+        item = store.trash.restore(trashed_item(store, page, item_id))
+        see_other('/watch/' + item.id)
+
+    @app.route('/trash/<item_id>/delete', method=('GET', 'POST'))
+    def delete_forever(page, item_id):
+        item = trashed_item(store, page, item_id)
+        if bottle.request.method == 'GET' or bottle.request.forms.get('confirm') != 'yes':
+            return page.render('confirm', title='Delete %s for good?' % item.title, back='/trash',
+                               action='/trash/%s/delete' % item.id, button='Delete for good',
+                               message='%s and its file are removed for good. This cannot be undone.' % item.title)
+        store.trash.delete_forever(item)
+        see_other('/trash')
+
+
+def trashed_item(store, page, item_id):
+    """A trashed item `page.user` may restore: their own, or any for an admin; else 404 (as unknown)."""
+    item = store.items.get(item_id)
+    if item is None or item.trashed is None or not may_edit(page.user, item):
+        raise WebError('no such item in the trash', 404)
+    return item
+
+
+def upload_page(page, node, error=None, duplicate=None):
+    """The upload form, keeping what was typed, with the albums this person may add to."""
+    return page.render('upload', error=error, duplicate=duplicate, max_mb=node.config.get('store', 'max_upload_mb'),
+                       albums=addable_albums(node.store, page.user), form=bottle.request.forms)
+
+
+def duplicate_answer(page, node, twin, scripted):
+    """409 for an upload whose content is already the item `twin`: where it is, as JSON for the page's
+    script, else the form again with a link to it."""
+    bottle.response.status = 409
+    if scripted:
+        return {'error': 'this file is already in the library',
+                'duplicate': {'id': twin.id, 'url': '/watch/' + twin.id}}
+    return upload_page(page, node, error='This file is already in the library:', duplicate=twin)
+
+
+def addable_albums(store, user):
+    """Hand-made albums `user` may add uploads to: their own, every one for an admin."""
+    return [album for album in store.albums.listing('local')
+            if album.kind == 'made' and (user.is_admin or album.owner_id == user.id)]
+
+
+def upload_album(store, user, name):
+    """The album an upload goes into, by name: one `user` may add to, or a new one of theirs; None
+    for no name. (Folder albums follow their folders; an upload lands in the uploads folder.)"""
+    name = (name or '').strip()
+    if not name:
+        return None
+    album = store.albums.by_name(name)
+    if album is None:
+        try:
+            return store.albums.create(name, owner_id=user.id)
+        except StoreError as exc:
+            album = store.albums.by_name(name)      # made meanwhile by another file of the same queue
+            if exc.status != 409 or album is None:
+                raise
+    if album.kind != 'made':
+        raise WebError('%s is a folder of the media folder; choose another album name' % album.name)
+    if not (user.is_admin or album.owner_id == user.id):
+        raise WebError('the album %s belongs to someone else; choose another name' % album.name, 403)
+    return album
 
 
 def register_comments(app, web):
@@ -682,9 +774,9 @@ def editable(store, page, item_id):
     return item
 
 
-def receive_upload(store, user):
+def receive_upload(store, page):
     """The file as the raw request body (metadata in the query) or, without JavaScript, a multipart form."""
-    request = bottle.request
+    request, user = bottle.request, page.user
     if (request.content_type or '').startswith('multipart/form-data'):
         upload = request.files.get('file')
         if upload is None:
@@ -700,8 +792,10 @@ def receive_upload(store, user):
     title = check_text(fields.getunicode('title') or '', 'title', MAX_TITLE) or 'untitled'
     description = check_text(fields.getunicode('description') or '', 'description', MAX_DESCRIPTION)
     tags = auth.split_tag_list(fields.getunicode('tags') or '')
+    album = upload_album(store, user, fields.getunicode('new_album') or fields.getunicode('album'))
     return store.uploads.save_stream(stream, length, extension, title, tags, private=bool(fields.get('private')),
-                             owner_id=user.id, description=description)
+                                     owner_id=user.id, description=description, album=album,
+                                     principal=page.principal)
 
 
 def content_size(fh):

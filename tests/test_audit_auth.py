@@ -255,7 +255,7 @@ def test_a_signed_in_web_upload_larger_than_a_form_still_works(served):
     assert media.content == data
     # and the form a browser without JavaScript sends (multipart, the token inside the body)
     answer = session.post(served.base + '/upload', data={'csrf': csrf, 'title': 'Form clip'},
-                          files={'file': ('form.mp4', data, 'video/mp4')}, allow_redirects=False, timeout=30)
+                          files={'file': ('form.mp4', data + b'x', 'video/mp4')}, allow_redirects=False, timeout=30)
     assert answer.status_code == 303 and '/watch/' in answer.headers['Location']
 
 

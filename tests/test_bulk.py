@@ -124,12 +124,13 @@ def test_delete_asks_first_then_deletes_only_ones_own(home):
     page = bulk(home.bob, 'delete', chosen)
     assert 'Delete 3 items?' in page.text and home.store.items.get(home.bob_items[0].id) is not None
     done = page.forms[1].submit() if len(page.forms) > 1 else page.form.submit()
-    assert summary(done) == 'Deleted 2 items; 1 skipped: not yours.'
-    assert [home.store.items.get(i) for i in ids(home.bob_items[:2])] == [None, None]
-    assert home.store.items.get(home.alice_item.id) is not None
-    trash = getattr(home.store.items, 'trash', None)
-    if trash is None:       # until the trash is merged, delete removes the files
-        assert not os.path.exists(os.path.join(home.media_dir, 'bob0.mp4'))
+    assert summary(done) == 'Moved 2 items to the Trash; 1 skipped: not yours.'
+    trashed = [home.store.items.get(i) for i in ids(home.bob_items[:2])]
+    assert all(item.trashed is not None and item.path.startswith('.trash/') for item in trashed)
+    assert not os.path.exists(os.path.join(home.media_dir, 'bob0.mp4'))
+    assert os.path.exists(os.path.join(home.media_dir, trashed[0].path))       # kept, in the trash
+    assert home.store.items.get(home.alice_item.id).trashed is None
+    assert '/trash/%s/restore' % trashed[0].id in home.bob.get('/trash').text
     assert os.path.exists(os.path.join(home.media_dir, 'alice.mp4'))
 
 

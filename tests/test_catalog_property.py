@@ -69,6 +69,7 @@ class CatalogMachine(RuleBasedStateMachine):
         self.reader = Reader(self.node.client, self.node.key('reader', self.rules))
         self.items = {}        # id -> {'title', 'tags', 'private', 'comments'}
         self.history = {}      # id -> [(private, tags)] every visibility state the item ever had
+        self.trashed = {}      # id -> state, of the items in the trash (gone for the key until restored)
         self.made = 0
         self.rules_changed = False   # since the reader's cursor was issued
 
@@ -151,6 +152,21 @@ class CatalogMachine(RuleBasedStateMachine):
         item_id = self.pick(index)
         self.node.store.items.delete(self.node.store.items.get(item_id))
         del self.items[item_id]
+
+    @precondition(lambda self: self.items)
+    @rule(index=st.integers(0, 1000))
+    def trash_item(self, index):
+        item_id = self.pick(index)
+        self.node.store.trash.move(self.node.store.items.get(item_id))
+        self.trashed[item_id] = self.items.pop(item_id)
+
+    @precondition(lambda self: self.trashed)
+    @rule(index=st.integers(0, 1000))
+    def restore_item(self, index):
+        item_id = sorted(self.trashed)[index % len(self.trashed)]
+        self.node.store.trash.restore(self.node.store.items.get(item_id))
+        self.items[item_id] = self.trashed.pop(item_id)
+        self.log_state(item_id)
 
     @rule(rules=st.sampled_from(RULE_SETS))
     def change_rules(self, rules):

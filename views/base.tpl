@@ -15,6 +15,7 @@
   <nav>
     <a href="/timeline">Timeline</a>
     <a href="/upload">Upload</a>
+    <a href="/trash">Trash</a>
     % if user.is_admin:
     <a href="/admin/users">Admin</a>
     % end

@@ -8,7 +8,6 @@
   <label class="check"><input type="checkbox" name="private" value="1" {{'checked' if item.private else ''}}> Private</label>
   <button type="submit">Save</button>
 </form>
-<form method="post" action="/delete/{{item.id}}" class="card danger">
-  <input type="hidden" name="csrf" value="{{csrf}}">
-  <button type="submit">Delete this item and its file</button>
+<form method="get" action="/delete/{{item.id}}" class="card danger">
+  <button type="submit">Delete (to the Trash)</button>
 </form>
