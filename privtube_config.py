@@ -47,6 +47,8 @@ OPTIONS = [
     Option('store', 'media_dir', 'path', 'media', 'Folder of your media, indexed in place; uploads go '
            'to its uploads/ subfolder.'),
     Option('store', 'max_upload_mb', 'int', 4096, 'Largest upload accepted, in MiB.', 1, 1024 * 1024),
+    Option('store', 'scan_minutes', 'int', 10, 'Minutes between rescans of the media folder while serve runs '
+           '(new, changed, moved and removed files; 0: only scan or the admin page\'s Scan now).', 0, 10080),
     Option('registry', 'database', 'path', 'privtube.db', 'SQLite database file.'),
     Option('registry', 'sync_minutes', 'int', 15, 'Minutes between syncs of the peers\' catalogs.', 1, 10080),
     Option('registry', 'max_peer_items', 'int', 200000, 'Most items one peer may list here; a sync that would '

@@ -16,8 +16,9 @@ from peewee import SQL, fn
 
 import privtube_auth as auth
 import privtube_media as media
+import privtube_taken
 from privtube_items import MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, now_iso, row_json, storable
-from privtube_scan import Scanner
+from privtube_scan import HASH_AT_CREATE, Scanner
 from privtube_search import SearchIndex
 
 logger = logging.getLogger('privtube.store')
@@ -167,13 +168,14 @@ class Uploads(Part):
         with open(source, 'rb') as fh:
             size = os.fstat(fh.fileno()).st_size
             return self.save_stream(fh, size, os.path.splitext(source)[1], title or title_from_name(source),
-                                    tags, private, owner_id)
+                                    tags, private, owner_id, original_name=os.path.basename(source))
 
     def save_stream(self, stream, length, extension, title, tags=(), private=False, owner_id=None,
-                    description=''):
+                    description='', original_name=None):
         """Write `length` bytes of `stream` to the uploads folder atomically, then record the item.
 
         The bytes go to a hidden temporary file, are fsynced and renamed; any failure removes the file.
+        `original_name` (the uploaded file's name; else its title) may hold the date a phone wrote in it.
         """
         if length > self.max_bytes:
             raise StoreError('the file is larger than the limit of %d MiB' % (self.max_bytes >> 20), 413)
@@ -189,7 +191,8 @@ class Uploads(Part):
                 final = os.path.join(folder, new_id() + extension)
                 os.rename(temp, final)
                 fsync_dir(folder)
-                return self.store.items.create(final, title, tags, private, owner_id, description)
+                return self.store.items.create(final, title, tags, private, owner_id, description,
+                                               original_name=original_name or title)
         except BaseException:
             remove_quietly(final or temp)
             raise
@@ -503,14 +506,23 @@ class Items(Part):
     """Items and their tags: recorded, read, edited, forgotten; which of them a principal may see; and
     the views counted of them."""
 
-    def create(self, path, title, tags=(), private=False, owner_id=None, description=''):
-        """Record the file at `path` (inside the media folder) as a new item; returns the item."""
+    def create(self, path, title, tags=(), private=False, owner_id=None, description='', original_name=None):
+        """Record the file at `path` (inside the media folder) as a new item; returns the item.
+
+        An upload names its `original_name`: its file's name was made by the node and its modification time
+        is the upload's, so when it was taken comes from its EXIF or that name only (a video's container
+        time follows from probing)."""
         stat = os.stat(path)
+        mime = media.sniff_mime(path)
+        uploaded = original_name is not None
+        taken, source = privtube_taken.taken_of_file(path, mime, original_name if uploaded else path,
+                                                     None if uploaded else stat.st_mtime)
         with self.db.atomic():
             item = self.database.Item(
                 id=new_id(), path=self.store.relative(path), title=title or title_from_name(path),
-                description=description, mime=media.sniff_mime(path), size=stat.st_size,
-                mtime_ns=stat.st_mtime_ns, private=bool(private), owner=owner_id)
+                description=description, mime=mime, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                private=bool(private), owner=owner_id, taken=taken, taken_source=source,
+                content_hash=media.file_hash(path) if stat.st_size <= HASH_AT_CREATE else None)
             self.store.catalog.touch(item, visibility_changed=True, tags=list(tags))
             item.save(force_insert=True)
             self.set_tags(item.id, list(tags))
@@ -570,13 +582,17 @@ class Items(Part):
                 setattr(fresh, name, found.get(name))
             if media.media_kind(fresh.mime) == 'image':
                 fresh.duration = None      # ffprobe gives a still picture one frame's time
+            if found.get('taken') and privtube_taken.better('container', fresh.taken_source):
+                fresh.taken, fresh.taken_source = found['taken'], 'container'
+            fresh.content_hash = found.get('content_hash') or fresh.content_hash
             fresh.media_state, fresh.media_error = 'done', ''
             self.store.catalog.touch(fresh)
             fresh.save()
 
-    def record_probe_failure(self, item, reason):
+    def record_probe_failure(self, item, reason, content_hash=None):
         """Mark the item unreadable with a short `reason`; what an earlier probe found is cleared (peers
-        see the change), so nothing read from a file that failed now stays on the item."""
+        see the change), so nothing read from a file that failed now stays on the item. Its content hash
+        (None when the file could not be read) is kept: it still finds the file again when it moves."""
         with self.db.atomic():
             fresh = self.database.Item.get_or_none(self.database.Item.id == item.id)
             if fresh is None or fresh.mtime_ns != item.mtime_ns:
@@ -584,6 +600,7 @@ class Items(Part):
             for name in ('duration', 'width', 'height', 'container', 'codecs'):
                 setattr(fresh, name, None)
             fresh.thumbnail = False
+            fresh.content_hash = content_hash or fresh.content_hash
             fresh.media_state, fresh.media_error = 'failed', reason[:100]
             self.store.catalog.touch(fresh)
             fresh.save()
