@@ -302,13 +302,17 @@ class ScanLoop:
 
     def request(self):
         """Scan as soon as the thread is free; False when a scan is running already (it finishes first)."""
-        running = self.status()['state'] == 'running'
+        with self.lock:
+            running = self.current['state'] in ('queued', 'running')
+            if not running:
+                self.current['state'] = 'queued'
         self.wake.set()
         self.start()
         return not running
 
     def status(self):
-        """{'state': 'never'|'running'|'finished'|'failed'|'stopped', 'summary', 'started', 'finished'} (Unix times)."""
+        """{'state', 'summary', 'started', 'finished'} (Unix times); the state is 'never', 'queued',
+        'running', 'finished', 'failed' or 'stopped'."""
         with self.lock:
             return dict(self.current, summary=dict(self.current['summary']))
 
@@ -357,6 +361,7 @@ class FolderAlbums:
     path inside it ('Holidays/2024 Summer trip'); files directly in the media folder and uploads are in
     none. The album is found by its folder, not its name: a name changed by hand stays. When a hand-made
     album already has the folder's name, the folder album is named 'PATH (folder)' ('PATH (folder 2)'...).
+    A folder name that is not UTF-8 is written with \\x escapes, as the scan's log names it.
     """
 
     def __init__(self, store):
