@@ -252,27 +252,35 @@ class Scanner:
         """Give each moved item its new path; what moved is no longer vanished nor new."""
         for start in range(0, len(moves), SCAN_BATCH):
             with self.db.atomic():
-                for item_id, old, new, digest in moves[start:start + SCAN_BATCH]:
-                    if self.move(item_id, old, new, digest):
-                        vanished.pop(old, None)
-                        arrived.pop(new, None)
-                        summary['moved'] += 1
+                done = self.move(moves[start:start + SCAN_BATCH])
+            for item_id, old, new, _ in done:
+                vanished.pop(old, None)
+                arrived.pop(new, None)
+            summary['moved'] += len(done)
 
-    def move(self, item_id, old, new, digest):
-        """The item of `old` now at `new`: a title that was its old file's name follows the new name."""
+    def move(self, moves):
+        """The items of `moves` at their new paths, in a few statements: a title that was its old file's
+        name follows the new name; each item is touched and its search row written again. Returns the
+        moves made (not those another process changed meanwhile)."""
         from privtube_store import title_from_name  # the store imports this module
         Item = self.database.Item
-        item = Item.get_or_none(Item.id == item_id)
-        if item is None or item.path != old or Item.select().where(Item.path == new).exists():
-            return False        # changed by another process meanwhile
-        if item.title == title_from_name(old):
-            item.title = title_from_name(new)
-        item.path, item.content_hash = new, digest or item.content_hash
-        item.updated = now_iso()
-        self.store.catalog.touch(item)
-        item.save()
-        self.store.search.index(item.id)
-        return True
+        current = {row[0]: row[1:] for row in Item.select(Item.id, Item.path, Item.title).where(
+            Item.id.in_([move[0] for move in moves])).tuples()}
+        occupied = {row[0] for row in Item.select(Item.path).where(Item.path.in_([move[2] for move in moves])).tuples()}
+        done = [move for move in moves if current.get(move[0], (None,))[0] == move[1] and move[2] not in occupied]
+        now, stored = now_iso(), Item.path.db_value
+        rows = []
+        for item_id, old, new, digest in done:
+            title = current[item_id][1]
+            rows.append((stored(new), title_from_name(new) if title == title_from_name(old) else title, digest, now,
+                         item_id))
+        self.db.cursor().executemany('UPDATE item SET path = ?, title = ?, content_hash = coalesce(?, content_hash), '
+                                     'updated = ? WHERE id = ?', rows)
+        ids = [move[0] for move in done]
+        self.store.catalog.touch_many(ids)
+        if ids:
+            self.store.search.index_many(','.join('?' * len(ids)), ids)
+        return done
 
 
 class ScanStopped(Exception):

@@ -31,6 +31,7 @@ ABANDONED_SECONDS = 2    # an unlocked temporary file this old belongs to no upl
 VIEW_WINDOW = 6 * 3600
 CHUNK = 1024 * 1024
 CATALOG_DEFAULT, CATALOG_MAX = 500, 1000
+TOUCH_BATCH = 500
 CURSOR = re.compile(r'([0-9]{1,19})\.([0-9]{1,19})\.([0-9]{1,19})\.([0-9]{1,19})(?:\.([A-Za-z0-9_-]{22}))?\Z')
 
 
@@ -249,6 +250,28 @@ class Catalog(Part):
             self.database.ItemState.create(seq=item.seq, item_id=item.id, private=item.private,
                                            tags='\n'.join(tags), albums='\n'.join(albums), deleted=False)
 
+    def touch_many(self, item_ids, visibility_changed=False):
+        """touch() for many items in a few statements a batch (a renamed folder of thousands, an album
+        renamed); call it inside the transaction that makes the change, after it (rows are not saved)."""
+        item_ids = list(dict.fromkeys(item_ids))
+        for start in range(0, len(item_ids), TOUCH_BATCH):
+            self.touch_batch(item_ids[start:start + TOUCH_BATCH], visibility_changed)
+
+    def touch_batch(self, item_ids, visibility_changed):
+        Item = self.database.Item
+        private = dict(Item.select(Item.id, Item.private).where(Item.id.in_(item_ids)).tuples())
+        item_ids = [item_id for item_id in item_ids if item_id in private]
+        if not item_ids:
+            return
+        first = self.database.next_seqs(len(item_ids))
+        numbered = list(zip(range(first, first + len(item_ids)), item_ids))
+        self.db.cursor().executemany('UPDATE item SET seq = ? WHERE id = ?', numbered)
+        if visibility_changed:
+            tags, albums = self.store.items.tags_for(item_ids), self.store.albums.names_for(item_ids)
+            self.db.cursor().executemany(
+                'INSERT INTO item_state (seq, item_id, private, tags, albums, deleted) VALUES (?, ?, ?, ?, ?, 0)',
+                [(seq, i, private[i], '\n'.join(tags[i]), '\n'.join(albums[i])) for seq, i in numbered])
+
     def log_removal(self, item):
         """Log that `item` is gone, leaving a tombstone for catalog readers."""
         seq = self.database.next_seq()
@@ -450,9 +473,7 @@ class Albums(Part):
         return list(query.where(Album.origin == origin) if origin else query)
 
     def touch_items(self, items):
-        for item in items:
-            self.store.catalog.touch(item, visibility_changed=True)
-            item.save()
+        self.store.catalog.touch_many([item.id for item in items], visibility_changed=True)
 
     def touch_album(self, album):
         album.updated = now_iso()
@@ -512,18 +533,20 @@ class Items(Part):
         An upload names its `original_name`: its file's name was made by the node and its modification time
         is the upload's, so when it was taken comes from its EXIF or that name only (a video's container
         time follows from probing)."""
-        stat = os.stat(path)
-        mime = media.sniff_mime(path)
+        with open(path, 'rb') as fh:     # one open: its first bytes, and the whole of a small file
+            stat = os.fstat(fh.fileno())
+            head = fh.read(64)
+            digest = media.content_hash(fh) if stat.st_size <= HASH_AT_CREATE else None
+        mime = media.sniff_mime(path, head)
         uploaded = original_name is not None
         taken, source = privtube_taken.taken_of_file(path, mime, original_name if uploaded else path,
-                                                     None if uploaded else stat.st_mtime)
+                                                     None if uploaded else stat.st_mtime, head)
         with self.db.atomic():
             item = self.database.Item(
                 id=new_id(), path=self.store.relative(path), title=title or title_from_name(path),
                 description=description, mime=mime, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                private=bool(private), owner=owner_id, taken=taken, taken_source=source,
-                content_hash=media.file_hash(path) if stat.st_size <= HASH_AT_CREATE else None)
-            self.store.catalog.touch(item, visibility_changed=True, tags=list(tags))
+                private=bool(private), owner=owner_id, taken=taken, taken_source=source, content_hash=digest)
+            self.store.catalog.touch(item, visibility_changed=True, tags=list(tags), albums=[])   # in none yet
             item.save(force_insert=True)
             self.set_tags(item.id, list(tags))
             self.store.search.index(item.id)

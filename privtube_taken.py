@@ -38,10 +38,11 @@ def better(source, than):
     return than not in SOURCES or (source in SOURCES and SOURCES.index(source) < SOURCES.index(than))
 
 
-def taken_of_file(path, mime, name, mtime=None):
+def taken_of_file(path, mime, name, mtime=None, head=None):
     """(taken, source) of the file at `path`: its EXIF date, else a date in `name` (the file's name, or an
-    upload's original name), else `mtime` (a Unix time; None for uploads); (None, None) when none is known."""
-    found = exif_taken(path) if reads_exif(path, mime) else None
+    upload's original name), else `mtime` (a Unix time; None for uploads); (None, None) when none is known.
+    `head`, the file's first bytes when the caller has them, saves opening it again."""
+    found = exif_taken(path) if reads_exif(path, mime, head) else None
     if found:
         return found, 'exif'
     found = name_taken(name)
@@ -52,16 +53,19 @@ def taken_of_file(path, mime, name, mtime=None):
     return None, None
 
 
-def reads_exif(path, mime):
+def reads_exif(path, mime, head=None):
     """True for the types whose EXIF we read; a HEIC photo is sniffed as an MP4 (same box format), so its
     brand is checked here."""
     if mime in EXIF_TYPES:
         return True
-    try:
-        with open(path, 'rb') as fh:
-            head = fh.read(12)
-    except OSError:
+    if not mime.startswith('video/'):
         return False
+    if head is None:
+        try:
+            with open(path, 'rb') as fh:
+                head = fh.read(12)
+        except OSError:
+            return False
     return head[4:8] == b'ftyp' and head[8:12] in HEIF_BRANDS
 
 
