@@ -118,10 +118,13 @@ def scan_line(status):
 
 
 def library_counts(node):
-    """(items, folder albums) of this node."""
+    """This node's items and folder albums, as a sentence."""
     Item, Album = node.database.Item, node.database.Album
-    return (Item.select().where((Item.origin == 'local') & Item.trashed.is_null()).count(),
-            Album.select().where((Album.origin == 'local') & (Album.kind == 'folder')).count())
+    items = Item.select().where((Item.origin == 'local') & Item.trashed.is_null()).count()
+    folders = Album.select().where((Album.origin == 'local') & (Album.kind == 'folder')).count()
+    return '%d item%s of this node; %d folder%s of the media folder %s' % (
+        items, '' if items == 1 else 's', folders, '' if folders == 1 else 's',
+        'is an album' if folders == 1 else 'are albums')
 
 
 def peer_rows(node):

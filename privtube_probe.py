@@ -27,7 +27,7 @@ logger = logging.getLogger('privtube.probe')
 
 PROBE_SECONDS = 60
 POLL_SECONDS = 5.0
-HASH_BATCH = 50
+HASH_BATCH = 200
 
 # The one demuxer each type may be read with. None of them opens a second input (mov's external data
 # references stay off); types not listed are never handed to ffmpeg.
@@ -358,20 +358,24 @@ class MediaWorker:
 
     def hash_unhashed(self, batch=HASH_BATCH):
         """Hash up to `batch` probed items that have no content hash yet (recorded before hashes were
-        kept, or probed while this worker was busy); '' marks a file that cannot be read. Returns how many
-        were handled. The hash is not sent to peers, so the items keep their change numbers."""
+        kept); '' marks a file that cannot be read. The files are read outside any transaction and the
+        hashes written in one. Returns how many were handled. The hash is not sent to peers, so the items
+        keep their change numbers."""
         Item = self.node.database.Item
         with self.node.database.db.connection_context():
             rows = list(Item.select(Item.id, Item.path, Item.mtime_ns).where(
                 (Item.origin == 'local') & Item.content_hash.is_null() & Item.trashed.is_null()
                 & (Item.media_state != 'pending')).limit(batch).tuples())
-            for item_id, path, mtime_ns in rows:
-                full = self.node.store.full_path(path)
-                digest = (media.file_hash(full) if full else None) or ''
-                with self.node.database.db.atomic():
+            found = [(self.hash_of(path), item_id, mtime_ns) for item_id, path, mtime_ns in rows]
+            with self.node.database.db.atomic():
+                for digest, item_id, mtime_ns in found:     # unless the file changed meanwhile
                     Item.update(content_hash=digest).where(
                         (Item.id == item_id) & (Item.mtime_ns == mtime_ns) & Item.content_hash.is_null()).execute()
         return len(rows)
+
+    def hash_of(self, path):
+        full = self.node.store.full_path(path)
+        return (media.file_hash(full) if full else None) or ''
 
     def next_pending(self):
         Item = self.node.database.Item

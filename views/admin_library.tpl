@@ -1,7 +1,7 @@
 % rebase('base', title='Library', user=user, refresh=refresh)
 % include('admin_nav')
 <h1>Library</h1>
-<p>{{counts[0]}} items of this node; {{counts[1]}} folders of the media folder are albums.
+<p>{{counts}}.
 % if minutes:
 The media folder is scanned every {{minutes}} minutes while the node runs.
 % else:
