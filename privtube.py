@@ -276,13 +276,13 @@ def cmd_scan(args):
     with node.database.db.connection_context():
         summary = node.store.scanner.scan(progress)
     print('scanned %s' % scan_figures(summary, time.monotonic() - started))
-    if summary['added'] or summary['changed']:
+    if summary['added'] or summary['changed'] or summary['moved']:
         print('new and changed files are probed in the background while the node serves', file=sys.stderr)
     return 0
 
 
 def scan_figures(summary, seconds):
-    return ('%(seen)d files: %(added)d added, %(changed)d changed, %(removed)d removed' % summary
+    return ('%(seen)d files: %(added)d added, %(changed)d changed, %(removed)d removed, %(moved)d moved' % summary
             + ' in %.1f s (%d files/s)' % (seconds, summary['seen'] / seconds if seconds > 0 else 0))
 
 

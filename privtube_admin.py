@@ -1,10 +1,12 @@
-"""The admin pages: users, groups, keys and peers. Every route is registered with `admin=True`, so the
-page plugin admits administrators only (and checks the CSRF token of every POST, as on every page)."""
+"""The admin pages: users, groups, keys, peers and the library's scans. Every route is registered with
+`admin=True`, so the page plugin admits administrators only (and checks the CSRF token of every POST, as on
+every page)."""
 import threading
 
 import bottle
 
 import privtube_auth as auth
+from privtube_items import shown_time
 from privtube_web import WebError, see_other
 
 
@@ -12,6 +14,7 @@ def register(app, web):
     """The admin pages of the web app `app`: its people, then its network."""
     register_people(app, web.node.accounts)
     register_network(app, web.node)
+    register_library(app, web.node)
 
 
 def register_people(app, accounts):
@@ -81,6 +84,47 @@ def register_network(app, node):
             peer_line = 'privtube peer add %s %s --key %s' % (node.name, node.config.base_url, new_key)
         return page.render('admin_keys', keys=accounts.keys(), load_rules=auth.load_rules, new_key=new_key,
                            peer_line=peer_line)
+
+
+def register_library(app, node):
+    """The media folder's scans: how the last one went, and Scan now (run in the node's scan thread)."""
+
+    @app.get('/admin/library', admin=True)
+    def library(page):
+        status = node.scan_loop.status()
+        return page.render('admin_library', status=status, line=scan_line(status), minutes=node.scan_loop.minutes,
+                           counts=library_counts(node), refresh=3 if status['state'] in BUSY else None)
+
+    @app.post('/admin/library', admin=True)
+    def library_scan(page):
+        node.scan_loop.request()
+        see_other('/admin/library')
+
+
+BUSY = ('queued', 'running')
+SCAN_STATES = {'never': 'No scan has run since the node started.', 'queued': 'A scan starts in a moment.',
+               'running': 'Scanning since %(started)s: %(figures)s.',
+               'finished': 'Finished at %(finished)s: %(figures)s.',
+               'failed': 'The scan that started at %(started)s failed (the node\'s log says why): %(figures)s.',
+               'stopped': 'The scan stopped with the node at %(finished)s: %(figures)s.'}
+
+
+def scan_line(status):
+    """The scan's state as one sentence: files seen, added, moved, changed and removed, and when."""
+    figures = '%(seen)d files seen, %(added)d added, %(moved)d moved, %(changed)d changed, %(removed)d removed' \
+        % status['summary']
+    return SCAN_STATES[status['state']] % {'figures': figures, 'started': shown_time(status['started']),
+                                           'finished': shown_time(status['finished'])}
+
+
+def library_counts(node):
+    """This node's items and folder albums, as a sentence."""
+    Item, Album = node.database.Item, node.database.Album
+    items = Item.select().where((Item.origin == 'local') & Item.trashed.is_null()).count()
+    folders = Album.select().where((Album.origin == 'local') & (Album.kind == 'folder')).count()
+    return '%d item%s of this node; %d folder%s of the media folder %s' % (
+        items, '' if items == 1 else 's', folders, '' if folders == 1 else 's',
+        'is an album' if folders == 1 else 'are albums')
 
 
 def peer_rows(node):

@@ -24,6 +24,7 @@ from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, SyncLoop
 from privtube_remote import RemoteComments
+from privtube_scan import ScanLoop
 from privtube_store import Housekeeping, Store, StoreError
 from privtube_web import live_session, make_web, render, session_token, setup_token
 
@@ -53,6 +54,7 @@ class Node:
         self.fetch_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix='privtube-download')
         self.sync_loop = None
         self.housekeeping = None
+        self.scan_loop = ScanLoop(self, config.get('store', 'scan_minutes'))    # its thread starts later
 
     def forget_removed_peers(self):
         """Drop the items and sync state of peers no longer in the config (`serve` and `peer rm` do)."""
@@ -67,12 +69,15 @@ class Node:
                                'cross the internet unencrypted; use https or a VPN', name, peer['url'])
 
     def start_background(self):
-        """Start the scheduled sync loop and the media worker (serve does; tests run them on demand)."""
+        """Start the scheduled sync loop, the media worker and, unless scan_minutes is 0, the scheduled
+        rescans (serve does; tests run them on demand)."""
         self.sync_loop = SyncLoop(self.registry, self.config.get('registry', 'sync_minutes'))
         self.sync_loop.start()
         self.media.start()
         self.housekeeping = Housekeeping(self.store)
         self.housekeeping.start()
+        if self.config.get('store', 'scan_minutes'):
+            self.scan_loop.start()
 
     def key_principal(self, token):
         principal = self.accounts.key_principal(token)
@@ -98,6 +103,7 @@ class Node:
             self.sync_loop.stop()
         if self.housekeeping is not None:
             self.housekeeping.stop()
+        self.scan_loop.stop()
         self.media.stop()
         self.remote.close()
         self.prefetcher.close()

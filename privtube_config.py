@@ -47,6 +47,8 @@ OPTIONS = [
     Option('store', 'media_dir', 'path', 'media', 'Folder of your media, indexed in place; uploads go '
            'to its uploads/ subfolder.'),
     Option('store', 'max_upload_mb', 'int', 4096, 'Largest upload accepted, in MiB.', 1, 1024 * 1024),
+    Option('store', 'scan_minutes', 'int', 10, 'Minutes between rescans of the media folder while serve runs '
+           '(new, changed, moved and removed files; 0: only scan or the admin page\'s Scan now).', 0, 10080),
     Option('store', 'trash_days', 'int', 30, 'Days a deleted item stays in the Trash, restorable, before it is '
            'removed for good.', 1, 36500),
     Option('registry', 'database', 'path', 'privtube.db', 'SQLite database file.'),

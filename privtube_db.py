@@ -196,6 +196,12 @@ class Database:
         return self.db.execute_sql(
             "UPDATE counter SET value = value + 1 WHERE name = 'seq' RETURNING value").fetchone()[0]
 
+    def next_seqs(self, count):
+        """Take `count` consecutive change numbers at once (for changes to many items); returns the first."""
+        last = self.db.execute_sql(
+            "UPDATE counter SET value = value + ? WHERE name = 'seq' RETURNING value", (count,)).fetchone()[0]
+        return last - count + 1
+
     @contextlib.contextmanager
     def serving(self):
         """The database for one request: this thread's connection, opened on the thread's first request

@@ -5,6 +5,7 @@ Waitress recognises it through `wsgi.file_wrapper` and sends it from its main lo
 holds a worker thread; servers without a wrapper iterate it and still stop at the range's end.
 """
 import email.utils
+import hashlib
 import mimetypes
 import mmap
 import os
@@ -40,6 +41,28 @@ def sniff_mime(path, head=None):
         with open(path, 'rb') as fh:
             head = fh.read(64)
     return mime_from_magic(head) or mimetypes.guess_type(path)[0] or 'application/octet-stream'
+
+
+HASH_CHUNK = 1024 * 1024
+
+
+def content_hash(fh):
+    """SHA-256 of an open file's bytes, hex: how a moved file is known again, and a duplicate found."""
+    digest = hashlib.sha256()
+    fh.seek(0)
+    for chunk in iter(lambda: fh.read(HASH_CHUNK), b''):
+        digest.update(chunk)
+    fh.seek(0)
+    return digest.hexdigest()
+
+
+def file_hash(path):
+    """content_hash of the file at `path`; None when it cannot be read."""
+    try:
+        with open(path, 'rb') as fh:
+            return content_hash(fh)
+    except OSError:
+        return None
 
 
 def mime_from_magic(head):

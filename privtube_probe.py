@@ -20,12 +20,14 @@ import subprocess
 import threading
 
 import privtube_media as media
+import privtube_taken
 from privtube_store import remove_quietly
 
 logger = logging.getLogger('privtube.probe')
 
 PROBE_SECONDS = 60
 POLL_SECONDS = 5.0
+HASH_BATCH = 200
 
 # The one demuxer each type may be read with. None of them opens a second input (mov's external data
 # references stay off); types not listed are never handed to ffmpeg.
@@ -215,12 +217,12 @@ def shift_table(data, start, end, wide, delta):
 
 # --- probing -------------------------------------------------------------------------------------------
 
-EMPTY = {'duration': None, 'width': None, 'height': None, 'container': None, 'codecs': None}
+EMPTY = {'duration': None, 'width': None, 'height': None, 'container': None, 'codecs': None, 'taken': None}
 
 
 def probe(fh, demuxer, ffprobe=None):
-    """{duration, width, height, container, codecs} of the open file read with `demuxer`; all None without
-    ffprobe."""
+    """{duration, width, height, container, codecs, taken} of the open file read with `demuxer` (taken: the
+    container's creation time, ISO 8601 UTC); all None without ffprobe."""
     ffprobe = ffprobe or ffprobe_path()
     if not ffprobe:
         return dict(EMPTY)
@@ -291,6 +293,7 @@ def summarize(report):
         'height': positive_int(picture.get('height')) if picture else None,
         'container': (fmt.get('format_name') or '')[:100] or None,
         'codecs': ','.join(dict.fromkeys(codecs))[:200] or None,
+        'taken': privtube_taken.container_taken(fmt.get('tags')),
         'timed': bool(video or has_audio(streams)),
     }
 
@@ -334,6 +337,8 @@ class MediaWorker:
         while not self.stopping.is_set():
             try:
                 self.run_pending()
+                while self.hash_unhashed() and not self.stopping.is_set() and not self.wake.is_set():
+                    pass        # new work (wake) goes first
             except Exception:    # the worker must outlive any one bad file or database hiccup
                 logger.exception('media worker pass failed')
             self.wake.wait(POLL_SECONDS)
@@ -351,21 +356,46 @@ class MediaWorker:
                 done += 1
         return done
 
+    def hash_unhashed(self, batch=HASH_BATCH):
+        """Hash up to `batch` probed items that have no content hash yet (recorded before hashes were
+        kept); '' marks a file that cannot be read. The files are read outside any transaction and the
+        hashes written in one. Returns how many were handled. The hash is not sent to peers, so the items
+        keep their change numbers."""
+        Item = self.node.database.Item
+        with self.node.database.db.connection_context():
+            rows = list(Item.select(Item.id, Item.path, Item.mtime_ns).where(
+                (Item.origin == 'local') & Item.content_hash.is_null() & Item.trashed.is_null()
+                & (Item.media_state != 'pending')).limit(batch).tuples())
+            found = [(self.hash_of(path), item_id, mtime_ns) for item_id, path, mtime_ns in rows]
+            with self.node.database.db.atomic():
+                for digest, item_id, mtime_ns in found:     # unless the file changed meanwhile
+                    Item.update(content_hash=digest).where(
+                        (Item.id == item_id) & (Item.mtime_ns == mtime_ns) & Item.content_hash.is_null()).execute()
+        return len(rows)
+
+    def hash_of(self, path):
+        full = self.node.store.full_path(path)
+        return (media.file_hash(full) if full else None) or ''
+
     def next_pending(self):
         Item = self.node.database.Item
         return (Item.select().where((Item.origin == 'local') & (Item.media_state == 'pending'))
                 .order_by(Item.seq).first())
 
     def handle(self, item):
+        """Probe one item; its content hash is taken on the way, whether or not the probe succeeds (larger
+        files are hashed here, in the background, rather than when a scan records them)."""
         store = self.node.store
+        digest = None
         try:
             with self.open_item(item) as fh:
+                digest = item.content_hash or media.content_hash(fh)
                 found = self.examine(item, fh)
-            store.items.record_probe(item, found)
+            store.items.record_probe(item, dict(found, content_hash=digest))
         except ProbeError as exc:
             logger.warning('could not probe %s: %s', item.path, exc.detail)
             remove_quietly(store.thumbnail_path(item.id))
-            store.items.record_probe_failure(item, exc.reason)
+            store.items.record_probe_failure(item, exc.reason, digest)
 
     def open_item(self, item):
         path = self.node.store.full_path(item.path)

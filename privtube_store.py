@@ -19,8 +19,9 @@ from peewee import SQL, fn
 
 import privtube_auth as auth
 import privtube_media as media
+import privtube_taken
 from privtube_items import MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, now_iso, row_json, storable
-from privtube_scan import Scanner
+from privtube_scan import HASH_AT_CREATE, Scanner
 from privtube_search import SearchIndex
 
 logger = logging.getLogger('privtube.store')
@@ -37,6 +38,7 @@ PARTIAL_DAYS = 1         # a resumable upload untouched this long is abandoned
 VIEW_WINDOW = 6 * 3600
 CHUNK = 1024 * 1024
 CATALOG_DEFAULT, CATALOG_MAX = 500, 1000
+TOUCH_BATCH = 500
 CURSOR = re.compile(r'([0-9]{1,19})\.([0-9]{1,19})\.([0-9]{1,19})\.([0-9]{1,19})(?:\.([A-Za-z0-9_-]{22}))?\Z')
 
 
@@ -186,14 +188,15 @@ class Uploads(Part):
         with open(source, 'rb') as fh:
             size = os.fstat(fh.fileno()).st_size
             return self.save_stream(fh, size, os.path.splitext(source)[1], title or title_from_name(source),
-                                    tags, private, owner_id)
+                                    tags, private, owner_id, original_name=os.path.basename(source))
 
     def save_stream(self, stream, length, extension, title, tags=(), private=False, owner_id=None,
-                    description='', album=None, principal=None):
+                    description='', album=None, principal=None, original_name=None):
         """Write `length` bytes of `stream` to the uploads folder atomically, then record the item (in
         `album` when given). With `principal`, content it can already see is not stored twice: Duplicate.
 
         The bytes go to a hidden temporary file, are fsynced and renamed; any failure removes the file.
+        `original_name` (the uploaded file's name; else its title) may hold the date a phone wrote in it.
         """
         self.check_size(length)
         temp = os.path.join(self.store.uploads_dir, TEMP_PREFIX + secrets.token_hex(8))
@@ -202,7 +205,8 @@ class Uploads(Part):
         except BaseException:
             remove_quietly(temp)
             raise
-        details = dict(title=title, tags=tags, private=private, owner_id=owner_id, description=description)
+        details = dict(title=title, tags=tags, private=private, owner_id=owner_id, description=description,
+                       original_name=original_name or title)
         return self.keep(temp, head, extension, digest, details, album, principal)
 
     def check_size(self, length):
@@ -367,7 +371,8 @@ class Uploads(Part):
         album = self.store.albums.get(details.get('album_id'))
         fields = dict(title=details.get('title') or title_from_name(name or 'untitled'),
                       tags=details.get('tags') or [], private=bool(details.get('private')),
-                      owner_id=details.get('owner'), description=details.get('description') or '')
+                      owner_id=details.get('owner'), description=details.get('description') or '',
+                      original_name=name or details.get('title') or 'upload')
         return self.keep(temp, head, os.path.splitext(name)[1], digest, fields, album, principal)
 
     def cancel(self, upload_id, owner_id):
@@ -455,6 +460,28 @@ class Catalog(Part):
             'INSERT INTO item_state (seq, item_id, private, tags, albums, deleted) VALUES (?, ?, ?, ?, ?, 0)',
             [(item.seq, item.id, item.private, '\n'.join(tags[item.id]), '\n'.join(albums[item.id]))
              for item in items])
+
+    def touch_many(self, item_ids, visibility_changed=False):
+        """touch() for many items in a few statements a batch (a renamed folder of thousands, an album
+        renamed); call it inside the transaction that makes the change, after it (rows are not saved)."""
+        item_ids = list(dict.fromkeys(item_ids))
+        for start in range(0, len(item_ids), TOUCH_BATCH):
+            self.touch_batch(item_ids[start:start + TOUCH_BATCH], visibility_changed)
+
+    def touch_batch(self, item_ids, visibility_changed):
+        Item = self.database.Item
+        private = dict(Item.select(Item.id, Item.private).where(Item.id.in_(item_ids)).tuples())
+        item_ids = [item_id for item_id in item_ids if item_id in private]
+        if not item_ids:
+            return
+        first = self.database.next_seqs(len(item_ids))
+        numbered = list(zip(range(first, first + len(item_ids)), item_ids))
+        self.db.cursor().executemany('UPDATE item SET seq = ? WHERE id = ?', numbered)
+        if visibility_changed:
+            tags, albums = self.store.items.tags_for(item_ids), self.store.albums.names_for(item_ids)
+            self.db.cursor().executemany(
+                'INSERT INTO item_state (seq, item_id, private, tags, albums, deleted) VALUES (?, ?, ?, ?, ?, 0)',
+                [(seq, i, private[i], '\n'.join(tags[i]), '\n'.join(albums[i])) for seq, i in numbered])
 
     def log_removal(self, item):
         """Log that `item` is gone, leaving a tombstone for catalog readers."""
@@ -873,15 +900,29 @@ class Items(Part):
     """Items and their tags: recorded, read, edited, forgotten; which of them a principal may see; and
     the views counted of them."""
 
-    def create(self, path, title, tags=(), private=False, owner_id=None, description='', content_hash=None):
-        """Record the file at `path` (inside the media folder) as a new item; returns the item."""
-        stat = os.stat(path)
+    def create(self, path, title, tags=(), private=False, owner_id=None, description='', content_hash=None,
+               original_name=None):
+        """Record the file at `path` (inside the media folder) as a new item; returns the item.
+
+        An upload names its `original_name`: its file's name was made by the node and its modification time
+        is the upload's, so when it was taken comes from its EXIF or that name only (a video's container
+        time follows from probing)."""
+        with open(path, 'rb') as fh:     # one open: its first bytes, and the whole of a small file
+            stat = os.fstat(fh.fileno())
+            head = fh.read(64)
+            if content_hash is None and stat.st_size <= HASH_AT_CREATE:
+                content_hash = media.content_hash(fh)
+        mime = media.sniff_mime(path, head)
+        uploaded = original_name is not None
+        taken, source = privtube_taken.taken_of_file(path, mime, original_name if uploaded else path,
+                                                     None if uploaded else stat.st_mtime, head)
         with self.db.atomic():
             item = self.database.Item(
                 id=new_id(), path=self.store.relative(path), title=title or title_from_name(path),
-                description=description, mime=media.sniff_mime(path), size=stat.st_size,
-                mtime_ns=stat.st_mtime_ns, private=bool(private), owner=owner_id, content_hash=content_hash)
-            self.store.catalog.touch(item, visibility_changed=True, tags=list(tags))
+                description=description, mime=mime, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                private=bool(private), owner=owner_id, taken=taken, taken_source=source,
+                content_hash=content_hash)
+            self.store.catalog.touch(item, visibility_changed=True, tags=list(tags), albums=[])   # in none yet
             item.save(force_insert=True)
             self.set_tags(item.id, list(tags))
             self.store.search.index(item.id)
@@ -940,13 +981,17 @@ class Items(Part):
                 setattr(fresh, name, found.get(name))
             if media.media_kind(fresh.mime) == 'image':
                 fresh.duration = None      # ffprobe gives a still picture one frame's time
+            if found.get('taken') and privtube_taken.better('container', fresh.taken_source):
+                fresh.taken, fresh.taken_source = found['taken'], 'container'
+            fresh.content_hash = found.get('content_hash') or fresh.content_hash
             fresh.media_state, fresh.media_error = 'done', ''
             self.store.catalog.touch(fresh)
             fresh.save()
 
-    def record_probe_failure(self, item, reason):
+    def record_probe_failure(self, item, reason, content_hash=None):
         """Mark the item unreadable with a short `reason`; what an earlier probe found is cleared (peers
-        see the change), so nothing read from a file that failed now stays on the item."""
+        see the change), so nothing read from a file that failed now stays on the item. Its content hash
+        (None when the file could not be read) is kept: it still finds the file again when it moves."""
         with self.db.atomic():
             fresh = self.database.Item.get_or_none(self.database.Item.id == item.id)
             if fresh is None or fresh.mtime_ns != item.mtime_ns:
@@ -954,6 +999,7 @@ class Items(Part):
             for name in ('duration', 'width', 'height', 'container', 'codecs'):
                 setattr(fresh, name, None)
             fresh.thumbnail = False
+            fresh.content_hash = content_hash or fresh.content_hash
             fresh.media_state, fresh.media_error = 'failed', reason[:100]
             self.store.catalog.touch(fresh)
             fresh.save()

@@ -782,11 +782,12 @@ def receive_upload(store, page):
         if upload is None:
             raise WebError('choose a file to upload')
         fields, stream, length = request.forms, upload.file, content_size(upload.file)
-        extension = os.path.splitext(upload.raw_filename or '')[1]
+        name = upload.raw_filename or ''
     else:
         fields, stream = request.query, request.environ['wsgi.input']
         length = int(request.environ.get('CONTENT_LENGTH') or 0)
-        extension = os.path.splitext(request.query.getunicode('filename') or '')[1]
+        name = request.query.getunicode('filename') or ''
+    extension = os.path.splitext(name)[1]
     if length <= 0:
         raise WebError('the file is empty')
     title = check_text(fields.getunicode('title') or '', 'title', MAX_TITLE) or 'untitled'
@@ -795,7 +796,7 @@ def receive_upload(store, page):
     album = upload_album(store, user, fields.getunicode('new_album') or fields.getunicode('album'))
     return store.uploads.save_stream(stream, length, extension, title, tags, private=bool(fields.get('private')),
                                      owner_id=user.id, description=description, album=album,
-                                     principal=page.principal)
+                                     principal=page.principal, original_name=name or title)
 
 
 def content_size(fh):

@@ -17,7 +17,7 @@ def test_scan_indexes_recursively_in_place(node):
     node.media_file('holiday/2024/beach.mp4')
     node.media_file('music/song.mp3', b'ID3\x03' + b'\x00' * 100)
     before = files_in(node.media_dir)
-    assert node.store.scanner.scan() == {'seen': 2, 'added': 2, 'changed': 0, 'removed': 0}
+    assert node.store.scanner.scan() == {'seen': 2, 'added': 2, 'changed': 0, 'removed': 0, 'moved': 0}
     assert files_in(node.media_dir) == before        # nothing copied, nothing moved
     paths = {i.path: i.mime for i in node.node.database.Item.select()}
     assert paths == {'holiday/2024/beach.mp4': 'video/mp4', 'music/song.mp3': 'audio/mpeg'}
@@ -31,10 +31,10 @@ def test_rescan_sees_changed_and_vanished_files_and_keeps_ids(node):
     with open(keep, 'ab') as fh:
         fh.write(b'longer now')
     os.unlink(gone)
-    assert node.store.scanner.scan() == {'seen': 1, 'added': 0, 'changed': 1, 'removed': 1}
+    assert node.store.scanner.scan() == {'seen': 1, 'added': 0, 'changed': 1, 'removed': 1, 'moved': 0}
     item = node.node.database.Item.get()
     assert (item.id, item.size) == (ids['a.mp4'], os.path.getsize(keep))
-    assert node.store.scanner.scan() == {'seen': 1, 'added': 0, 'changed': 0, 'removed': 0}
+    assert node.store.scanner.scan() == {'seen': 1, 'added': 0, 'changed': 0, 'removed': 0, 'moved': 0}
 
 
 def test_scan_ignores_hidden_and_temporary_files(node):
@@ -121,7 +121,7 @@ def test_scan_skips_a_new_file_that_an_upload_recorded_meanwhile(node):
     """scan lists new files, then writes: an upload recorded in between must not become a duplicate
     (the path is unique: this was an IntegrityError that stopped the scan)."""
     item = node.store.uploads.save_stream(io.BytesIO(b'\xff\xd8\xff' + b'x' * 100), 103, '.jpg', 'Raced')
-    summary = {'seen': 1, 'added': 0, 'changed': 0, 'removed': 0}
+    summary = {'seen': 1, 'added': 0, 'changed': 0, 'removed': 0, 'moved': 0}
     node.store.scanner.apply_scan([(item.path, os.stat(node.store.full_path(item.path)), None)], summary)
     assert summary['added'] == 0
     assert [i.id for i in node.node.database.Item.select()] == [item.id]

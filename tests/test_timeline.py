@@ -86,6 +86,9 @@ def test_watch_pages_and_cards_show_the_date_taken(tmp_path):
     node = NodeFixture(tmp_path)
     item = photo(node, 'beach.jpg', '2024-07-14T10:15:00Z')
     plain = node.add('plain.mp4')
+    assert plain.taken_source == 'mtime'        # a file that says nothing is dated by its modification time
+    Item = node.node.database.Item
+    Item.update(taken=None, taken_source=None).where(Item.id == plain.id).execute()    # as a peer's undated item
     admin = node.sign_in('root', admin=True)
     assert 'taken <time datetime="2024-07-14T10:15:00Z">14 Jul 2024</time>' in admin.get('/watch/' + item.id).text
     assert 'taken' not in admin.get('/watch/' + plain.id).text.split('class="meta"')[1].split('</p>')[0]
