@@ -7,10 +7,11 @@ A file moved or renamed inside the media folder, or a whole folder renamed, keep
 views, tags, hand-made albums): before a vanished file is forgotten and a new one indexed, the two are
 matched by size, modification time to the nanosecond and content hash (SHA-256). Files up to
 HASH_AT_CREATE bytes are hashed when they are recorded and the rest by the media worker in the background,
-so a first scan reads only the files' first bytes. A scan reads a new file whole only when it may be a
-vanished one moved: same size and time, and the pair is ambiguous, renamed, or small enough to check
-cheaply. A single pair with the same size, time and name whose old hash is unknown, or that is too large to
-read cheaply, is taken as one file (a renamed folder of videos costs no reading).
+so a first scan reads only the first bytes of large files. A scan reads a new file whole only when
+it may be a vanished one moved (same size and time) and the hashes must decide. A single vanished file and
+a single new one of the same size and time are taken as one file without reading when the old hash is not
+known yet (the worker had not reached it), or when the file kept its name and is larger than HASH_AT_CREATE
+(a renamed folder of videos costs no reading); several of them are paired by hash only.
 """
 import logging
 import os

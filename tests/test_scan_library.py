@@ -313,3 +313,19 @@ def test_copy_of_a_folder_is_new_items_not_moves(node):
     summary = node.store.scanner.scan()
     assert (summary['moved'], summary['added']) == (0, 1)
     assert set(folder_albums(node)) == {'A', 'B'}
+
+
+def test_a_key_allowed_a_folder_album_loses_a_file_moved_out_of_it(node):
+    clip(node, 'Shared/a.mp4', 1)
+    clip(node, 'Shared/b.mp4', 2)
+    node.store.scanner.scan()
+    ids = ids_by_path(node)
+    key = node.key('grandma', ['album:Shared'])
+    first = node.client.get('/api/v1/catalog', headers=key).json
+    assert sorted(item['id'] for item in first['items']) == sorted(ids.values())
+    os.makedirs(os.path.join(node.media_dir, 'Private'))
+    os.rename(os.path.join(node.media_dir, 'Shared/b.mp4'), os.path.join(node.media_dir, 'Private/b.mp4'))
+    node.store.scanner.scan()
+    after = node.client.get('/api/v1/catalog', params={'since': first['cursor']}, headers=key).json
+    assert after['removed'] == [ids['Shared/b.mp4']]
+    node.client.get('/api/v1/content/' + ids['Shared/b.mp4'], headers=key, status=404)

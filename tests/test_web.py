@@ -742,6 +742,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/admin/keys', {'name': 'evil', 'rules': '*', 'manage': '1'}, None, None),
         ('/admin/keys', {'action': 'revoke', 'name': 'peer'}, None, None),
         ('/admin/peers', {'name': 'nobody'}, None, None),
+        ('/admin/library', {}, None, None),
     ]
     before = snapshot(node)
     for url, body, files, headers in cases:
@@ -806,7 +807,7 @@ def test_every_admin_route_refuses_a_member(node):
     token = csrf_for(member)
     before = snapshot(node)
     admin_routes = [r for r in node.app.routes if r.rule.startswith('/admin/')]
-    assert len(admin_routes) == 8 and all(r.config.get('admin') for r in admin_routes)
+    assert len(admin_routes) == 10 and all(r.config.get('admin') for r in admin_routes)
     for route in admin_routes:
         body = {'csrf': token} if route.method == 'POST' else None
         response = member.request(route.rule, method=route.method, POST=body, expect_errors=True)
