@@ -355,10 +355,25 @@ class Catalog(Part):
         return found
 
 
+class AlbumSummary:
+    """What a person sees of an album in a list: only its items they may see are counted, dated and
+    offered as its cover."""
+
+    def __init__(self, album, count=0, first=None, last=None, cover=None):
+        self.album, self.count, self.first, self.last, self.cover = album, count, first, last, cover
+
+    @property
+    def dates(self):
+        """The album's span of days as shown ('2024-07-14', '2024-07-14 – 2024-08-02'), '' when empty."""
+        first, last = (self.first or '')[:10], (self.last or '')[:10]
+        return first if first == last else '%s – %s' % (first, last)
+
+
 class Albums(Part):
     """Albums: folders of the media folder, music albums and hand-made ones, each a named, ordered set of
     one origin's items. Membership decides visibility as tags do (rules `album:NAME`), so every change of
-    it touches the items it changes with their new state logged (Catalog.touch)."""
+    it touches the items it changes with their new state logged (Catalog.touch), and rewrites their
+    search rows (album names are searched)."""
 
     def get(self, album_id):
         if not isinstance(album_id, str) or not ITEM_ID.match(album_id):
@@ -394,6 +409,7 @@ class Albums(Part):
         """Add local items to the end of `album` (those already in it stay where they are); returns how
         many joined. Each joining item is touched with its new state, so catalogs follow."""
         AlbumItem, Item = self.database.AlbumItem, self.database.Item
+        self.check_local(album)
         with self.db.atomic():
             present = {row.item_id for row in AlbumItem.select(AlbumItem.item).where(AlbumItem.album == album.id)}
             wanted = [i for i in dict.fromkeys(item_ids) if i not in present]
@@ -404,47 +420,147 @@ class Albums(Part):
                 AlbumItem.create(album=album.id, item=item_id, position=last + offset)
             self.touch_items(items[i] for i in joining)
             self.touch_album(album)
+            self.reindex(joining)
         return len(joining)
 
     def remove_items(self, album, item_ids):
-        """Take items out of `album`; returns how many left it."""
+        """Take items out of `album` (never out of the store); returns how many left it."""
         AlbumItem, Item = self.database.AlbumItem, self.database.Item
+        self.check_local(album)
         with self.db.atomic():
             leaving = [row.item_id for row in AlbumItem.select(AlbumItem.item).where(
                 (AlbumItem.album == album.id) & AlbumItem.item.in_(list(item_ids)))]
             AlbumItem.delete().where((AlbumItem.album == album.id) & AlbumItem.item.in_(leaving)).execute()
+            if album.cover_id in leaving:
+                album.cover = None
             self.touch_items(Item.select().where(Item.id.in_(leaving)))
             self.touch_album(album)
+            self.reindex(leaving)
         return len(leaving)
 
     def rename(self, album, name):
         """A new name: its items' state is logged again, since rules name albums."""
+        self.check_local(album)
         with self.db.atomic():
             album.name = self.free_name(name, album)
             self.touch_album(album)
-            self.touch_items(self.items_query(album))
+            members = list(self.items_query(album))
+            self.touch_items(members)
+            self.reindex([item.id for item in members])
         return album
+
+    def describe(self, album, description):
+        """A new description (what the album page shows under its name)."""
+        self.check_local(album)
+        album.description = check_text(description, 'description', MAX_DESCRIPTION)
+        self.touch_album(album)
+        return album
+
+    def set_cover(self, album, item_id):
+        """Show `item_id`, one of the album's items, on the album's card; None: its first item again."""
+        self.check_local(album)
+        if item_id is not None and not self.holds(album, item_id):
+            raise StoreError('that item is not in this album', 404)
+        album.cover = item_id
+        self.touch_album(album)
+        return album
+
+    def move(self, album, item_id, position):
+        """Put one item of a hand-made album at `position` (1 = first) of its order; the others keep
+        theirs. Folder and music albums are in date order and cannot be reordered."""
+        self.check_local(album)
+        if album.kind != 'made':
+            raise StoreError('only hand-made albums can be reordered; this one is in the order taken')
+        order = [item.id for item in self.items_query(album)]
+        if item_id not in order:
+            raise StoreError('that item is not in this album', 404)
+        order.remove(item_id)
+        order.insert(min(max(int(position), 1), len(order) + 1) - 1, item_id)
+        AlbumItem = self.database.AlbumItem
+        with self.db.atomic():
+            for number, member in enumerate(order, 1):
+                AlbumItem.update(position=number).where(
+                    (AlbumItem.album == album.id) & (AlbumItem.item == member)).execute()
+            self.touch_album(album)
 
     def delete(self, album):
         """Forget the album (never its items); they are touched, having left it."""
+        self.check_local(album)
         with self.db.atomic():
             members = list(self.items_query(album))
             album.delete_instance()
             self.touch_items(members)
+            self.reindex([item.id for item in members])
+
+    def holds(self, album, item_id):
+        AlbumItem = self.database.AlbumItem
+        return AlbumItem.select().where((AlbumItem.album == album.id) & (AlbumItem.item == item_id)).exists()
+
+    def check_local(self, album):
+        if album.origin != 'local':
+            raise StoreError('albums of %s are changed there' % album.origin, 403)
 
     def items_query(self, album):
-        """The album's items in its order (a hand-made album's positions; else by date taken)."""
+        """The album's items in its order: a hand-made album's positions, else by date taken (a peer's
+        albums have no positions: they come by date too)."""
         Item, AlbumItem = self.database.Item, self.database.AlbumItem
         query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(AlbumItem.album == album.id)
+        when = fn.COALESCE(Item.taken, Item.created)
         if album.kind == 'made':
-            return query.order_by(AlbumItem.position, Item.id)
-        return query.order_by(fn.COALESCE(Item.taken, Item.created), Item.id)
+            return query.order_by(AlbumItem.position, when, Item.id)
+        return query.order_by(when, Item.id)
+
+    def visible_items(self, principal, album):
+        """The album's items `principal` may see, in the album's order."""
+        database = self.database
+        return self.items_query(album).where(
+            auth.visible_filter(principal, database.Item, database.ItemTag, database.AlbumItem))
 
     def listing(self, origin=None):
-        """Every album (of one origin when given), by name."""
+        """Every album (of one origin when given): this node's first, then by origin and name."""
         Album = self.database.Album
         query = Album.select().order_by(Album.origin != 'local', Album.origin, Album.name)
         return list(query.where(Album.origin == origin) if origin else query)
+
+    def matching(self, text):
+        """The albums whose name has every word of `text` as the start of one of its words (as search
+        matches items), in listing order."""
+        words = [word.casefold() for word in re.findall(r'\w+', text or '')[:12]]
+        if not words:
+            return []
+        found = []
+        for album in self.listing():
+            own = [word.casefold() for word in re.findall(r'\w+', album.name)]
+            if all(any(mine.startswith(word) for mine in own) for word in words):
+                found.append(album)
+        return found
+
+    def summaries(self, principal, albums):
+        """[AlbumSummary] of `albums` as `principal` sees them: counts, dates and cover from the items
+        they may see only (an album of items they cannot see counts 0 and has no cover)."""
+        Item, AlbumItem = self.database.Item, self.database.AlbumItem
+        by_id = {album.id: AlbumSummary(album) for album in albums}
+        if not by_id:
+            return []
+        when = fn.COALESCE(Item.taken, Item.created)
+        rows = (Item.select(AlbumItem.album, fn.COUNT(Item.id), fn.MIN(when), fn.MAX(when))
+                .join(AlbumItem, on=(AlbumItem.item == Item.id))
+                .where(AlbumItem.album.in_(list(by_id)) & auth.visible_filter(
+                    principal, Item, self.database.ItemTag, AlbumItem))
+                .group_by(AlbumItem.album).tuples())
+        for album_id, count, first, last in rows:
+            by_id[album_id].count, by_id[album_id].first, by_id[album_id].last = count, first, last
+        self.find_covers(principal, [s for s in by_id.values() if s.count])
+        return [by_id[album.id] for album in albums]
+
+    def find_covers(self, principal, summaries):
+        """Each album's chosen cover when `principal` may see it, else its first item they may see."""
+        chosen = [s.album.cover_id for s in summaries if s.album.cover_id]
+        visible = {item.id: item for item in self.store.items.visible_query(principal)
+                   .where(self.database.Item.id.in_(chosen))} if chosen else {}
+        for summary in summaries:
+            summary.cover = visible.get(summary.album.cover_id) or \
+                self.visible_items(principal, summary.album).limit(1).first()
 
     def touch_items(self, items):
         for item in items:
@@ -454,6 +570,13 @@ class Albums(Part):
     def touch_album(self, album):
         album.updated = now_iso()
         album.save()
+
+    def reindex(self, item_ids, chunk=500):
+        """Rewrite the search rows of items whose albums changed (their names are searched)."""
+        item_ids = list(item_ids)
+        for start in range(0, len(item_ids), chunk):
+            part = item_ids[start:start + chunk]
+            self.store.search.index_many(','.join('?' * len(part)), part)
 
     def names_of(self, item_id):
         return self.names_for([item_id])[item_id]
