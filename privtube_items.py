@@ -23,7 +23,7 @@ MAX_CURSOR = 200            # a catalog cursor as a peer sends it
 MAX_COMMENT_ID = 64
 LIMITS = {'title': MAX_TITLE, 'description': MAX_DESCRIPTION, 'comment': MAX_COMMENT, 'author': MAX_AUTHOR,
           'viewer': MAX_VIEWER, 'tag': auth.MAX_TAG, 'tags': auth.MAX_TAGS, 'name': auth.MAX_NAME,
-          'password': auth.MAX_PASSWORD, 'password_min': auth.MIN_PASSWORD}
+          'password': auth.MAX_PASSWORD, 'password_min': auth.MIN_PASSWORD, 'album': auth.MAX_ALBUM}
 
 # --- dates: every time the node stores or sends is ISO 8601 UTC in whole seconds; pages show minutes --
 

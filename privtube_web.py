@@ -351,7 +351,8 @@ def session_token(cookie_header):
 
 def make_web(node):
     """The web app as a Bottle app; the API is mounted on it by `make_app`."""
-    import privtube_admin  # deferred: the admin pages' module imports this one
+    import privtube_admin  # deferred: the admin and album pages' modules import this one
+    import privtube_albums
     app = bottle.Bottle()
     web = Web(node)
     app.install(PagePlugin(web))
@@ -361,7 +362,7 @@ def make_web(node):
         return bottle.static_file(name, root=STATIC)
 
     for register in (register_setup, register_sign_in, register_browse, register_uploads, register_comments,
-                     privtube_admin.register):
+                     privtube_albums.register, privtube_admin.register):
         register(app, web)
     return app
 
@@ -473,6 +474,7 @@ def register_browse(app, web):
                                              offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         return page.render('search', origins=[node.name] + sorted(node.registry.peers()), kinds=media.MEDIA_KINDS,
                            sorts=SORTS, results=cards(results), more=more,
+                           albums=matching_albums(store, page.principal, q, number),
                            newest_instead=bool(q and sort == 'relevance' and results and not ranked), **asked)
 
     @app.get('/watch/<item_id>')
@@ -591,6 +593,21 @@ def search_form(query):
 def cards(items):
     """[(item, kind)] for a list of cards: the kind names the card's icon and label."""
     return [(item, media.media_kind(item.mime)) for item in items]
+
+
+def album_cards(summaries):
+    """[(summary, kind)] for a list of album cards: the kind of the cover names its icon when it has no
+    thumbnail."""
+    return [(summary, media.media_kind(summary.cover.mime) if summary.cover else 'other') for summary in summaries]
+
+
+def matching_albums(store, principal, q, number):
+    """The albums named by the words of a search, with items `principal` may see: the first page of
+    results shows them above the items."""
+    if not q or number > 1:
+        return []
+    return album_cards([summary for summary in store.albums.summaries(principal, store.albums.matching(q))
+                        if summary.count])
 
 
 def item_comments(node, item, user):

@@ -13,6 +13,7 @@
   % if user:
   <form class="find" action="/search" method="get"><input type="search" name="q" placeholder="Search" aria-label="Search"></form>
   <nav>
+    <a href="/albums">Albums</a>
     <a href="/upload">Upload</a>
     % if user.is_admin:
     <a href="/admin/users">Admin</a>
