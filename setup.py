@@ -5,9 +5,9 @@ setup(
     version='0.1.0',
     description='A private media network for a few trusted homes, on small hardware.',
     py_modules=['privtube', 'privtube_admin', 'privtube_albums', 'privtube_api', 'privtube_app', 'privtube_auth',
-                'privtube_config', 'privtube_db', 'privtube_gateway', 'privtube_items', 'privtube_media', 'privtube_peer',
-                'privtube_probe', 'privtube_registry', 'privtube_remote', 'privtube_scan', 'privtube_search',
-                'privtube_store', 'privtube_web'],
+                'privtube_config', 'privtube_db', 'privtube_gateway', 'privtube_items', 'privtube_media',
+                'privtube_peer', 'privtube_probe', 'privtube_registry', 'privtube_remote', 'privtube_scan',
+                'privtube_search', 'privtube_store', 'privtube_web'],
     # templates sit beside the modules, where privtube_web.VIEWS finds them
     packages=['views'],
     package_data={'views': ['*.tpl', 'static/*']},

@@ -400,7 +400,8 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     make_user(node, 'ann')
     item = node.add('clip.mp4', tags=['family'], title='Clip')
     comment = node.store.comments.add(item, 'ann', 'hello')
-    values = {'item_id': item.id, 'comment_id': comment['id']}
+    album = node.store.albums.create('Trip', item_ids=[item.id])
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'change': 'rename'}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
     assert {rule for rule in open_rules if not rule.startswith('/static/')} == ANONYMOUS_RULES
@@ -433,6 +434,7 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     assert node.store.items.get(item.id).views == 0
     assert len(node.store.comments.json(item)) == 1
     assert node.store.items.get(item.id) is not None
+    assert node.store.albums.get(album.id).name == 'Trip'
 
 
 def test_only_reviewed_routes_may_be_anonymous(node):
