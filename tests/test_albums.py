@@ -279,3 +279,71 @@ def test_splitting_a_rules_field_keeps_album_names_with_spaces():
     assert auth.split_rules('bogus album:x') == ['bogus', 'album:x']
     with pytest.raises(auth.AuthError):
         auth.parse_rules(auth.split_rules('bogus album:x'))
+
+
+# --- two linked nodes --------------------------------------------------------------------------------
+
+def linked(network, rules):
+    """alice (a summer trip album of two items, one more item outside it) read by bob under `rules`."""
+    from test_network import link
+    alice, bob = network.make('alice'), network.make('bob')
+    beach, boat = alice.add('beach.mp4', title='Beach'), alice.add('boat.mp4', title='Boat')
+    alice.add('office.mp4', title='Office')
+    album = alice.store.albums.create('2024 Summer trip', item_ids=[boat.id, beach.id])
+    Item = alice.store.database.Item
+    for item, day in ((beach, 14), (boat, 15)):
+        Item.update(taken='2024-07-%dT10:00:00Z' % day).where(Item.id == item.id).execute()
+    link(network, alice, bob, rules)
+    assert bob.node.registry.sync('alice')[0]
+    return alice, bob, album, beach, boat
+
+
+def held_titles(node, origin='alice'):
+    Item = node.node.database.Item
+    return sorted(item.title for item in Item.select().where(Item.origin == origin))
+
+
+def test_a_key_rule_naming_an_album_shares_its_items_and_follows_them_out(network):
+    alice, bob, album, beach, boat = linked(network, ['album:2024 Summer trip'])
+    assert held_titles(bob) == ['Beach', 'Boat']
+    ann = bob.sign_in('ann')
+    listing = ann.get('/albums')
+    assert '2024 Summer trip' in listing.text and 'from alice' in listing.text and '2 items' in listing.text
+    found = titles_in_grid(ann.get('/search', {'q': 'summer'}))
+    assert found[0] == '2024 Summer trip' and sorted(found[1:]) == ['Beach', 'Boat']
+    alice.store.albums.remove_items(album, [boat.id])
+    assert bob.node.registry.sync('alice')[0]
+    assert held_titles(bob) == ['Beach'] and '1 item ·' in ann.get('/albums').text
+    alice.store.albums.rename(album, 'Summer 2024')
+    assert bob.node.registry.sync('alice')[0]
+    assert held_titles(bob) == [] and 'Summer' not in ann.get('/albums').text
+
+
+def test_a_readers_group_rule_naming_a_peers_album_shows_only_its_items(network):
+    alice, bob, album, beach, boat = linked(network, ['*'])
+    bob.accounts.create_group('grandparents', ['album:2024 Summer trip'])
+    grandma = bob.sign_in('grandma', groups=['grandparents'])
+    assert sorted(titles_in_grid(grandma.get('/search', {'q': ''}))) == ['Beach', 'Boat']
+    peer_album = bob.store.albums.by_name('2024 Summer trip', origin='alice')
+    page = grandma.get('/albums/' + peer_album.id)
+    assert titles_in_grid(page) == ['Beach', 'Boat'] and 'An album from alice' in page.text    # by date taken
+    assert '/rename' not in page.text                           # a peer's album is changed at its origin
+    admin = bob.sign_in('root', admin=True)
+    assert '/rename' not in admin.get('/albums/' + peer_album.id).text
+    alice.store.albums.remove_items(album, [beach.id])
+    assert bob.node.registry.sync('alice')[0]
+    assert titles_in_grid(grandma.get('/albums/' + peer_album.id)) == ['Boat']
+    assert held_titles(bob) == ['Beach', 'Boat', 'Office']         # the key still shares everything
+
+
+def test_a_peer_that_sends_no_albums_has_none(network):
+    from test_hostile_peers import FakePeer, home_reading, item, page
+    old = FakePeer(page([item()]))                      # an older node: its items carry no "albums"
+    home = home_reading(network, old)
+    assert held_titles(home, 'evil') == ['Good item']
+    assert home.store.albums.listing('evil') == []
+    home.accounts.create_group('trip', ['album:Trip'])
+    assert titles_in_grid(home.sign_in('ann', groups=['trip']).get('/search', {'q': ''})) == []
+    old.catalog = page([item(albums=['Trip'])])
+    assert home.node.registry.sync('evil')[0]
+    assert [album.name for album in home.store.albums.listing('evil')] == ['Trip']
