@@ -31,10 +31,10 @@
 % if arrange:
 <h2>Arrange</h2>
 <table class="arrange">
-<tr><th>#</th><th>Item</th><th></th></tr>
+<tr><th>#</th><th>Item</th></tr>
 % for item, place, up, down in arrange:
-<tr><td>{{place}}</td><td>{{item.title}}{{' (cover)' if album.cover_id == item.id else ''}}</td>
-<td class="actions">
+<tr><td>{{place}}</td><td><strong>{{item.title}}</strong>{{' (cover)' if album.cover_id == item.id else ''}}
+<div class="actions">
   % if reorder:
   <form method="post" action="/albums/{{album.id}}/move" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
     <input type="hidden" name="item" value="{{item.id}}">
@@ -43,23 +43,23 @@
   % if up:
   <form method="post" action="/albums/{{album.id}}/move" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
     <input type="hidden" name="item" value="{{item.id}}"><input type="hidden" name="position" value="{{up}}">
-    <button type="submit" class="link" aria-label="Move {{item.title}} up">Up</button></form>
+    <button type="submit" class="link quiet" aria-label="Move {{item.title}} up">Up</button></form>
   % end
   % if down:
   <form method="post" action="/albums/{{album.id}}/move" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
     <input type="hidden" name="item" value="{{item.id}}"><input type="hidden" name="position" value="{{down}}">
-    <button type="submit" class="link" aria-label="Move {{item.title}} down">Down</button></form>
+    <button type="submit" class="link quiet" aria-label="Move {{item.title}} down">Down</button></form>
   % end
   % end
   % if album.cover_id != item.id:
   <form method="post" action="/albums/{{album.id}}/cover" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
-    <input type="hidden" name="item" value="{{item.id}}"><button type="submit" class="link">Make cover</button></form>
+    <input type="hidden" name="item" value="{{item.id}}"><button type="submit" class="link quiet">Make cover</button></form>
   % end
   % if album.kind == 'made':
   <form method="post" action="/albums/{{album.id}}/remove" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
     <input type="hidden" name="item" value="{{item.id}}"><button type="submit" class="link">Remove from album</button></form>
   % end
-</td></tr>
+</div></td></tr>
 % end
 </table>
 % end

@@ -7,6 +7,7 @@
     % else:
     <img class="thumb" src="/static/{{kind}}.svg" alt="">
     % end
+    <span class="kind">album</span>
     <span class="title">{{album.name}}</span>
     <span class="meta">{{summary.count}} item{{'' if summary.count == 1 else 's'}}{{' · ' + summary.dates if summary.count else ''}}{{'' if album.origin == 'local' else ' · from ' + album.origin}}</span>
   </a></li>
