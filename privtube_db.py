@@ -151,6 +151,8 @@ MIGRATIONS = {
                    coalesce((SELECT group_concat(album.name, ' ') FROM album_item JOIN album
                              ON album.id = album_item.album_id WHERE album_item.item_id = item.id), '')
             FROM item""",
+        # an album's first item it may show (its cover) without sorting every item of the album
+        "CREATE INDEX album_item_position ON album_item (album_id, position)",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -364,7 +364,8 @@ class AlbumSummary:
 
     @property
     def dates(self):
-        """The album's span of days as shown ('2024-07-14', '2024-07-14 – 2024-08-02'), '' when empty."""
+        """The album's span of days as shown ('2024-07-14', '2024-07-14 – 2024-08-02'), '' when empty
+        or not counted."""
         first, last = (self.first or '')[:10], (self.last or '')[:10]
         return first if first == last else '%s – %s' % (first, last)
 
@@ -505,10 +506,9 @@ class Albums(Part):
         albums have no positions: they come by date too)."""
         Item, AlbumItem = self.database.Item, self.database.AlbumItem
         query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(AlbumItem.album == album.id)
-        when = fn.COALESCE(Item.taken, Item.created)
-        if album.kind == 'made':
-            return query.order_by(AlbumItem.position, when, Item.id)
-        return query.order_by(when, Item.id)
+        if album.kind == 'made' and album.origin == 'local':
+            return query.order_by(AlbumItem.position, Item.id)
+        return query.order_by(fn.COALESCE(Item.taken, Item.created), Item.id)
 
     def visible_items(self, principal, album):
         """The album's items `principal` may see, in the album's order."""
@@ -524,34 +524,36 @@ class Albums(Part):
 
     def matching(self, text):
         """The albums whose name has every word of `text` as the start of one of its words (as search
-        matches items), in listing order."""
+        matches items): this node's first, those with every word whole before those with prefixes, then
+        by name. SQL narrows them to names holding each word; Python checks."""
         words = [word.casefold() for word in re.findall(r'\w+', text or '')[:12]]
         if not words:
             return []
+        Album = self.database.Album
+        query = Album.select().order_by(Album.origin != 'local', Album.origin, Album.name)
+        for word in words:
+            query = query.where(Album.name.contains(word))      # LIKE: case-blind for ASCII, a first sieve
         found = []
-        for album in self.listing():
+        for album in query:
             own = [word.casefold() for word in re.findall(r'\w+', album.name)]
             if all(any(mine.startswith(word) for mine in own) for word in words):
-                found.append(album)
-        return found
+                whole = all(word in own for word in words)
+                found.append((album.origin != 'local', not whole, len(found), album))
+        return [album for *_, album in sorted(found, key=lambda row: row[:3])]
 
-    def summaries(self, principal, albums):
-        """[AlbumSummary] of `albums` as `principal` sees them: counts, dates and cover from the items
-        they may see only (an album of items they cannot see counts 0 and has no cover)."""
-        Item, AlbumItem = self.database.Item, self.database.AlbumItem
-        by_id = {album.id: AlbumSummary(album) for album in albums}
-        if not by_id:
-            return []
-        when = fn.COALESCE(Item.taken, Item.created)
-        rows = (Item.select(AlbumItem.album, fn.COUNT(Item.id), fn.MIN(when), fn.MAX(when))
-                .join(AlbumItem, on=(AlbumItem.item == Item.id))
-                .where(AlbumItem.album.in_(list(by_id)) & auth.visible_filter(
-                    principal, Item, self.database.ItemTag, AlbumItem))
-                .group_by(AlbumItem.album).tuples())
-        for album_id, count, first, last in rows:
-            by_id[album_id].count, by_id[album_id].first, by_id[album_id].last = count, first, last
-        self.find_covers(principal, [s for s in by_id.values() if s.count])
-        return [by_id[album.id] for album in albums]
+    def previews(self, principal, albums, limit, examined=None):
+        """[AlbumSummary] with a cover and no count of the first `limit` of `albums` that have an item
+        `principal` may see, looking at no more than `examined` of them (for a search: to know that an
+        album holds nothing one may see, every item of it is read, so a word in many names of hidden
+        albums would cost a read of each)."""
+        found, albums = [], albums[:examined]
+        for start in range(0, len(albums), limit):
+            batch = [AlbumSummary(album, count=None) for album in albums[start:start + limit]]
+            self.find_covers(principal, batch)
+            found += [summary for summary in batch if summary.cover is not None]
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def find_covers(self, principal, summaries):
         """Each album's chosen cover when `principal` may see it, else its first item they may see."""
