@@ -541,6 +541,25 @@ class Albums(Part):
                 found.append((album.origin != 'local', not whole, len(found), album))
         return [album for *_, album in sorted(found, key=lambda row: row[:3])]
 
+    def summaries(self, principal, albums):
+        """[AlbumSummary] of `albums` as `principal` sees them: counts, dates and cover from the items
+        they may see only (an album of items they cannot see counts 0 and has no cover)."""
+        Item, AlbumItem = self.database.Item, self.database.AlbumItem
+        by_id = {album.id: AlbumSummary(album) for album in albums}
+        if not by_id:
+            return []
+        when = fn.COALESCE(Item.taken, Item.created)
+        rows = (Item.select(AlbumItem.album, fn.COUNT(Item.id), fn.MIN(when), fn.MAX(when))
+                .join(AlbumItem, on=(AlbumItem.item == Item.id))
+                .where(AlbumItem.album.in_(list(by_id)) & auth.visible_filter(
+                    principal, Item, self.database.ItemTag, AlbumItem))
+                .group_by(AlbumItem.album).tuples())
+        for album_id, count, first, last in rows:
+            by_id[album_id].count, by_id[album_id].first, by_id[album_id].last = count, first, last
+        self.find_covers(principal, [s for s in by_id.values() if s.count])
+        return [by_id[album.id] for album in albums]
+
+
     def previews(self, principal, albums, limit, examined=None):
         """[AlbumSummary] with a cover and no count of the first `limit` of `albums` that have an item
         `principal` may see, looking at no more than `examined` of them (for a search: to know that an

@@ -347,3 +347,12 @@ def test_a_peer_that_sends_no_albums_has_none(network):
     old.catalog = page([item(albums=['Trip'])])
     assert home.node.registry.sync('evil')[0]
     assert [album.name for album in home.store.albums.listing('evil')] == ['Trip']
+
+
+def test_album_names_match_searches_by_word_prefix_whole_words_first(node):
+    for name in ('Summertime', '2024 Summer trip', 'Winter', 'summer camp 2023'):
+        node.store.albums.create(name)
+    assert [a.name for a in node.store.albums.matching('summer')] == ['2024 Summer trip', 'summer camp 2023',
+                                                                       'Summertime']
+    assert [a.name for a in node.store.albums.matching('SUM tri')] == ['2024 Summer trip']
+    assert node.store.albums.matching('ummer') == [] and node.store.albums.matching('"*') == []
