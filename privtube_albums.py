@@ -104,9 +104,11 @@ def shown_albums(store, page, albums):
 
 
 def visible_album(store, page, album_id):
-    """The album if this person may see it (see shown_albums); else 404, whether it exists or not."""
+    """The album if this person may see it (as shown_albums decides: an item of it they may see, or theirs
+    to fill); else 404, whether it exists or not."""
     album = store.albums.get(album_id)
-    if album is None or not shown_albums(store, page, [album]):
+    if album is None or not (may_change_album(page.user, album) or
+                             store.albums.visible_items(page.principal, album).exists()):
         raise WebError('no such album', 404)
     return album
 

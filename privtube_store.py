@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
 
 from peewee import SQL, fn
@@ -99,6 +100,7 @@ class Store:
         self.scanner = Scanner(self)
         self.catalog = Catalog(self)
         self.albums = Albums(self)
+        self.album_stats = AlbumStats(database)
         self.search = SearchIndex(self)
 
     # --- files -----------------------------------------------------------------------------------
@@ -364,10 +366,88 @@ class AlbumSummary:
 
     @property
     def dates(self):
-        """The album's span of days as shown ('2024-07-14', '2024-07-14 – 2024-08-02'), '' when empty
-        or not counted."""
+        """The album's span of days as shown ('2024-07-14', '2024-07-14 – 2024-08-02'), '' when empty."""
         first, last = (self.first or '')[:10], (self.last or '')[:10]
         return first if first == last else '%s – %s' % (first, last)
+
+
+def visibility_of_states(principal):
+    """A function: may `principal` see an item in this state (AlbumStats)? Each state is decided once."""
+    decided = {}
+
+    def sees(state):
+        if state not in decided:
+            private, owner_id, origin, tags, albums = state
+            decided[state] = auth.can_see(principal, private, tags.split('\n') if tags else [], origin,
+                                          owner_id=owner_id, albums=albums.split('\n') if albums else [])
+        return decided[state]
+    return sees
+
+
+class AlbumStats:
+    """What every album holds, summed up per visibility state of its items (private, owner, origin, tags,
+    albums): a count, a span of dates and the first item in the album's order. A person's view of an album
+    is then one `can_see` per state, not a read of every item: the albums page of a large library read
+    100,000 items for each visit. The sums are made again when anything they depend on changed (`stamp`)."""
+
+    def __init__(self, database):
+        self.database, self.db = database, database.db
+        self.lock = threading.Lock()
+        self.cached = (None, {}, {})
+
+    STAMP = ('SELECT (SELECT max(seq) FROM item_state), (SELECT max(updated) FROM album), '
+             '(SELECT count(*) FROM album), (SELECT max(rowid) FROM item), (SELECT max(rowid) FROM album_item), '
+             "(SELECT group_concat(name || ' ' || coalesce(last_success, ''), ',') FROM peer)")
+
+    def stamp(self):
+        """Changes whenever an item's visibility, an album or a peer's listing may have changed: this node's
+        changes log an item state (Catalog.touch, log_removal), a peer's come with a sync that succeeded."""
+        return tuple(self.db.execute_sql(self.STAMP).fetchone())
+
+    def current(self):
+        """({album id: {state: [count, first date, last date, first order key, first item id]}},
+        {item id: state}), made again if the stamp moved."""
+        stamp = self.stamp()
+        with self.lock:
+            if self.cached[0] != stamp:
+                self.cached = (stamp,) + self.build()
+            return self.cached[1], self.cached[2]
+
+    def build(self):
+        execute = self.db.execute_sql
+        # tags in the index's order; an order that differed would only split a state in two
+        tags = dict(execute('SELECT item_id, group_concat(tag, char(10)) FROM item_tag GROUP BY item_id').fetchall())
+        album_names = dict(execute('SELECT id, name FROM album').fetchall())
+        made = {row[0] for row in execute("SELECT id FROM album WHERE kind = 'made' AND origin = 'local'")}
+        # from the items in their table's order: probing album_item by item is cheaper than item by id
+        rows = execute('SELECT album_item.album_id, album_item.position, item.id, item.private, item.owner_id, '
+                       'item.origin, coalesce(item.taken, item.created) FROM item CROSS JOIN album_item '
+                       'ON album_item.item_id = item.id').fetchall()
+        names = {}
+        for album_id, _, item_id, *_ in rows:
+            names.setdefault(item_id, []).append(album_names[album_id])
+        states, albums = {}, {}
+        for album_id, position, item_id, private, owner_id, origin, when in rows:
+            state = states.get(item_id)
+            if state is None:
+                state = states[item_id] = (bool(private), owner_id, origin, tags.get(item_id, ''),
+                                           '\n'.join(sorted(names[item_id])))
+            self.add(albums.setdefault(album_id, {}), state, (position, item_id) if album_id in made else
+                     (when, item_id), when)
+        return albums, states
+
+    @staticmethod
+    def add(sums, state, key, when):
+        """Count one item of an album in the sums of its state: [count, first date, last date, first order
+        key, first item id]."""
+        found = sums.get(state)
+        if found is None:
+            sums[state] = [1, when, when, key, key[1]]
+            return
+        found[0] += 1
+        found[1], found[2] = min(found[1], when), max(found[2], when)
+        if key < found[3]:
+            found[3], found[4] = key, key[1]
 
 
 class Albums(Part):
@@ -543,45 +623,28 @@ class Albums(Part):
 
     def summaries(self, principal, albums):
         """[AlbumSummary] of `albums` as `principal` sees them: counts, dates and cover from the items
-        they may see only (an album of items they cannot see counts 0 and has no cover)."""
-        Item, AlbumItem = self.database.Item, self.database.AlbumItem
-        by_id = {album.id: AlbumSummary(album) for album in albums}
-        if not by_id:
-            return []
-        when = fn.COALESCE(Item.taken, Item.created)
-        rows = (Item.select(AlbumItem.album, fn.COUNT(Item.id), fn.MIN(when), fn.MAX(when))
-                .join(AlbumItem, on=(AlbumItem.item == Item.id))
-                .where(AlbumItem.album.in_(list(by_id)) & auth.visible_filter(
-                    principal, Item, self.database.ItemTag, AlbumItem))
-                .group_by(AlbumItem.album).tuples())
-        for album_id, count, first, last in rows:
-            by_id[album_id].count, by_id[album_id].first, by_id[album_id].last = count, first, last
-        self.find_covers(principal, [s for s in by_id.values() if s.count])
-        return [by_id[album.id] for album in albums]
-
-
-    def previews(self, principal, albums, limit, examined=None):
-        """[AlbumSummary] with a cover and no count of the first `limit` of `albums` that have an item
-        `principal` may see, looking at no more than `examined` of them (for a search: to know that an
-        album holds nothing one may see, every item of it is read, so a word in many names of hidden
-        albums would cost a read of each)."""
-        found, albums = [], albums[:examined]
-        for start in range(0, len(albums), limit):
-            batch = [AlbumSummary(album, count=None) for album in albums[start:start + limit]]
-            self.find_covers(principal, batch)
-            found += [summary for summary in batch if summary.cover is not None]
-            if len(found) >= limit:
-                break
-        return found[:limit]
-
-    def find_covers(self, principal, summaries):
-        """Each album's chosen cover when `principal` may see it, else its first item they may see."""
-        chosen = [s.album.cover_id for s in summaries if s.album.cover_id]
-        visible = {item.id: item for item in self.store.items.visible_query(principal)
-                   .where(self.database.Item.id.in_(chosen))} if chosen else {}
+        they may see only (an album of items they cannot see counts 0 and has no cover). The cover is the
+        album's chosen one when they may see it, else the first item they may see in the album's order."""
+        sums, states = self.store.album_stats.current()
+        sees = visibility_of_states(principal)
+        summaries, covers = [], {}
+        for album in albums:
+            summary, first = AlbumSummary(album), None
+            for state, (count, earliest, latest, key, item_id) in sums.get(album.id, {}).items():
+                if sees(state):
+                    summary.count += count
+                    summary.first = min(summary.first or earliest, earliest)
+                    summary.last = max(summary.last or latest, latest)
+                    first = min(first or (key, item_id), (key, item_id))
+            chosen = album.cover_id if album.cover_id in states and sees(states[album.cover_id]) else None
+            covers[album.id] = chosen or (first[1] if first else None)
+            summaries.append(summary)
+        Item = self.database.Item
+        wanted = [item_id for item_id in covers.values() if item_id]
+        items = {item.id: item for item in Item.select().where(Item.id.in_(wanted))} if wanted else {}
         for summary in summaries:
-            summary.cover = visible.get(summary.album.cover_id) or \
-                self.visible_items(principal, summary.album).limit(1).first()
+            summary.cover = items.get(covers[summary.album.id])
+        return summaries
 
     def touch_items(self, items):
         for item in items:

@@ -41,7 +41,7 @@ LOGIN_COOKIE = 'privtube_login'      # the sign-in form's pre-session token
 SESSION_IDLE = 30 * 24 * 3600
 SESSION_TOUCH = 600
 PAGE_SIZE = 24
-SEARCH_ALBUMS = 6       # albums shown above a search's items, of the first SEARCH_ALBUMS + 2 matching names
+SEARCH_ALBUMS = 6       # albums shown above a search's items
 ANONYMOUS = {'/login', '/setup', '/healthz'}   # the reviewed routes open without a session
 SAFE_METHODS = ('GET', 'HEAD')                  # every other method changes state: it needs the CSRF token
 SORTS = (('relevance', 'best match'), ('newest', 'newest'), ('views', 'most viewed'))   # search's orders
@@ -603,12 +603,12 @@ def album_cards(summaries):
 
 
 def matching_albums(store, principal, q, number):
-    """The first SEARCH_ALBUMS albums named by the words of a search that have items `principal` may see,
-    with their covers: the first page of results shows them above the items."""
+    """The first SEARCH_ALBUMS albums named by the words of a search that have items `principal` may see:
+    the first page of results shows them above the items."""
     if not q or number > 1:
         return []
-    return album_cards(store.albums.previews(principal, store.albums.matching(q), SEARCH_ALBUMS,
-                                             examined=SEARCH_ALBUMS + 2))
+    shown = [summary for summary in store.albums.summaries(principal, store.albums.matching(q)) if summary.count]
+    return album_cards(shown[:SEARCH_ALBUMS])
 
 
 def item_comments(node, item, user):

@@ -356,3 +356,21 @@ def test_album_names_match_searches_by_word_prefix_whole_words_first(node):
                                                                        'Summertime']
     assert [a.name for a in node.store.albums.matching('SUM tri')] == ['2024 Summer trip']
     assert node.store.albums.matching('ummer') == [] and node.store.albums.matching('"*') == []
+
+
+def test_the_albums_page_follows_changes_of_what_a_person_may_see(family):
+    """The albums page sums albums up from a cache of their items' states: every change of visibility,
+    membership or name shows at once."""
+    node = family
+    first, second = owned(node, 'a.jpg', node.mum_user), owned(node, 'b.jpg', node.mum_user)
+    album = node.store.albums.create('2024 Summer trip', item_ids=[first.id, second.id])
+    assert '2 items' in node.grandma.get('/albums').text
+    node.store.items.edit(node.store.items.get(second.id), private=True)
+    assert '1 item ·' in node.grandma.get('/albums').text
+    node.store.albums.remove_items(album, [first.id])
+    assert album.id not in node.grandma.get('/albums').text
+    node.grandma.get('/albums/' + album.id, status=404)
+    node.store.albums.add_items(album, [first.id])
+    assert '1 item ·' in node.grandma.get('/albums').text
+    node.store.albums.rename(album, 'Elsewhere')
+    assert album.id not in node.grandma.get('/albums').text and album.id in node.mum.get('/albums').text

@@ -9,11 +9,7 @@
     % end
     <span class="kind">album</span>
     <span class="title">{{album.name}}</span>
-    % if summary.count is not None:
     <span class="meta">{{summary.count}} item{{'' if summary.count == 1 else 's'}}{{' · ' + summary.dates if summary.count else ''}}{{'' if album.origin == 'local' else ' · from ' + album.origin}}</span>
-    % elif album.origin != 'local':
-    <span class="meta">from {{album.origin}}</span>
-    % end
   </a></li>
 % end
 </ul>
