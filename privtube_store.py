@@ -394,15 +394,21 @@ class AlbumStats:
         self.database, self.db = database, database.db
         self.lock = threading.Lock()
         self.cached = (None, {}, {})
+        self.generation = 0
 
     STAMP = ('SELECT (SELECT max(seq) FROM item_state), (SELECT max(updated) FROM album), '
              '(SELECT count(*) FROM album), (SELECT max(rowid) FROM item), (SELECT max(rowid) FROM album_item), '
-             "(SELECT group_concat(name || ' ' || coalesce(last_success, ''), ',') FROM peer)")
+             "(SELECT group_concat(name || ' ' || status || ' ' || coalesce(last_success, '') || ' ' || "
+             "coalesce(last_attempt, '') || ' ' || item_count, ',') FROM peer)")
 
     def stamp(self):
         """Changes whenever an item's visibility, an album or a peer's listing may have changed: this node's
-        changes log an item state (Catalog.touch, log_removal), a peer's come with a sync that succeeded."""
-        return tuple(self.db.execute_sql(self.STAMP).fetchone())
+        changes log an item state (Catalog.touch, log_removal) or touch the album (`changed`: covers and
+        order, which a second's `updated` may not tell apart), a peer's come with a sync."""
+        return tuple(self.db.execute_sql(self.STAMP).fetchone()) + (self.generation,)
+
+    def changed(self):
+        self.generation += 1
 
     def current(self):
         """({album id: {state: [count, first date, last date, first order key, first item id]}},
@@ -563,6 +569,7 @@ class Albums(Part):
                 AlbumItem.update(position=number).where(
                     (AlbumItem.album == album.id) & (AlbumItem.item == member)).execute()
             self.touch_album(album)
+        self.store.album_stats.changed()        # again once committed: a sum made meanwhile read the old order
 
     def delete(self, album):
         """Forget the album (never its items); they are touched, having left it."""
@@ -654,6 +661,7 @@ class Albums(Part):
     def touch_album(self, album):
         album.updated = now_iso()
         album.save()
+        self.store.album_stats.changed()
 
     def reindex(self, item_ids, chunk=500):
         """Rewrite the search rows of items whose albums changed (their names are searched)."""

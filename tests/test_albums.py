@@ -374,3 +374,16 @@ def test_the_albums_page_follows_changes_of_what_a_person_may_see(family):
     assert '1 item ·' in node.grandma.get('/albums').text
     node.store.albums.rename(album, 'Elsewhere')
     assert album.id not in node.grandma.get('/albums').text and album.id in node.mum.get('/albums').text
+
+
+def test_a_new_cover_and_order_show_on_the_albums_page_within_the_same_second(family):
+    node = family
+    items = [owned(node, '%d.jpg' % n, node.mum_user) for n in range(3)]
+    Item = node.store.database.Item
+    Item.update(thumbnail=True).where(Item.id.in_([i.id for i in items])).execute()
+    album = node.store.albums.create('Trip', item_ids=[i.id for i in items])
+    assert '/thumb/%s' % items[0].id in node.mum.get('/albums').text
+    node.store.albums.move(album, items[2].id, 1)
+    assert '/thumb/%s' % items[2].id in node.mum.get('/albums').text
+    node.store.albums.set_cover(album, items[1].id)
+    assert '/thumb/%s' % items[1].id in node.mum.get('/albums').text
