@@ -154,6 +154,12 @@ def test_the_albums_page_lists_only_albums_with_items_the_person_may_see(family)
     assert '3 items · 2024-07-14 – 2024-07-16' in grandma.text          # the private one is not counted
     node.grandma.get('/albums/' + secret.id, status=404)
     node.grandma.get('/albums/' + 'x' * 22, status=404)                  # the same answer as unknown
+    token = csrf_of(node.grandma.get('/account'))
+    for change in ('rename', 'remove', 'delete'):                         # changes say no more than pages
+        node.grandma.post('/albums/%s/%s' % (secret.id, change), {'csrf': token, 'name': 'x', 'item': hidden.id},
+                          status=404)
+    node.grandma.get('/albums/%s/delete' % secret.id, status=404)
+    assert node.store.albums.get(secret.id).name == 'Secret'
     assert '4 items' in node.mum.get('/albums').text and 'Secret' in node.mum.get('/albums').text
 
 
