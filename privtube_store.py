@@ -632,6 +632,8 @@ class Albums(Part):
         """[AlbumSummary] of `albums` as `principal` sees them: counts, dates and cover from the items
         they may see only (an album of items they cannot see counts 0 and has no cover). The cover is the
         album's chosen one when they may see it, else the first item they may see in the album's order."""
+        if not albums:
+            return []
         sums, states = self.store.album_stats.current()
         sees = visibility_of_states(principal)
         summaries, covers = [], {}
