@@ -393,3 +393,52 @@ def test_a_new_cover_and_order_show_on_the_albums_page_within_the_same_second(fa
     assert '/thumb/%s' % items[2].id in node.mum.get('/albums').text
     node.store.albums.set_cover(album, items[1].id)
     assert '/thumb/%s' % items[1].id in node.mum.get('/albums').text
+
+
+@pytest.mark.slow
+def test_two_real_homes_share_an_album_over_sockets(tmp_path):
+    """alice shares one album with bob by a key rule; bob's grandma sees it through a group rule; an item
+    taken out of it at alice leaves bob at the next sync. Real `serve` processes on loopback ports."""
+    from test_network_sockets import DATA, Home
+    alice, bob = Home(tmp_path, 'alice'), Home(tmp_path, 'bob')
+    try:
+        ids = []
+        for name in ('beach', 'boat', 'office'):
+            (alice.folder / 'media' / (name + '.mp4')).write_bytes(DATA[:4096] + name.encode())
+            ids.append(alice.cli('content', 'add', str(alice.folder / 'media' / (name + '.mp4')), '--title',
+                                 name.title()).stdout.strip())
+        alice.cli('album', 'add', 'Summer trip', ids[0], ids[1])
+        key = alice.cli('key', 'create', 'bob', '--allow', 'album:Summer trip').stdout.strip()
+        bob.cli('peer', 'add', 'alice', alice.base, '--key', key)
+        bob.cli('group', 'add', 'grandparents', '--allow', 'album:Summer trip')
+        bob.cli('user', 'add', 'grandma', '--group', 'grandparents', '--password-stdin', stdin='password-123\n')
+        alice.start()
+        bob.start()
+        assert bob.cli('sync', 'alice').returncode == 0
+        grandma = requests_session(bob, 'grandma')
+        listing = grandma.get(bob.base + '/albums', timeout=10).text
+        assert 'Summer trip' in listing and 'from alice' in listing and '2 items' in listing
+        found = grandma.get(bob.base + '/search', params={'q': 'summer'}, timeout=10).text
+        assert sorted(titles_in_text(found)[1:]) == ['Beach', 'Boat']
+        alice.cli('album', 'remove', 'Summer trip', ids[1])
+        bob.cli('sync', 'alice')
+        listing = grandma.get(bob.base + '/albums', timeout=10).text
+        assert '1 item ·' in listing
+        assert titles_in_text(grandma.get(bob.base + '/search', params={'q': 'summer'}, timeout=10).text) == [
+            'Summer trip', 'Beach']
+    finally:
+        alice.stop()
+        bob.stop()
+
+
+def requests_session(home, user, password='password-123'):
+    import requests
+    from conftest import login_token
+    session = requests.Session()
+    token = login_token(session.get(home.base + '/login', timeout=10).text)
+    session.post(home.base + '/login', data={'username': user, 'password': password, 'csrf': token}, timeout=10)
+    return session
+
+
+def titles_in_text(text):
+    return re.findall(r'<span class="title">([^<]*)</span>', text)
