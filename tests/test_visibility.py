@@ -1,5 +1,6 @@
 """The SQL form of the visibility decision (`visible_filter`) agrees with `can_see` on random items, their
-tags and their albums (joined, then an album renamed or deleted)."""
+tags and their albums (joined, then an album renamed or deleted); and so do the albums' counts made from
+the sums of their items' states."""
 import tempfile
 
 from conftest import NodeFixture
@@ -52,5 +53,9 @@ def test_sql_filter_equals_can_see(specs, caller, change):
         by_python = {i.id for i in fixture.node.database.Item.select()
                      if auth.can_see(principal, i.private, fixture.store.items.tags_of(i.id), owner_id=i.owner_id,
                                      albums=fixture.store.albums.names_of(i.id))}
+        albums = fixture.store.albums.listing()
+        summed = [summary.count for summary in fixture.store.albums.summaries(principal, albums)]
+        counted = [fixture.store.albums.visible_items(principal, album).count() for album in albums]
         fixture.close()
     assert by_sql == by_python
+    assert summed == counted        # the albums' sums per state (AlbumStats) decide as the SQL filter does
