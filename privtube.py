@@ -47,7 +47,8 @@ def build_parser():
     for name, help_text, add_actions in (
             ('user', 'local accounts', add_user_commands), ('group', 'local groups', add_group_commands),
             ('key', 'keys for peers and scripts', add_key_commands), ('content', 'local items', add_content_commands),
-            ('peer', 'peer nodes this node reads from', add_peer_commands)):
+            ('peer', 'peer nodes this node reads from', add_peer_commands),
+            ('album', "hand-made albums of this node's items", add_album_commands)):
         add_actions(commands.add_parser(name, help=help_text).add_subparsers(
             dest='action', metavar='ACTION', required=True, parser_class=Parser))
     p = commands.add_parser('sync', help='sync the registry from all peers (or one) now')
@@ -120,6 +121,13 @@ def add_content_commands(sub):
     action(sub, 'rm', cmd_content_rm, arg('id'))
     action(sub, 'tag', cmd_content_tag, IDS, arg('--add', nargs='+', default=[], metavar='TAG'),
            arg('--remove', nargs='+', default=[], metavar='TAG'))
+
+
+def add_album_commands(sub):
+    action(sub, 'list', cmd_album_list)
+    action(sub, 'add', cmd_album_add, NAME, arg('ids', nargs='+', metavar='ID'))
+    action(sub, 'remove', cmd_album_remove, NAME, arg('ids', nargs='+', metavar='ID'))
+    action(sub, 'rm', cmd_album_rm, NAME)
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -343,6 +351,49 @@ def cmd_content_rm(args):
     return 0
 
 
+def cmd_album_list(args):
+    store = open_node(args).store
+    for album in store.albums.listing('local'):
+        print('%s\t%s\t%d\t%s' % (album.name, album.kind, store.albums.items_query(album).count(), album.id))
+    return 0
+
+
+def cmd_album_add(args):
+    """Add items to a hand-made album, made first when there is none of that name; stdout = its id."""
+    store = open_node(args).store
+    items = local_items(store, args.ids)
+    album = store.albums.by_name(args.name)
+    if album is None:
+        album = store.albums.create(args.name)
+        print('album %s created' % album.name, file=sys.stderr)
+    hand_made(album)
+    added = store.albums.add_items(album, [item.id for item in items])
+    print('%d item%s added to album %s' % (added, plural(added), album.name), file=sys.stderr)
+    print(album.id)
+    return 0
+
+
+def cmd_album_remove(args):
+    store = open_node(args).store
+    items, album = local_items(store, args.ids), hand_made(local_album(store, args.name))
+    removed = store.albums.remove_items(album, [item.id for item in items])
+    print('%d item%s removed from album %s (they stay in the library)' % (removed, plural(removed), album.name),
+          file=sys.stderr)
+    return 0
+
+
+def cmd_album_rm(args):
+    store = open_node(args).store
+    album = local_album(store, args.name)
+    count = store.albums.items_query(album).count()
+    store.albums.delete(album)
+    print('album %s removed; its %d item%s stay in the library' % (album.name, count, plural(count)),
+          file=sys.stderr)
+    if album.kind == 'folder':
+        print('a folder album comes back at the next scan while its folder exists', file=sys.stderr)
+    return 0
+
+
 def cmd_backup(args):
     node = open_node(args)
     dest = os.path.abspath(args.dest)
@@ -386,6 +437,33 @@ def local_item(store, item_id):
     if item is None or not item.is_local or item.trashed is not None:
         raise Failure('no item of this node with id %s' % item_id)
     return item
+
+
+def local_items(store, item_ids):
+    """This node's items of `item_ids`; Failure naming every id that is not one."""
+    items = [store.items.get(item_id) for item_id in item_ids]
+    unknown = [item_id for item_id, item in zip(item_ids, items) if item is None or not item.is_local]
+    if unknown:
+        raise Failure('no item with id %s' % ', '.join(unknown) if len(unknown) == 1 else
+                      'no items with ids %s' % ', '.join(unknown))
+    return items
+
+
+def local_album(store, name):
+    album = store.albums.by_name(name)
+    if album is None:
+        raise Failure('no album named %s' % name)
+    return album
+
+
+def hand_made(album):
+    if album.kind != 'made':
+        raise Failure('album %s is a %s album: its items come from scan' % (album.name, album.kind))
+    return album
+
+
+def plural(count):
+    return '' if count == 1 else 's'
 
 
 def read_password(from_stdin, confirm):

@@ -47,7 +47,7 @@ def register_people(app, accounts):
         if form.get('action') == 'remove':
             accounts.remove_group(form.getunicode('name', ''))
         else:
-            accounts.create_group(form.getunicode('name', ''), (form.getunicode('rules', '') or '').split())
+            accounts.create_group(form.getunicode('name', ''), auth.split_rules(form.getunicode('rules', '')))
         see_other('/admin/groups')
 
 
@@ -79,8 +79,8 @@ def register_network(app, node):
         if form.get('action') == 'revoke':
             accounts.revoke_key(form.getunicode('name', ''))
         else:
-            _, new_key = accounts.create_key(form.getunicode('name', ''), (form.getunicode('rules', '') or '').split(),
-                                             manage=bool(form.get('manage')))
+            rules = auth.split_rules(form.getunicode('rules', ''))
+            _, new_key = accounts.create_key(form.getunicode('name', ''), rules, manage=bool(form.get('manage')))
             peer_line = 'privtube peer add %s %s --key %s' % (node.name, node.config.base_url, new_key)
         return page.render('admin_keys', keys=accounts.keys(), load_rules=auth.load_rules, new_key=new_key,
                            peer_line=peer_line)

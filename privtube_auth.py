@@ -142,6 +142,18 @@ def parse_rule(rule):
     return 'origin:' + check_name(value.strip(), 'origin name')
 
 
+def split_rules(text):
+    """Rules as a form field holds them, separated by spaces: a word that does not start a rule (`*`,
+    `tag:`, `album:`, `origin:`) continues the one before it, so `album:2024 Summer trip` stays one rule."""
+    rules = []
+    for word in (text or '').split():
+        if rules and word != '*' and word.partition(':')[0] not in RULE_KINDS:
+            rules[-1] += ' ' + word
+        else:
+            rules.append(word)
+    return rules
+
+
 def parse_rules(rules):
     parsed = []
     for rule in rules:

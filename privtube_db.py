@@ -140,7 +140,21 @@ MIGRATIONS = {
         "CREATE INDEX item_content_hash ON item (content_hash)",
         "CREATE INDEX item_trashed ON item (trashed) WHERE trashed IS NOT NULL",
     ],
-    14: [  # the timeline walks items by when they were taken (else added), newest first, a page at a time
+    11: [  # search matches album names: the full-text table again, with the names of each item's albums
+        "DROP TABLE item_fts",
+        """CREATE VIRTUAL TABLE item_fts USING fts5(
+            item_id UNINDEXED, title, description, tags, origin, albums,
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')""",
+        """INSERT INTO item_fts (rowid, item_id, title, description, tags, origin, albums)
+            SELECT rowid, id, title, description,
+                   coalesce((SELECT group_concat(tag, ' ') FROM item_tag WHERE item_id = item.id), ''), origin,
+                   coalesce((SELECT group_concat(album.name, ' ') FROM album_item JOIN album
+                             ON album.id = album_item.album_id WHERE album_item.item_id = item.id), '')
+            FROM item""",
+        # an album's first item it may show (its cover) without sorting every item of the album
+        "CREATE INDEX album_item_position ON album_item (album_id, position)",
+    ],
+    12: [  # the timeline walks items by when they were taken (else added), newest first, a page at a time
         "CREATE INDEX item_when ON item (coalesce(taken, created), id)",
     ],
 }
@@ -170,7 +184,7 @@ def migrate(db, target=SCHEMA_VERSION):
                           % (db.database, current, SCHEMA_VERSION))
     for version in range(current + 1, target + 1):
         with db.atomic():
-            for statement in MIGRATIONS.get(version, ()):   # numbers left free for other branches' steps
+            for statement in MIGRATIONS[version]:
                 db.execute_sql(statement)
             db.execute_sql('PRAGMA user_version = %d' % version)
         logger.info('database %s upgraded to schema version %d', db.database, version)

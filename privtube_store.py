@@ -117,6 +117,7 @@ class Store:
         self.catalog = Catalog(self)
         self.albums = Albums(self)
         self.trash = Trash(self, trash_days)
+        self.album_stats = AlbumStats(database)
         self.search = SearchIndex(self)
 
     # --- files -----------------------------------------------------------------------------------
@@ -751,10 +752,110 @@ class Housekeeping:
             self.thread.join(timeout)
 
 
+class AlbumSummary:
+    """What a person sees of an album in a list: only its items they may see are counted, dated and
+    offered as its cover."""
+
+    def __init__(self, album, count=0, first=None, last=None, cover=None):
+        self.album, self.count, self.first, self.last, self.cover = album, count, first, last, cover
+
+    @property
+    def dates(self):
+        """The album's span of days as shown ('2024-07-14', '2024-07-14 – 2024-08-02'), '' when empty."""
+        first, last = (self.first or '')[:10], (self.last or '')[:10]
+        return first if first == last else '%s – %s' % (first, last)
+
+
+def visibility_of_states(principal):
+    """A function: may `principal` see an item in this state (AlbumStats)? Each state is decided once."""
+    decided = {}
+
+    def sees(state):
+        if state not in decided:
+            private, owner_id, origin, tags, albums = state
+            decided[state] = auth.can_see(principal, private, tags.split('\n') if tags else [], origin,
+                                          owner_id=owner_id, albums=albums.split('\n') if albums else [])
+        return decided[state]
+    return sees
+
+
+class AlbumStats:
+    """What every album holds, summed up per visibility state of its items (private, owner, origin, tags,
+    albums): a count, a span of dates and the first item in the album's order. A person's view of an album
+    is then one `can_see` per state, not a read of every item: the albums page of a large library read
+    100,000 items for each visit. The sums are made again when anything they depend on changed (`stamp`)."""
+
+    def __init__(self, database):
+        self.database, self.db = database, database.db
+        self.lock = threading.Lock()
+        self.cached = (None, {}, {})
+        self.generation = 0
+
+    STAMP = ('SELECT (SELECT max(seq) FROM item_state), (SELECT max(updated) FROM album), '
+             '(SELECT count(*) FROM album), (SELECT max(rowid) FROM item), (SELECT max(rowid) FROM album_item), '
+             "(SELECT group_concat(name || ' ' || status || ' ' || coalesce(last_success, '') || ' ' || "
+             "coalesce(last_attempt, '') || ' ' || item_count, ',') FROM peer)")
+
+    def stamp(self):
+        """Changes whenever an item's visibility, an album or a peer's listing may have changed: this node's
+        changes log an item state (Catalog.touch, log_removal) or touch the album (`changed`: covers and
+        order, which a second's `updated` may not tell apart), a peer's come with a sync."""
+        return tuple(self.db.execute_sql(self.STAMP).fetchone()) + (self.generation,)
+
+    def changed(self):
+        self.generation += 1
+
+    def current(self):
+        """({album id: {state: [count, first date, last date, first order key, first item id]}},
+        {item id: state}), made again if the stamp moved."""
+        stamp = self.stamp()
+        with self.lock:
+            if self.cached[0] != stamp:
+                self.cached = (stamp,) + self.build()
+            return self.cached[1], self.cached[2]
+
+    def build(self):
+        execute = self.db.execute_sql
+        # tags in the index's order; an order that differed would only split a state in two
+        tags = dict(execute('SELECT item_id, group_concat(tag, char(10)) FROM item_tag GROUP BY item_id').fetchall())
+        album_names = dict(execute('SELECT id, name FROM album').fetchall())
+        made = {row[0] for row in execute("SELECT id FROM album WHERE kind = 'made' AND origin = 'local'")}
+        # from the items in their table's order: probing album_item by item is cheaper than item by id
+        rows = execute('SELECT album_item.album_id, album_item.position, item.id, item.private, item.owner_id, '
+                       'item.origin, coalesce(item.taken, item.created) FROM item CROSS JOIN album_item '
+                       'ON album_item.item_id = item.id WHERE item.trashed IS NULL').fetchall()
+        names = {}
+        for album_id, _, item_id, *_ in rows:
+            names.setdefault(item_id, []).append(album_names[album_id])
+        states, albums = {}, {}
+        for album_id, position, item_id, private, owner_id, origin, when in rows:
+            state = states.get(item_id)
+            if state is None:
+                state = states[item_id] = (bool(private), owner_id, origin, tags.get(item_id, ''),
+                                           '\n'.join(sorted(names[item_id])))
+            self.add(albums.setdefault(album_id, {}), state, (position, item_id) if album_id in made else
+                     (when, item_id), when)
+        return albums, states
+
+    @staticmethod
+    def add(sums, state, key, when):
+        """Count one item of an album in the sums of its state: [count, first date, last date, first order
+        key, first item id]."""
+        found = sums.get(state)
+        if found is None:
+            sums[state] = [1, when, when, key, key[1]]
+            return
+        found[0] += 1
+        found[1], found[2] = min(found[1], when), max(found[2], when)
+        if key < found[3]:
+            found[3], found[4] = key, key[1]
+
+
 class Albums(Part):
     """Albums: folders of the media folder, music albums and hand-made ones, each a named, ordered set of
     one origin's items. Membership decides visibility as tags do (rules `album:NAME`), so every change of
-    it touches the items it changes with their new state logged (Catalog.touch)."""
+    it touches the items it changes with their new state logged (Catalog.touch), and rewrites their
+    search rows (album names are searched)."""
 
     def get(self, album_id):
         if not isinstance(album_id, str) or not ITEM_ID.match(album_id):
@@ -790,6 +891,7 @@ class Albums(Part):
         """Add local items to the end of `album` (those already in it stay where they are); returns how
         many joined. Each joining item is touched with its new state, so catalogs follow."""
         AlbumItem, Item = self.database.AlbumItem, self.database.Item
+        self.check_local(album)
         with self.db.atomic():
             present = {row.item_id for row in AlbumItem.select(AlbumItem.item).where(AlbumItem.album == album.id)}
             wanted = [i for i in dict.fromkeys(item_ids) if i not in present]
@@ -801,49 +903,155 @@ class Albums(Part):
                                        for offset, item_id in enumerate(joining, 1)]).execute()
             self.touch_items(items[i] for i in joining)
             self.touch_album(album)
+            self.reindex(joining)
         return len(joining)
 
     def remove_items(self, album, item_ids):
-        """Take items out of `album`; returns how many left it."""
+        """Take items out of `album` (never out of the store); returns how many left it."""
         AlbumItem, Item = self.database.AlbumItem, self.database.Item
+        self.check_local(album)
         with self.db.atomic():
             leaving = [row.item_id for row in AlbumItem.select(AlbumItem.item).where(
                 (AlbumItem.album == album.id) & AlbumItem.item.in_(list(item_ids)))]
             AlbumItem.delete().where((AlbumItem.album == album.id) & AlbumItem.item.in_(leaving)).execute()
+            if album.cover_id in leaving:
+                album.cover = None
             self.touch_items(Item.select().where(Item.id.in_(leaving)))
             self.touch_album(album)
+            self.reindex(leaving)
         return len(leaving)
 
     def rename(self, album, name):
         """A new name: its items' state is logged again, since rules name albums."""
+        self.check_local(album)
         with self.db.atomic():
             album.name = self.free_name(name, album)
             self.touch_album(album)
-            self.touch_items(self.items_query(album))
+            members = list(self.items_query(album))
+            self.touch_items(members)
+            self.reindex([item.id for item in members])
         return album
+
+    def describe(self, album, description):
+        """A new description (what the album page shows under its name)."""
+        self.check_local(album)
+        album.description = check_text(description, 'description', MAX_DESCRIPTION)
+        self.touch_album(album)
+        return album
+
+    def set_cover(self, album, item_id):
+        """Show `item_id`, one of the album's items, on the album's card; None: its first item again."""
+        self.check_local(album)
+        if item_id is not None and not self.holds(album, item_id):
+            raise StoreError('that item is not in this album', 404)
+        album.cover = item_id
+        self.touch_album(album)
+        return album
+
+    def move(self, album, item_id, position):
+        """Put one item of a hand-made album at `position` (1 = first) of its order; the others keep
+        theirs. Folder and music albums are in date order and cannot be reordered."""
+        self.check_local(album)
+        if album.kind != 'made':
+            raise StoreError('only hand-made albums can be reordered; this one is in the order taken')
+        order = [item.id for item in self.items_query(album)]
+        if item_id not in order:
+            raise StoreError('that item is not in this album', 404)
+        order.remove(item_id)
+        order.insert(min(max(int(position), 1), len(order) + 1) - 1, item_id)
+        AlbumItem = self.database.AlbumItem
+        with self.db.atomic():
+            for number, member in enumerate(order, 1):
+                AlbumItem.update(position=number).where(
+                    (AlbumItem.album == album.id) & (AlbumItem.item == member)).execute()
+            self.touch_album(album)
+        self.store.album_stats.changed()        # again once committed: a sum made meanwhile read the old order
 
     def delete(self, album):
         """Forget the album (never its items); they are touched, having left it."""
+        self.check_local(album)
         with self.db.atomic():
             members = list(self.items_query(album))
             album.delete_instance()
             self.touch_items(members)
+            self.reindex([item.id for item in members])
+
+    def holds(self, album, item_id):
+        AlbumItem = self.database.AlbumItem
+        return AlbumItem.select().where((AlbumItem.album == album.id) & (AlbumItem.item == item_id)).exists()
+
+    def check_local(self, album):
+        if album.origin != 'local':
+            raise StoreError('albums of %s are changed there' % album.origin, 403)
 
     def items_query(self, album):
-        """The album's items in its order (a hand-made album's positions; else by date taken); items in
-        the trash are not among them (a restore brings them back in their place)."""
+        """The album's items in its order: a hand-made album's positions, else by date taken (a peer's
+        albums have no positions: they come by date too). Items in the trash are not among them (a restore
+        brings them back in their place)."""
         Item, AlbumItem = self.database.Item, self.database.AlbumItem
         query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(
             (AlbumItem.album == album.id) & Item.trashed.is_null(True))
-        if album.kind == 'made':
+        if album.kind == 'made' and album.origin == 'local':
             return query.order_by(AlbumItem.position, Item.id)
         return query.order_by(fn.COALESCE(Item.taken, Item.created), Item.id)
 
+    def visible_items(self, principal, album):
+        """The album's items `principal` may see, in the album's order."""
+        database = self.database
+        return self.items_query(album).where(
+            auth.visible_filter(principal, database.Item, database.ItemTag, database.AlbumItem))
+
     def listing(self, origin=None):
-        """Every album (of one origin when given), by name."""
+        """Every album (of one origin when given): this node's first, then by origin and name."""
         Album = self.database.Album
         query = Album.select().order_by(Album.origin != 'local', Album.origin, Album.name)
         return list(query.where(Album.origin == origin) if origin else query)
+
+    def matching(self, text):
+        """The albums whose name has every word of `text` as the start of one of its words (as search
+        matches items): this node's first, those with every word whole before those with prefixes, then
+        by name. SQL narrows them to names holding each word; Python checks."""
+        words = [word.casefold() for word in re.findall(r'\w+', text or '')[:12]]
+        if not words:
+            return []
+        Album = self.database.Album
+        query = Album.select().order_by(Album.origin != 'local', Album.origin, Album.name)
+        for word in words:
+            query = query.where(Album.name.contains(word))      # LIKE: case-blind for ASCII, a first sieve
+        found = []
+        for album in query:
+            own = [word.casefold() for word in re.findall(r'\w+', album.name)]
+            if all(any(mine.startswith(word) for mine in own) for word in words):
+                whole = all(word in own for word in words)
+                found.append((album.origin != 'local', not whole, len(found), album))
+        return [album for *_, album in sorted(found, key=lambda row: row[:3])]
+
+    def summaries(self, principal, albums):
+        """[AlbumSummary] of `albums` as `principal` sees them: counts, dates and cover from the items
+        they may see only (an album of items they cannot see counts 0 and has no cover). The cover is the
+        album's chosen one when they may see it, else the first item they may see in the album's order."""
+        if not albums:
+            return []
+        sums, states = self.store.album_stats.current()
+        sees = visibility_of_states(principal)
+        summaries, covers = [], {}
+        for album in albums:
+            summary, first = AlbumSummary(album), None
+            for state, (count, earliest, latest, key, item_id) in sums.get(album.id, {}).items():
+                if sees(state):
+                    summary.count += count
+                    summary.first = min(summary.first or earliest, earliest)
+                    summary.last = max(summary.last or latest, latest)
+                    first = min(first or (key, item_id), (key, item_id))
+            chosen = album.cover_id if album.cover_id in states and sees(states[album.cover_id]) else None
+            covers[album.id] = chosen or (first[1] if first else None)
+            summaries.append(summary)
+        Item = self.database.Item
+        wanted = [item_id for item_id in covers.values() if item_id]
+        items = {item.id: item for item in Item.select().where(Item.id.in_(wanted))} if wanted else {}
+        for summary in summaries:
+            summary.cover = items.get(covers[summary.album.id])
+        return summaries
 
     def touch_items(self, items):
         self.store.catalog.touch_all(items)
@@ -851,6 +1059,14 @@ class Albums(Part):
     def touch_album(self, album):
         album.updated = now_iso()
         album.save()
+        self.store.album_stats.changed()
+
+    def reindex(self, item_ids, chunk=500):
+        """Rewrite the search rows of items whose albums changed (their names are searched)."""
+        item_ids = list(item_ids)
+        for start in range(0, len(item_ids), chunk):
+            part = item_ids[start:start + chunk]
+            self.store.search.index_many(','.join('?' * len(part)), part)
 
     def names_of(self, item_id):
         return self.names_for([item_id])[item_id]

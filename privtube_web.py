@@ -44,6 +44,7 @@ LOGIN_COOKIE = 'privtube_login'      # the sign-in form's pre-session token
 SESSION_IDLE = 30 * 24 * 3600
 SESSION_TOUCH = 600
 PAGE_SIZE = 24
+SEARCH_ALBUMS = 6       # albums shown above a search's items
 ANONYMOUS = {'/login', '/setup', '/healthz'}   # the reviewed routes open without a session
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')       # every other method changes state: it needs the CSRF token
 # how a state change may be sent: forms POST; scripts (the resumable upload's) also PATCH and DELETE, which no
@@ -358,7 +359,8 @@ def session_token(cookie_header):
 
 def make_web(node):
     """The web app as a Bottle app; the API is mounted on it by `make_app`."""
-    import privtube_admin  # deferred: the admin pages' module imports this one
+    import privtube_admin  # deferred: the admin and album pages' modules import this one
+    import privtube_albums
     import privtube_tus
     app = bottle.Bottle()
     web = Web(node)
@@ -370,7 +372,8 @@ def make_web(node):
 
     import privtube_library  # deferred, as the admin pages
     for register in (register_setup, register_sign_in, register_browse, register_uploads, register_trash,
-                     register_comments, privtube_library.register, privtube_admin.register, privtube_tus.register):
+                     register_comments, privtube_library.register, privtube_albums.register, privtube_admin.register,
+                     privtube_tus.register):
         register(app, web)
     return app
 
@@ -483,6 +486,7 @@ def register_browse(app, web):
                                              offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         return page.render('search', origins=[node.name] + sorted(node.registry.peers()), kinds=media.MEDIA_KINDS,
                            sorts=SORTS, results=cards(results), more=more,
+                           albums=matching_albums(store, page.principal, q, number),
                            newest_instead=bool(q and sort == 'relevance' and results and not ranked),
                            **grid_tools(store, page, results, own_address()), **asked)
 
@@ -708,12 +712,29 @@ def grid_tools(store, page, items, back):
     """What a grid's page needs for selecting many: views/bulk.tpl's values and views/cards.tpl's
     `selectable`. `back` is where the summary page links back to."""
     return {'selectable': selectable(page.user, items), 'actions': ACTIONS, 'back': back,
-            'albums': [album for album in store.albums.listing('local') if may_change_album(page.user, album)]}
+            'bulk_albums': [album for album in store.albums.listing('local')   # folders follow the files
+                            if album.kind == 'made' and may_change_album(page.user, album)]}
 
 
 def may_change_album(user, album):
-    """Admins change every album of this node; members their own and those nobody owns (folders)."""
-    return album.origin == 'local' and (user.is_admin or album.owner_id in (None, user.id))
+    """Only the origin changes an album: its owner and administrators change local albums only (a
+    folder album, which nobody owns, only administrators)."""
+    return album.origin == 'local' and (user.is_admin or (album.owner_id is not None and album.owner_id == user.id))
+
+
+def album_cards(summaries):
+    """[(summary, kind)] for a list of album cards: the kind of the cover names its icon when it has no
+    thumbnail."""
+    return [(summary, media.media_kind(summary.cover.mime) if summary.cover else 'other') for summary in summaries]
+
+
+def matching_albums(store, principal, q, number):
+    """The first SEARCH_ALBUMS albums named by the words of a search that have items `principal` may see:
+    the first page of results shows them above the items."""
+    if not q or number > 1:
+        return []
+    shown = [summary for summary in store.albums.summaries(principal, store.albums.matching(q)) if summary.count]
+    return album_cards(shown[:SEARCH_ALBUMS])
 
 
 def item_comments(node, item, user):

@@ -1,8 +1,9 @@
 """The catalog guarantee (CONTRACT.md): a reader that follows pages to `more: false` holds exactly the items
 its key may see now, and `removed` never names an item the key could never see (existence never leaks).
 
-A hypothesis state machine interleaves changes to items and to the key's rules with partial and full reads;
-a plain model of the items, kept here independently of the store, says what the key may see.
+A hypothesis state machine interleaves changes to items, to albums (items join and leave them, albums are
+renamed and deleted) and to the key's rules with partial and full reads; a plain model of the items and
+albums, kept here independently of the store, says what the key may see.
 """
 import tempfile
 from urllib.parse import quote
@@ -16,14 +17,17 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 pytestmark = pytest.mark.slow      # a long state machine: CI runs it, the fast loop does not
 
 TAGS = ('a', 'b', 'c')
-RULE_SETS = (('*',), ('tag:a',), ('tag:b',), ('tag:c',), ('tag:a', 'tag:c'), ('tag:b', 'tag:c'))
+ALBUMS = ('Trip', 'Home', '2024 Summer trip')
+RULE_SETS = (('*',), ('tag:a',), ('tag:b',), ('tag:c',), ('tag:a', 'tag:c'), ('tag:b', 'tag:c'),
+             ('album:Trip',), ('album:2024 Summer trip', 'tag:a'), ('album:Home', 'album:Trip'))
 
 
-def may_see(rules, private, tags):
+def may_see(rules, private, tags, albums=()):
     """What a key with `rules` may see, written from the contract, not from privtube_auth."""
     if private:
         return False
-    return any(r == '*' or (r.startswith('tag:') and r[4:] in tags) for r in rules)
+    return any(r == '*' or (r.startswith('tag:') and r[4:] in tags) or (r.startswith('album:') and r[6:] in albums)
+               for r in rules)
 
 
 class Reader:
@@ -68,7 +72,8 @@ class CatalogMachine(RuleBasedStateMachine):
         self.rules = ('*',)
         self.reader = Reader(self.node.client, self.node.key('reader', self.rules))
         self.items = {}        # id -> {'title', 'tags', 'private', 'comments'}
-        self.history = {}      # id -> [(private, tags)] every visibility state the item ever had
+        self.albums = {}       # name -> [ids of its items]
+        self.history = {}      # id -> [(private, tags, albums)] every visibility state the item ever had
         self.trashed = {}      # id -> state, of the items in the trash (gone for the key until restored)
         self.made = 0
         self.rules_changed = False   # since the reader's cursor was issued
@@ -81,20 +86,26 @@ class CatalogMachine(RuleBasedStateMachine):
 
     def visible_now(self):
         return {item_id: state for item_id, state in self.items.items()
-                if may_see(self.rules, state['private'], state['tags'])}
+                if may_see(self.rules, state['private'], state['tags'], self.albums_of(item_id))}
 
     def ever_visible(self):
         """Ids the key could see, under its current rules, in some state the item ever had."""
         return {item_id for item_id, states in self.history.items()
-                if any(may_see(self.rules, private, tags) for private, tags in states)}
+                if any(may_see(self.rules, private, tags, albums) for private, tags, albums in states)}
 
     def pick(self, index):
         ids = sorted(self.items)
         return ids[index % len(ids)]
 
+    def albums_of(self, item_id):
+        return sorted(name for name, members in self.albums.items() if item_id in members)
+
     def log_state(self, item_id):
+        """Record the item's state now; an item in the trash has none the key may see until restored."""
+        if item_id not in self.items:
+            return
         state = self.items[item_id]
-        self.history[item_id].append((state['private'], tuple(state['tags'])))
+        self.history[item_id].append((state['private'], tuple(state['tags']), tuple(self.albums_of(item_id))))
 
     # --- changes -----------------------------------------------------------------------------------
 
@@ -152,6 +163,53 @@ class CatalogMachine(RuleBasedStateMachine):
         item_id = self.pick(index)
         self.node.store.items.delete(self.node.store.items.get(item_id))
         del self.items[item_id]
+        for members in self.albums.values():
+            if item_id in members:
+                members.remove(item_id)
+
+    @precondition(lambda self: self.items)
+    @rule(index=st.integers(0, 1000), name=st.sampled_from(ALBUMS))
+    def join_album(self, index, name):
+        """An item joins an album (made when there is none of that name)."""
+        item_id = self.pick(index)
+        albums = self.node.store.albums
+        album = albums.by_name(name) or albums.create(name)
+        albums.add_items(album, [item_id])
+        members = self.albums.setdefault(name, [])
+        if item_id not in members:
+            members.append(item_id)
+        self.log_state(item_id)
+
+    @precondition(lambda self: any(self.albums.values()))
+    @rule(index=st.integers(0, 1000))
+    def leave_album(self, index):
+        pairs = sorted((name, item_id) for name, members in self.albums.items() for item_id in members)
+        name, item_id = pairs[index % len(pairs)]
+        albums = self.node.store.albums
+        albums.remove_items(albums.by_name(name), [item_id])
+        self.albums[name].remove(item_id)
+        self.log_state(item_id)
+
+    @precondition(lambda self: self.albums and len(self.albums) < len(ALBUMS))
+    @rule(index=st.integers(0, 1000), new=st.sampled_from(ALBUMS))
+    def rename_album(self, index, new):
+        old = sorted(self.albums)[index % len(self.albums)]
+        if new in self.albums:
+            return
+        albums = self.node.store.albums
+        albums.rename(albums.by_name(old), new)
+        self.albums[new] = self.albums.pop(old)
+        for item_id in self.albums[new]:
+            self.log_state(item_id)
+
+    @precondition(lambda self: self.albums)
+    @rule(index=st.integers(0, 1000))
+    def delete_album(self, index):
+        name = sorted(self.albums)[index % len(self.albums)]
+        albums = self.node.store.albums
+        albums.delete(albums.by_name(name))
+        for item_id in self.albums.pop(name):
+            self.log_state(item_id)
 
     @precondition(lambda self: self.items)
     @rule(index=st.integers(0, 1000))
@@ -196,7 +254,7 @@ class CatalogMachine(RuleBasedStateMachine):
         visible = self.visible_now()
         for item in page['items']:
             assert item['id'] in visible, 'a page lists an item the key may not see'
-            self.assert_same_content(item, visible[item['id']])
+            self.assert_same_content(item, visible[item['id']], self.albums_of(item['id']))
         leaked = set(page['removed']) - self.ever_visible()
         assert not leaked, 'removed names items the key could never see: %s' % sorted(leaked)
 
@@ -204,15 +262,16 @@ class CatalogMachine(RuleBasedStateMachine):
         visible = self.visible_now()
         assert set(self.reader.held) == set(visible)
         for item_id, item in self.reader.held.items():
-            self.assert_same_content(item, visible[item_id])
+            self.assert_same_content(item, visible[item_id], self.albums_of(item_id))
 
     @staticmethod
-    def assert_same_content(item, state):
-        assert (item['title'], item['tags'], item['comments']) == (state['title'], state['tags'], state['comments'])
+    def assert_same_content(item, state, albums):
+        assert (item['title'], item['tags'], item['comments'], item['albums']) == (
+            state['title'], state['tags'], state['comments'], albums)
 
     @invariant()
     def never_private_in_removed(self):
-        always_private = {i for i, states in self.history.items() if all(private for private, _ in states)}
+        always_private = {i for i, states in self.history.items() if all(private for private, _, _ in states)}
         assert not always_private & self.reader.removed_ever()
 
 
@@ -352,3 +411,35 @@ def test_cursor_of_a_revoked_key_is_not_honoured_for_a_reissued_key(node):
     reader.headers = node.key('peer', ['tag:a'])
     reader.read_to_end()
     assert set(reader.held) == {a.id}
+
+
+def test_item_that_leaves_a_shared_album_is_removed_and_a_renamed_album_takes_its_items_along(node):
+    inside, outside = node.add('in.mp4'), node.add('out.mp4')
+    album = node.store.albums.create('Trip', item_ids=[inside.id])
+    reader = reader_of(node, rules=['album:Trip'])
+    reader.read_to_end()
+    assert set(reader.held) == {inside.id} and reader.held[inside.id]['albums'] == ['Trip']
+    node.store.albums.add_items(album, [outside.id])
+    node.store.albums.remove_items(album, [inside.id])
+    reader.read_to_end()
+    assert set(reader.held) == {outside.id} and inside.id in reader.removed_ever()
+    node.store.albums.rename(album, 'Elsewhere')
+    reader.read_to_end()
+    assert reader.held == {}
+    node.store.albums.rename(album, 'Trip')
+    reader.read_to_end()
+    assert set(reader.held) == {outside.id}
+    node.store.albums.delete(album)
+    reader.read_to_end()
+    assert reader.held == {} and outside.id in reader.removed_ever()
+
+
+def test_an_album_of_private_items_is_never_named_in_removed(node):
+    secret = node.add('secret.mp4', private=True)
+    album = node.store.albums.create('Trip', item_ids=[secret.id])
+    reader = reader_of(node, rules=['album:Trip'])
+    reader.read_to_end()
+    node.store.albums.rename(album, 'Other')
+    node.store.albums.delete(album)
+    reader.read_to_end()
+    assert reader.held == {} and secret.id not in reader.removed_ever()

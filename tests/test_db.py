@@ -95,3 +95,21 @@ def test_opening_while_another_connection_writes_does_not_fail(tmp_path):
     finally:
         stop.set()
         writer.join()
+
+
+def test_step_11_writes_the_album_names_of_older_items_into_the_search_index(tmp_path):
+    path = str(tmp_path / 'ten.db')
+    db = SqliteDatabase(path, pragmas=privtube_db.PRAGMAS)
+    migrate(db, target=10)
+    db.execute_sql("INSERT INTO item (id, path, title, mime, size, mtime_ns, created, updated, seq) "
+                   "VALUES ('AAAAAAAAAAAAAAAAAAAAAA', 'a.mp4', 'Beach', 'video/mp4', 10, 1, "
+                   "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1)")
+    db.execute_sql("INSERT INTO album (id, name, created, updated) VALUES ('BBBBBBBBBBBBBBBBBBBBBB', "
+                   "'2024 Summer trip', 'x', 'x')")
+    db.execute_sql("INSERT INTO album_item (album_id, item_id) VALUES ('BBBBBBBBBBBBBBBBBBBBBB', "
+                   "'AAAAAAAAAAAAAAAAAAAAAA')")
+    db.close()
+    database = Database(path)
+    found = database.db.execute_sql("SELECT item_id, albums FROM item_fts WHERE item_fts MATCH 'summer'").fetchall()
+    assert found == [('AAAAAAAAAAAAAAAAAAAAAA', '2024 Summer trip')]
+    database.close()

@@ -200,14 +200,17 @@ def test_scan_reports_progress(node):
     assert [s['seen'] for s in seen[:5]] == [1, 2, 3, 4, 5] and seen[-1]['added'] == 5
 
 
-def test_the_search_index_writes_the_rows_migration_4_built(node):
-    """The index's row format is the one migration 4 filled the table with: a change to it needs a migration
-    step that rebuilds the index, or older nodes' rows would differ from new ones."""
-    node.add('beach.mp4', tags=['summer', 'family'], title='Beach day')
+def test_the_search_index_writes_the_rows_migration_12_built(node):
+    """The index's row format is the one migration 11 filled the table with (migration 4's, plus the
+    albums' names): a change to it needs a migration step that rebuilds the index, or older nodes' rows
+    would differ from new ones."""
+    beach = node.add('beach.mp4', tags=['summer', 'family'], title='Beach day')
     node.add('snow.mp4', title='Snow')
+    node.store.albums.create('2024 Summer trip', item_ids=[beach.id])
     db = node.node.database.db
     written = db.execute_sql('SELECT rowid, * FROM item_fts ORDER BY rowid').fetchall()
     db.execute_sql('DELETE FROM item_fts')
-    db.execute_sql(MIGRATIONS[4][-1])
+    db.execute_sql(MIGRATIONS[11][2])            # the statement that fills the table
     assert db.execute_sql('SELECT rowid, * FROM item_fts ORDER BY rowid').fetchall() == written
     assert sorted(written[0][4].split()) == ['family', 'summer'] and written[1][4] == ''
+    assert written[0][6] == '2024 Summer trip' and written[1][6] == ''

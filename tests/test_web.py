@@ -122,6 +122,8 @@ def snapshot(node):
         'sessions': sorted(s.id_hash for s in d.Session.select()),
         'secrets': sorted((s.name, s.value) for s in d.Secret.select()),
         'uploads': sorted(os.listdir(node.store.uploads_dir)),
+        'albums': sorted((a.id, a.name, a.description, a.cover_id) for a in d.Album.select()),
+        'album_items': sorted((m.album_id, m.item_id, m.position) for m in d.AlbumItem.select()),
     }
 
 
@@ -400,7 +402,9 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     make_user(node, 'ann')
     item = node.add('clip.mp4', tags=['family'], title='Clip')
     comment = node.store.comments.add(item, 'ann', 'hello')
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'upload_id': 'A' * 22}
+    album = node.store.albums.create('Trip', item_ids=[item.id])
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'change': 'rename',
+              'upload_id': 'A' * 22}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
     assert {rule for rule in open_rules if not rule.startswith('/static/')} == ANONYMOUS_RULES
@@ -433,6 +437,7 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     assert node.store.items.get(item.id).views == 0
     assert len(node.store.comments.json(item)) == 1
     assert node.store.items.get(item.id) is not None
+    assert node.store.albums.get(album.id).name == 'Trip'
 
 
 def test_only_reviewed_routes_may_be_anonymous(node):
@@ -709,6 +714,13 @@ def test_invalid_names_are_refused_with_a_clear_message(node):
 
 # --- 8. CSRF ---------------------------------------------------------------------------------------
 
+def album_changes(rule, values):
+    """The URLs of a route: one per change an album page's route takes (its <change> alternatives)."""
+    found = re.search(r'<change:re:([^>]*)>', rule)
+    changes = found.group(1).split('|') if found else ['']
+    return [fill_rule(rule, dict(values, change=change)) for change in changes]
+
+
 def test_every_state_change_needs_the_session_csrf_token(node):
     make_user(node, 'root', admin=True)
     bob = make_user(node, 'bob')
@@ -716,6 +728,8 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     node.accounts.create_group('spare', ['tag:x'])
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
     comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
+    other = owned_item(node, 'bob2.mp4', 'Bob clip 2', bob)
+    album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id, other.id])
     admin = signed_in(node, 'root')
     member = signed_in(node, 'bob', address='192.0.2.2')
     member_csrf = csrf_for(member)
@@ -743,6 +757,13 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/admin/keys', {'action': 'revoke', 'name': 'peer'}, None, None),
         ('/admin/peers', {'name': 'nobody'}, None, None),
         ('/admin/library', {}, None, None),
+        ('/albums', {'name': 'New album'}, None, None),
+        ('/albums/%s/rename' % album.id, {'name': 'Renamed'}, None, None),
+        ('/albums/%s/describe' % album.id, {'description': 'changed'}, None, None),
+        ('/albums/%s/cover' % album.id, {'item': other.id}, None, None),
+        ('/albums/%s/move' % album.id, {'item': other.id, 'position': '1'}, None, None),
+        ('/albums/%s/remove' % album.id, {'item': other.id}, None, None),
+        ('/albums/%s/delete' % album.id, {}, None, None),
     ]
     before = snapshot(node)
     for url, body, files, headers in cases:
@@ -759,8 +780,9 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     admin.get('/', status=200)
     # every state-changing web route is in the list above
     covered = {re.sub(r'\?.*', '', url) for url, _, _, _ in cases}
-    posts = {fill_rule(r.rule, {'item_id': item.id, 'comment_id': comment['id']}) for r in node.app.routes
-             if r.method == 'POST' and not r.rule.startswith('/api/') and r.rule not in ANONYMOUS_RULES}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id}
+    posts = {url for r in node.app.routes if r.method == 'POST' and not r.rule.startswith('/api/')
+             and r.rule not in ANONYMOUS_RULES for url in album_changes(r.rule, values)}
     assert posts <= covered, posts - covered
 
 
@@ -769,13 +791,14 @@ def test_every_non_anonymous_post_route_refuses_a_missing_token(node):
     bob = make_user(node, 'bob')
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
     comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
+    album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id])
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22}
     admin = signed_in(node, 'root')
     before = snapshot(node)
     changing = [r for r in node.app.routes if r.method not in ('GET', 'HEAD', 'OPTIONS')
                 and not r.rule.startswith('/api/') and not r.config.get('anonymous')]
     assert len(changing) >= 12
-    for route in changing:
-        url = fill_rule(route.rule, {'item_id': item.id, 'comment_id': comment['id'], 'upload_id': 'A' * 22})
+    for url, route in [(url, route) for route in changing for url in album_changes(route.rule, values)]:
         for body in ({}, {'csrf': ''}):
             response = admin.request(url, method=route.method, POST=body, expect_errors=True)
             assert response.status_int == 403, (route.method, url, response.status)

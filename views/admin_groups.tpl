@@ -14,6 +14,6 @@
 <form method="post" action="/admin/groups" class="card">
   <input type="hidden" name="csrf" value="{{csrf}}">
   <label>Name <input name="name" required maxlength="{{limits['name']}}"></label>
-  <label>Rules, separated by spaces: * · tag:NAME · origin:NAME <input name="rules" required value="*"></label>
+  <label>Rules, separated by spaces: * · tag:NAME · album:NAME · origin:NAME <input name="rules" required value="*"></label>
   <button type="submit">Add group</button>
 </form>

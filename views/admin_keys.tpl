@@ -25,7 +25,7 @@
 <form method="post" action="/admin/keys" class="card">
   <input type="hidden" name="csrf" value="{{csrf}}">
   <label>Name (the peer's name) <input name="name" required maxlength="{{limits['name']}}"></label>
-  <label>Rules, separated by spaces: * · tag:NAME <input name="rules" required value="*"></label>
+  <label>Rules, separated by spaces: * · tag:NAME · album:NAME <input name="rules" required value="*"></label>
   <label class="check"><input type="checkbox" name="manage" value="1"> May upload, edit and delete (for scripts)</label>
   <button type="submit">Issue key</button>
 </form>

@@ -16,6 +16,7 @@
   % if user:
   <form class="find" action="/search" method="get"><input type="search" name="q" placeholder="Search" aria-label="Search"></form>
   <nav>
+    <a href="/albums">Albums</a>
     <a href="/timeline">Timeline</a>
     <a href="/upload">Upload</a>
     <a href="/trash">Trash</a>

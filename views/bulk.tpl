@@ -18,7 +18,7 @@
     <input name="tags" placeholder="tags, comma separated" aria-label="Tags to add or remove" maxlength="1000">
     <select name="album" aria-label="Album">
       <option value="">new album (name it) →</option>
-      % for choice in albums:
+      % for choice in bulk_albums:
       <option value="{{choice.id}}" {{'selected' if album is not None and choice.id == album.id else ''}}>{{choice.name}}</option>
       % end
     </select>

@@ -22,6 +22,14 @@
   </select>
   <button type="submit">Search</button>
 </form>
+% if albums:
+<section><h2>Albums</h2>
+% include('album_cards', albums=albums)
+</section>
+% if results:
+<h2>Items</h2>
+% end
+% end
 % if not results:
 <p class="empty">Nothing found{{' for "%s"' % q if q else ''}}. Try fewer or shorter words.</p>
 % else:
