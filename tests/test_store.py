@@ -200,7 +200,7 @@ def test_scan_reports_progress(node):
     assert [s['seen'] for s in seen[:5]] == [1, 2, 3, 4, 5] and seen[-1]['added'] == 5
 
 
-def test_the_search_index_writes_the_rows_migration_12_built(node):
+def test_the_search_index_writes_the_rows_migration_11_built(node):
     """The index's row format is the one migration 11 filled the table with (migration 4's, plus the
     albums' names): a change to it needs a migration step that rebuilds the index, or older nodes' rows
     would differ from new ones."""
