@@ -9,8 +9,9 @@ import re
 import bottle
 
 from privtube_auth import load_rules
+from privtube_reach import album_reach
 from privtube_store import StoreError
-from privtube_web import WebError, album_cards, cards, may_change_album, see_other
+from privtube_web import WebError, album_cards, cards, grid_tools, may_change_album, own_address, see_other
 
 ALBUM_PAGE = 96     # items on one page of an album
 
@@ -73,7 +74,10 @@ def album_page(page, node, album, notice, error):
     visible = store.albums.visible_items(page.principal, album)
     items = list(visible.offset((number - 1) * ALBUM_PAGE).limit(ALBUM_PAGE + 1))
     manage = may_change_album(page.user, album)
-    return page.render('album', album=album, items=cards(items[:ALBUM_PAGE]), number=number,
+    shown = items[:ALBUM_PAGE]
+    return page.render('album', album=album, items=cards(shown), number=number,
+                       reach=album_reach(store, node.accounts, album) if manage else None,
+                       **grid_tools(store, page, shown, own_address()),
                        more=len(items) > ALBUM_PAGE, manage=manage,
                        arrange=arrangement(store, page, album, items[:ALBUM_PAGE]) if manage else [],
                        reorder=manage and album.kind == 'made', notice=notice, error=error,

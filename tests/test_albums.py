@@ -177,6 +177,28 @@ def test_an_album_page_shows_its_visible_items_in_order_and_nothing_to_change_fo
     assert node.store.albums.get(album.id).name == '2024 Summer trip'
 
 
+def test_the_owner_selects_on_an_album_page_and_sees_who_can_see_it(family):
+    """The album's owner gets the grid's selection (ticked items go to /bulk) and the album's reach; a
+    viewer gets neither."""
+    node = family
+    mum = node.mum_user
+    items = [owned(node, 's%d.jpg' % n, mum) for n in range(2)]
+    album = node.store.albums.create('2024 Summer trip', owner_id=mum.id, item_ids=[i.id for i in items])
+    page = node.mum.get('/albums/' + album.id)
+    assert page.text.count('form="bulk"') == 2 and 'action="/bulk"' in page.text
+    reach = page.text.split('Who can see this?')[1].split('</section>')[0]
+    assert 'grandparents' in reach and 'album:2024 Summer trip' in reach
+    form = page.forms['bulk']
+    form['action'], form['tags'] = 'add_tags', 'beach'
+    for box in form.fields['id']:
+        box.checked = True
+    done = form.submit()
+    assert 'Added tag beach to 2 items' in done.follow().text if done.status_int == 303 else done.text
+    assert all('beach' in node.store.items.tags_of(i.id) for i in items)
+    viewer = node.grandma.get('/albums/' + album.id)
+    assert 'form="bulk"' not in viewer.text and 'Who can see this?' not in viewer.text
+
+
 def test_the_owner_makes_names_describes_arranges_and_deletes_an_album(family):
     node = family
     mum = node.mum_user

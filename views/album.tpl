@@ -15,7 +15,8 @@
 <p class="error" role="alert">{{error}}</p>
 % end
 % if items:
-% include('cards', items=items)
+% include('bulk', album=album)
+% include('cards', items=items, selectable=selectable)
 % else:
 <p class="empty">This album has no items yet. Select items on a grid and add them to it.</p>
 % end
@@ -27,6 +28,9 @@
 <a href="/albums/{{album.id}}?page={{number + 1}}">Next</a>
 % end
 </nav>
+% if reach is not None:
+% include('reach', reach=reach)
+% end
 % if manage:
 % if arrange:
 <h2>Arrange</h2>
