@@ -105,8 +105,8 @@ def zipf_pick(words, rng):
 def populate(node, count, words, rng):
     """Insert `count` items straight into the database in one transaction (no media files needed).
 
-    They are marked probed, or a running node's media worker would spend the benchmark failing to probe
-    files that do not exist."""
+    They are marked probed and hashed, or a running node's media worker would spend the benchmark failing to
+    probe and hash files that do not exist."""
     db = node.database.db
     items, tags, states = [], [], []
     for n in range(count):
@@ -115,13 +115,14 @@ def populate(node, count, words, rng):
         description = ' '.join(zipf_pick(words, rng) for _ in range(rng.randint(0, 12)))
         tag = 'family' if n % 2 == 0 else 'work'
         items.append((item_id, 'bench/%d.mp4' % n, title, description, 'video/mp4', 1000, 1,
-                      '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', rng.randint(0, 50), n + 1))
+                      '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', rng.randint(0, 50), n + 1,
+                      secrets.token_hex(32)))
         tags.append((item_id, tag))
         states.append((n + 1, item_id, 0, tag, 0))
     with db.atomic():
         db.cursor().executemany(
             'INSERT INTO item (id, path, title, description, mime, size, mtime_ns, created, updated, views, seq, '
-            "media_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'done')", items)
+            "content_hash, media_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'done')", items)
         db.cursor().executemany('INSERT INTO item_tag (item_id, tag) VALUES (?, ?)', tags)
         db.cursor().executemany('INSERT INTO item_state (seq, item_id, private, tags, deleted) VALUES (?, ?, ?, ?, ?)',
                                 states)
