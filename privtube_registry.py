@@ -53,9 +53,11 @@ APPLY_STAGED = (
     "strftime('%Y-%m-%dT%H:%M:%SZ') FROM (SELECT DISTINCT album.value AS name FROM temp.catalog_stage AS staged, "
     "json_each(staged.item, '$.albums') AS album WHERE staged.item NOT NULL) WHERE true "
     'ON CONFLICT (origin, name) DO NOTHING',
+    # CROSS JOIN keeps this order: each staged name looks its album up by (origin, name); the planner's own
+    # choice, each album against every staged name, made a first sync of 100,000 items take 33 s longer
     'INSERT INTO album_item (album_id, item_id) SELECT album.id, :prefix || staged.remote_id '
-    "FROM temp.catalog_stage AS staged, json_each(staged.item, '$.albums') AS named "
-    'JOIN album ON album.origin = :origin AND album.name = named.value WHERE staged.item NOT NULL',
+    "FROM temp.catalog_stage AS staged CROSS JOIN json_each(staged.item, '$.albums') AS named "
+    'CROSS JOIN album ON album.origin = :origin AND album.name = named.value WHERE staged.item NOT NULL',
     'DELETE FROM album WHERE origin = :origin AND NOT EXISTS (SELECT 1 FROM album_item WHERE album_id = album.id)',
 )
 
