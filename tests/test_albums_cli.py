@@ -45,6 +45,7 @@ def test_album_add_makes_the_album_then_adds_remove_takes_out_and_rm_keeps_the_i
     assert all(item_id in cli('content', 'list').stdout for item_id in ids)
 
 
+@pytest.mark.slow      # several real command-line processes
 def test_album_errors_are_one_line_and_name_the_unknown_ids(cli, tmp_path):
     ids = add_items(cli, tmp_path, 1)
     error = one_line_error(cli('album', 'add', 'Trip', ids[0], 'nope-nope-nope-nope', 'alice:' + 'x' * 22), 1)
@@ -56,6 +57,7 @@ def test_album_errors_are_one_line_and_name_the_unknown_ids(cli, tmp_path):
     assert one_line_error(cli('album', 'add', 'Trip'), 2)        # no ids: usage
 
 
+@pytest.mark.slow      # several real command-line processes
 def test_group_and_key_rules_may_name_albums(cli):
     assert cli('group', 'add', 'grandparents', '--allow', 'album:2024 Summer trip').returncode == 0
     assert 'grandparents\talbum:2024 Summer trip' in cli('group', 'list').stdout

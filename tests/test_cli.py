@@ -41,6 +41,7 @@ def test_init_writes_config_and_refuses_to_overwrite(cli, tmp_path):
     assert 'already exists' in one_line_error(cli('init', config=False), 1)
 
 
+@pytest.mark.slow      # several real command-line processes
 def test_user_lifecycle(cli):
     assert cli('user', 'add', 'ann', '--password-stdin', stdin='correct horse\n').returncode == 0
     assert cli('user', 'add', 'root', '--admin', '--password-stdin', stdin='battery staple\n').returncode == 0
@@ -51,6 +52,7 @@ def test_user_lifecycle(cli):
     assert 'ann' not in cli('user', 'list').stdout
 
 
+@pytest.mark.slow      # several real command-line processes
 def test_user_errors_are_one_line(cli):
     cli('user', 'add', 'ann', '--password-stdin', stdin='correct horse\n')
     assert 'already exists' in one_line_error(cli('user', 'add', 'ann', '--password-stdin', stdin='x' * 10), 1)
@@ -62,6 +64,7 @@ def test_user_errors_are_one_line(cli):
     assert '--password-stdin' in one_line_error(cli('user', 'add', 'dee', stdin=''), 2)
 
 
+@pytest.mark.slow      # several real command-line processes
 def test_groups(cli):
     assert cli('group', 'add', 'kids', '--allow', 'tag:cartoons', 'origin:alice').returncode == 0
     assert 'kids\ttag:cartoons origin:alice' in cli('group', 'list').stdout
@@ -72,6 +75,7 @@ def test_groups(cli):
     assert cli('group', 'rm', 'kids').returncode == 0
 
 
+@pytest.mark.slow      # several real command-line processes
 def test_key_create_prints_key_alone_and_peer_line_on_stderr(cli):
     done = cli('key', 'create', 'bob', '--allow', 'tag:family')
     assert done.returncode == 0
@@ -88,6 +92,7 @@ def test_key_needs_a_rule(cli):
     one_line_error(cli('key', 'create', 'bob'), 2)
 
 
+@pytest.mark.slow      # several real command-line processes
 def test_content_add_list_edit_rm(cli, tmp_path):
     film = tmp_path / 'film.mp4'
     film.write_bytes(b'\x00\x00\x00\x18ftypmp42' + b'f' * 1000)
@@ -102,6 +107,7 @@ def test_content_add_list_edit_rm(cli, tmp_path):
     assert 'no item' in one_line_error(cli('content', 'rm', item_id), 1)
 
 
+@pytest.mark.slow      # several real command-line processes
 def test_content_errors(cli, tmp_path):
     assert 'no such file' in one_line_error(cli('content', 'add', str(tmp_path / 'nope.mp4')), 1)
     assert 'no user' in one_line_error(cli('content', 'add', str(tmp_path / 'config.ini'), '--owner', 'x'), 1)
@@ -160,6 +166,7 @@ def test_help_works(cli):
     assert done.returncode == 0 and 'serve' in done.stdout
 
 
+@pytest.mark.slow      # several real command-line processes
 def test_content_edit_and_tag_change_several_items_at_once_or_none(cli, tmp_path):
     ids = []
     for name in ('one', 'two', 'three'):
