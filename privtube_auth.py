@@ -89,12 +89,18 @@ def normalize_tag(tag):
     return tag
 
 
-def normalize_tags(tags):
+def each_once(values, check):
+    """`values` checked by `check`, each once, in the order given."""
     seen = []
-    for tag in tags:
-        tag = normalize_tag(tag)
-        if tag not in seen:
-            seen.append(tag)
+    for value in values:
+        value = check(value)
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def normalize_tags(tags):
+    seen = each_once(tags, normalize_tag)
     if len(seen) > MAX_TAGS:
         raise AuthError('at most %d tags' % MAX_TAGS)
     return seen
@@ -113,12 +119,7 @@ def album_name(name):
 
 def album_names(names):
     """Album names, checked, each once, in the order given."""
-    seen = []
-    for name in names:
-        name = album_name(name)
-        if name not in seen:
-            seen.append(name)
-    return seen
+    return each_once(names, album_name)
 
 
 def split_tag_list(text):

@@ -224,3 +224,14 @@ def timed_sync(config):
     if not result['ok']:
         raise RuntimeError('sync failed: %s' % result['message'])
     return result
+
+
+def timed_scan(config, timeout=3600):
+    """(seconds, the command's summary line) of one `privtube scan` process."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'scan'],
+                          capture_output=True, text=True, timeout=timeout)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return seconds, done.stdout.strip()

@@ -11,14 +11,12 @@ Each part is a function main() calls, so more parts can join them.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ROOT  # noqa: E402
+from bench.common import timed_scan  # noqa: E402
 
 HEAD = b'\x00\x00\x00\x18ftypmp42'
 RESCAN_TARGET, RENAME_TARGET = 2.0, 3.0
@@ -35,16 +33,6 @@ def make_library(media, items, folders, renamed):
             fh.write(HEAD + n.to_bytes(4, 'big'))
     return names[0]
 
-
-def timed_scan(config):
-    """(seconds, the command's summary line) of one `privtube scan` process."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'scan'],
-                          capture_output=True, text=True, timeout=3600)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(done.stderr)
-    return seconds, done.stdout.strip()
 
 
 def ids_in(config, folder):

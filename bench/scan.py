@@ -8,12 +8,13 @@ changed (target <= 2 s for 10,000 files). Each scan runs as a fresh `privtube.py
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import timed_scan  # noqa: E402
+
 HEAD = b'\x00\x00\x00\x18ftypmp42'
 
 
@@ -27,15 +28,6 @@ def make_library(media, count):
         with open(os.path.join(media, name), 'wb') as fh:
             fh.write(HEAD)
 
-
-def timed_scan(config):
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'scan'],
-                          capture_output=True, text=True, timeout=1800)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(done.stderr)
-    return seconds, done.stdout.strip()
 
 
 def main():
