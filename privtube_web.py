@@ -711,8 +711,10 @@ def selectable(user, items):
 def grid_tools(store, page, items, back):
     """What a grid's page needs for selecting many: views/bulk.tpl's values and views/cards.tpl's
     `selectable`. `back` is where the summary page links back to."""
-    return {'selectable': selectable(page.user, items), 'actions': ACTIONS, 'back': back,
-            'bulk_albums': [album for album in store.albums.listing('local')   # folders follow the files
+    chosen = selectable(page.user, items)
+    albums = store.albums.listing('local') if chosen else []    # no form without an item to change
+    return {'selectable': chosen, 'actions': ACTIONS, 'back': back,
+            'bulk_albums': [album for album in albums           # folders follow the files
                             if album.kind == 'made' and may_change_album(page.user, album)]}
 
 
