@@ -441,48 +441,38 @@ class Catalog(Part):
 
     def touch_all(self, items, fields=(), tags=None, albums=None):
         """Catalog.touch(item, visibility_changed=True) and item.save() for many items in a few statements:
-        each gets a new change number, its `fields` (column names) are written and its state is logged.
-        `tags` and `albums` ({item id: names}) are read when not given. A bulk change of a thousand items
-        spent most of two seconds building one UPDATE of every column per item."""
+        their `fields` (column names) are written from the objects, then each gets a new change number and
+        its state is logged (touch_many). `tags` and `albums` ({item id: names}) are read when not given. A
+        bulk change of a thousand items spent most of two seconds building one UPDATE of every column per item."""
         items = list(items)
-        if not items:
-            return
-        ids = [item.id for item in items]
-        tags = self.store.items.tags_for(ids) if tags is None else tags
-        albums = self.store.albums.names_for(ids) if albums is None else albums
-        last = self.db.execute_sql("UPDATE counter SET value = value + ? WHERE name = 'seq' RETURNING value",
-                                   (len(items),)).fetchone()[0]
-        for seq, item in enumerate(items, last - len(items) + 1):
-            item.seq = seq
-        columns = ('seq',) + tuple(fields)
-        self.db.cursor().executemany('UPDATE item SET %s WHERE id = ?' % ', '.join('%s = ?' % c for c in columns),
-                                     [[getattr(item, c) for c in columns] + [item.id] for item in items])
-        self.db.cursor().executemany(
-            'INSERT INTO item_state (seq, item_id, private, tags, albums, deleted) VALUES (?, ?, ?, ?, ?, 0)',
-            [(item.seq, item.id, item.private, '\n'.join(tags[item.id]), '\n'.join(albums[item.id]))
-             for item in items])
+        if fields:
+            self.db.cursor().executemany('UPDATE item SET %s WHERE id = ?' % ', '.join('%s = ?' % c for c in fields),
+                                         [[getattr(item, c) for c in fields] + [item.id] for item in items])
+        self.touch_many([item.id for item in items], True, tags, albums)
 
-    def touch_many(self, item_ids, visibility_changed=False):
+    def touch_many(self, item_ids, visibility_changed=False, tags=None, albums=None):
         """touch() for many items in a few statements a batch (a renamed folder of thousands, an album
         renamed); call it inside the transaction that makes the change, after it (rows are not saved)."""
         item_ids = list(dict.fromkeys(item_ids))
         for start in range(0, len(item_ids), TOUCH_BATCH):
-            self.touch_batch(item_ids[start:start + TOUCH_BATCH], visibility_changed)
+            self.touch_batch(item_ids[start:start + TOUCH_BATCH], visibility_changed, tags, albums)
 
-    def touch_batch(self, item_ids, visibility_changed):
+    def touch_batch(self, item_ids, visibility_changed, tags=None, albums=None):
         Item = self.database.Item
-        private = dict(Item.select(Item.id, Item.private).where(Item.id.in_(item_ids)).tuples())
-        item_ids = [item_id for item_id in item_ids if item_id in private]
+        states = {item_id: (private, trashed is not None) for item_id, private, trashed in
+                  Item.select(Item.id, Item.private, Item.trashed).where(Item.id.in_(item_ids)).tuples()}
+        item_ids = [item_id for item_id in item_ids if item_id in states]
         if not item_ids:
             return
         first = self.database.next_seqs(len(item_ids))
         numbered = list(zip(range(first, first + len(item_ids)), item_ids))
         self.db.cursor().executemany('UPDATE item SET seq = ? WHERE id = ?', numbered)
-        if visibility_changed:
-            tags, albums = self.store.items.tags_for(item_ids), self.store.albums.names_for(item_ids)
+        if visibility_changed:      # as touch() logs it: deleted while the item is in the trash
+            tags = self.store.items.tags_for(item_ids) if tags is None else tags
+            albums = self.store.albums.names_for(item_ids) if albums is None else albums
             self.db.cursor().executemany(
-                'INSERT INTO item_state (seq, item_id, private, tags, albums, deleted) VALUES (?, ?, ?, ?, ?, 0)',
-                [(seq, i, private[i], '\n'.join(tags[i]), '\n'.join(albums[i])) for seq, i in numbered])
+                'INSERT INTO item_state (seq, item_id, private, tags, albums, deleted) VALUES (?, ?, ?, ?, ?, ?)',
+                [(seq, i, states[i][0], '\n'.join(tags[i]), '\n'.join(albums[i]), states[i][1]) for seq, i in numbered])
 
     def log_removal(self, item):
         """Log that `item` is gone, leaving a tombstone for catalog readers."""
