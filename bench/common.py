@@ -39,6 +39,16 @@ print(json.dumps({'ok': ok, 'message': message, 'seconds': seconds, 'growth_mib'
 '''
 
 
+# --- a node's config ------------------------------------------------------------------------------
+
+def write_config(folder, name='bench', port=None):
+    """A node's config.ini in `folder`: its name and, for a node that serves, its port and 4 threads."""
+    path = os.path.join(folder, 'config.ini')
+    with open(path, 'w') as fh:
+        fh.write('[node]\nname = %s\n' % name + ('[server]\nport = %d\nthreads = 4\n' % port if port else ''))
+    return path
+
+
 # --- servers ---------------------------------------------------------------------------------------
 
 def free_port():
@@ -205,9 +215,7 @@ def make_reader(folder, origin):
     from privtube_app import Node
     port = free_port()
     os.makedirs(folder)
-    config = os.path.join(folder, 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = bob\n[server]\nport = %d\nthreads = 4\n' % port)
+    config = write_config(folder, 'bob', port)
     privtube_config.add_peer(config, 'alice', 'http://%s:%d' % (HOST, origin['port']), origin['bob_key'])
     node = Node(privtube_config.load(config))
     node.accounts.create_user('ann', 'ann-password')

@@ -16,7 +16,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import timed_scan  # noqa: E402
+from bench.common import timed_scan, write_config  # noqa: E402
 
 HEAD = b'\x00\x00\x00\x18ftypmp42'
 RESCAN_TARGET, RENAME_TARGET = 2.0, 3.0
@@ -79,9 +79,7 @@ def main():
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix='privtube-library-')
     try:
-        config = os.path.join(folder, 'config.ini')
-        with open(config, 'w') as fh:
-            fh.write('[node]\nname = bench\n')
+        config = write_config(folder)
         media = os.path.join(folder, 'media')
         big = make_library(media, args.items, args.folders, min(args.renamed, args.items))
         ok = report('privtube library benchmark: %d files in %d folders (%d CPUs); targets: re-scan <= %.0f s, '

@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import free_port, percentile, populate, sign_in, start_serve, stop, vocabulary  # noqa: E402
+from common import free_port, percentile, populate, sign_in, start_serve, stop, vocabulary, write_config  # noqa: E402
 
 import privtube_config  # noqa: E402
 from privtube_app import Node  # noqa: E402
@@ -122,10 +122,8 @@ def main():
     folder = tempfile.mkdtemp(prefix='privtube-library-')
     process = None
     try:
-        config_path = os.path.join(folder, 'config.ini')
         args.port = args.port or free_port()
-        with open(config_path, 'w') as fh:
-            fh.write('[node]\nname = bench\n[server]\nport = %d\nthreads = 4\n' % args.port)
+        config_path = write_config(folder, port=args.port)
         started = time.time()
         album_id, bulk_ids = build(config_path, args.items, rng)
         print('built %d items in %.1f s' % (args.items, time.time() - started))

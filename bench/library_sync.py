@@ -27,9 +27,7 @@ from privtube_app import Node  # noqa: E402
 def make_origin(folder, items, with_albums):
     port = common.free_port()
     os.makedirs(folder)
-    config = os.path.join(folder, 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = alice\n[server]\nport = %d\nthreads = 4\n' % port)
+    config = common.write_config(folder, 'alice', port)
     node = Node(privtube_config.load(config))
     rng = random.Random(5)
     common.populate(node, items, common.vocabulary(5000, rng), rng)

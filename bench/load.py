@@ -37,9 +37,7 @@ from privtube_app import Node  # noqa: E402
 
 def prepare(folder, clients):
     port = common.free_port()
-    config = os.path.join(folder, 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = load\n[server]\nport = %d\nthreads = 4\n' % port)
+    config = common.write_config(folder, 'load', port)
     node = Node(privtube_config.load(config))
     rng = random.Random(5)
     words = common.vocabulary(2000, rng)

@@ -46,10 +46,8 @@ def parse_args():
 def make_origin(folder, args):
     """alice's node: N items in the database, one real large file, and a key for bob."""
     port = common.free_port()
-    config = os.path.join(folder, 'config.ini')
     os.makedirs(folder)
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = alice\n[server]\nport = %d\nthreads = 4\n' % port)
+    config = common.write_config(folder, 'alice', port)
     node = Node(privtube_config.load(config))
     rng = random.Random(3)
     common.populate(node, args.items, common.vocabulary(5000, rng), rng)

@@ -13,7 +13,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import timed_scan  # noqa: E402
+from common import timed_scan, write_config  # noqa: E402
 
 HEAD = b'\x00\x00\x00\x18ftypmp42'
 
@@ -36,9 +36,7 @@ def main():
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix='privtube-scan-')
     try:
-        config = os.path.join(folder, 'config.ini')
-        with open(config, 'w') as fh:
-            fh.write('[node]\nname = bench\n')
+        config = write_config(folder)
         make_library(os.path.join(folder, 'media'), args.files)
         first, first_out = timed_scan(config)
         again, again_out = timed_scan(config)

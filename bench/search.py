@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import percentile, populate, sign_in, start_serve, vocabulary  # noqa: E402
+from common import percentile, populate, sign_in, start_serve, vocabulary, write_config  # noqa: E402
 
 import privtube_config  # noqa: E402
 from privtube_app import Node  # noqa: E402
@@ -63,9 +63,7 @@ def main():
     folder = tempfile.mkdtemp(prefix='privtube-search-')
     process = None
     try:
-        config_path = os.path.join(folder, 'config.ini')
-        with open(config_path, 'w') as fh:
-            fh.write('[node]\nname = bench\n[server]\nport = %d\nthreads = 4\n' % args.port)
+        config_path = write_config(folder, port=args.port)
         node = Node(privtube_config.load(config_path))
         words = vocabulary(5000, rng)
         started = time.time()
