@@ -36,6 +36,13 @@ def login_token(page_text):
     return found.group(1) if found else ''
 
 
+def page_csrf(page_text):
+    """The session's CSRF token in a page's forms (every state-changing form carries it)."""
+    found = re.search(r'<input type="hidden" name="csrf" value="([^"]+)">', page_text)
+    assert found, 'no csrf field in the page'
+    return found.group(1)
+
+
 def submit_login(client, name, password, status=303, **kwargs):
     """Sign in with a WebTest client as a browser does: open the form (its cookie and token), then post it."""
     token = login_token(client.get('/login').text)

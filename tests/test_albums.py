@@ -3,7 +3,7 @@ import os
 import re
 
 import pytest
-from conftest import NodeFixture
+from conftest import NodeFixture, page_csrf
 
 import privtube_auth as auth
 from privtube_store import StoreError
@@ -34,9 +34,7 @@ PASSWORD = 'password-123'
 
 
 def csrf_of(page):
-    found = re.search(r'<input type="hidden" name="csrf" value="([^"]+)">', page.text)
-    assert found, 'no csrf field in the page'
-    return found.group(1)
+    return page_csrf(page.text)
 
 
 def owned(node, relative, owner, tags=(), private=False, taken=None):

@@ -3,7 +3,7 @@ import os
 import re
 
 import pytest
-from conftest import NodeFixture
+from conftest import NodeFixture, page_csrf
 
 import privtube_bulk
 
@@ -37,7 +37,7 @@ def signed_in(node, name):
 
 
 def csrf_of(client, path='/timeline'):
-    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+    return page_csrf(client.get(path).text)
 
 
 def bulk(client, action, ids, status=200, **fields):

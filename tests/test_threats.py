@@ -7,14 +7,13 @@ import http.server
 import itertools
 import json
 import os
-import re
 import threading
 import time
 from urllib.parse import urlencode
 
 import pytest
 import webtest
-from conftest import login_token, submit_login
+from conftest import login_token, page_csrf, submit_login
 from test_hostile_peers import drip, home_reading, running
 
 import privtube_app
@@ -51,9 +50,7 @@ def signed_in(node, name, admin=False, groups=None, address='203.0.113.9'):
 
 
 def csrf_of(client, url='/account'):
-    found = re.search(r'name="csrf" value="([^"]+)"', client.get(url).text)
-    assert found, 'no csrf field on %s' % url
-    return found.group(1)
+    return page_csrf(client.get(url).text)
 
 
 def remote_item(item_id=REMOTE_ID, **changes):

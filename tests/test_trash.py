@@ -1,18 +1,17 @@
 """The Trash: deleting asks first, moves the file to .trash inside the media folder and hides the item from
 everyone (pages, search, the API, peers' catalogs) until it is restored or removed for good."""
 import os
-import re
 import subprocess
 import sys
 
 import webtest
-from conftest import ROOT, NodeFixture, submit_login
+from conftest import ROOT, NodeFixture, page_csrf, submit_login
 
 import privtube_store
 
 
 def csrf_of(response):
-    return re.search(r'name="csrf" value="([^"]+)"', response.text).group(1)
+    return page_csrf(response.text)
 
 
 def follow(node, key, held, cursor=None):

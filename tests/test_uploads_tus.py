@@ -8,7 +8,7 @@ import re
 import time
 
 import webob
-from conftest import NodeFixture
+from conftest import NodeFixture, page_csrf
 
 import privtube_app
 
@@ -16,7 +16,7 @@ VIDEO = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 400       # 102 kB, sn
 
 
 def csrf_of(client):
-    return re.search(r'name="csrf" value="([^"]+)"', client.get('/upload').text).group(1)
+    return page_csrf(client.get('/upload').text)
 
 
 def tus(token, **headers):

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import webtest
-from conftest import login_token
+from conftest import login_token, page_csrf
 
 import privtube_auth
 import privtube_media
@@ -49,9 +49,7 @@ def find_form(page, target, has=(), **values):
 
 
 def csrf_of(page):
-    found = re.search(r'<input type="hidden" name="csrf" value="([^"]+)">', page.text)
-    assert found, 'no csrf field in the page'
-    return found.group(1)
+    return page_csrf(page.text)
 
 
 def csrf_for(client):
