@@ -5,6 +5,7 @@ hold several isolated nodes. The schema is built by numbered SQL steps; `PRAGMA 
 the last step applied, and an old database is upgraded on open, one logged transaction per step.
 """
 import contextlib
+import json
 import logging
 import os
 import sqlite3
@@ -21,7 +22,7 @@ from peewee import (
     TextField,
 )
 
-from privtube_items import ITEM_FIELDS, LISTS, now_iso
+from privtube_items import ITEM_FIELDS, LISTS, json_list, now_iso
 
 logger = logging.getLogger('privtube.db')
 
@@ -157,6 +158,24 @@ MIGRATIONS = {
     12: [  # the timeline walks items by when they were taken (else added), newest first, a page at a time
         "CREATE INDEX item_when ON item (coalesce(taken, created), id)",
     ],
+    13: [  # photos get display previews; songs their tags; videos subtitles and a remuxed copy; where
+           # each person stopped watching
+        "ALTER TABLE item ADD COLUMN preview INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE item ADD COLUMN artist TEXT",
+        "ALTER TABLE item ADD COLUMN album_artist TEXT",
+        "ALTER TABLE item ADD COLUMN music_album TEXT",
+        "ALTER TABLE item ADD COLUMN disc INTEGER",
+        "ALTER TABLE item ADD COLUMN track INTEGER",
+        "ALTER TABLE item ADD COLUMN year INTEGER",
+        "ALTER TABLE item ADD COLUMN subtitles TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE item ADD COLUMN remux TEXT",
+        """CREATE TABLE playback (
+            user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+            item_id TEXT NOT NULL REFERENCES item (id) ON DELETE CASCADE,
+            position REAL NOT NULL DEFAULT 0, duration REAL, finished INTEGER NOT NULL DEFAULT 0,
+            updated REAL NOT NULL, PRIMARY KEY (user_id, item_id))""",
+        "CREATE INDEX playback_recent ON playback (user_id, updated)",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -248,8 +267,19 @@ class PathField(TextField):
         return value.decode('utf-8', 'surrogateescape') if isinstance(value, bytes) else value
 
 
+class JsonListField(TextField):
+    """A list kept as JSON text in its column (peers' lists are stored as the catalog sent them)."""
+
+    def db_value(self, value):
+        return value if isinstance(value, str) else json.dumps(list(value or []), separators=(',', ':'))
+
+    def python_value(self, value):
+        return value if isinstance(value, list) else json_list(value)
+
+
 COLUMN_TYPES = {'id': TextField, 'text': TextField, 'date': TextField, 'mime': TextField, 'path': PathField,
-                'int': IntegerField, 'real': FloatField, 'bool': BooleanField}
+                'int': IntegerField, 'real': FloatField, 'bool': BooleanField,
+                'subtitles': JsonListField}
 
 
 def item_columns(User):
@@ -408,5 +438,17 @@ def node_models(Base, User, content):
         last_error = TextField(default='')
         item_count = IntegerField(default=0)
 
+    class Playback(Base):
+        """Where a person stopped in an item (theirs or a peer's), kept on their own node."""
+        user = ForeignKeyField(User, on_delete='CASCADE')
+        item = ForeignKeyField(Item, on_delete='CASCADE')
+        position = FloatField(default=0)
+        duration = FloatField(null=True)
+        finished = BooleanField(default=False)
+        updated = FloatField()
+
+        class Meta:
+            primary_key = CompositeKey('user', 'item')
+
     return {'ApiKey': ApiKey, 'Comment': Comment, 'ViewMark': ViewMark, 'Secret': Secret, 'Session': Session,
-            'Peer': Peer}
+            'Peer': Peer, 'Playback': Playback}

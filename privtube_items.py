@@ -5,6 +5,7 @@
 (`PEER_COLUMNS`) are all read from it: a new field is a line here and a migration step in privtube_db.
 """
 import datetime
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -21,6 +22,11 @@ MAX_VIEWER = 128            # the opaque viewer id of a counted view
 MAX_DATE = 40               # a date as a peer sends it
 MAX_CURSOR = 200            # a catalog cursor as a peer sends it
 MAX_COMMENT_ID = 64
+MAX_TAG_TEXT = 200          # an artist or album name read from a song's tags
+MAX_SUBTITLES = 40          # subtitle tracks of one item
+MAX_SUBTITLE_LABEL = 80
+MAX_LANG = 16               # a BCP 47 language tag such as 'en', 'pt-BR' ('' when unknown)
+SUBTITLE_ID = re.compile(r'^[A-Za-z0-9_-]{1,32}\Z')
 LIMITS = {'title': MAX_TITLE, 'description': MAX_DESCRIPTION, 'comment': MAX_COMMENT, 'author': MAX_AUTHOR,
           'viewer': MAX_VIEWER, 'tag': auth.MAX_TAG, 'tags': auth.MAX_TAGS, 'name': auth.MAX_NAME,
           'password': auth.MAX_PASSWORD, 'password_min': auth.MIN_PASSWORD, 'album': auth.MAX_ALBUM}
@@ -88,7 +94,8 @@ class Field:
     """One field of an item. Its `kind` is its type in JSON and in the database:
     'id' (string, the key: ORIGIN:ID for a peer's item), 'text' (string of at most `limit` characters),
     'date' (string, ISO 8601 UTC), 'mime' (string TYPE/SUBTYPE), 'int' (integer), 'real' (number),
-    'bool' (boolean), 'tags' (array of tags, kept in the item_tag table), 'albums' (array of the names of
+    'bool' (boolean), 'subtitles' (array of {id, lang, label}, a JSON column),
+    'tags' (array of tags, kept in the item_tag table), 'albums' (array of the names of
     the albums it is in, kept in album_item); and, never sent, 'path' (the
     file inside the media folder) and 'user' (the owning user).
     """
@@ -132,6 +139,15 @@ ITEM_FIELDS = (
     Field('taken_source', 'text', null=True),   # 'exif', 'container', 'name' or 'mtime'
     Field('content_hash', 'text', null=True),   # SHA-256 of the file, hex: duplicates and moved files
     Field('trashed', 'real', null=True),        # Unix time it went to the trash; None when it is not there
+    Field('preview', 'bool', default=False),    # a display-sized JPEG (long side about 1920 px) is cached
+    Field('artist', 'text', MAX_TAG_TEXT, null=True, api=True, peers=True),    # a song's artist
+    Field('album_artist', 'text', MAX_TAG_TEXT, null=True),
+    Field('music_album', 'text', MAX_TAG_TEXT, null=True),     # the album its tags name
+    Field('disc', 'int', null=True),
+    Field('track', 'int', null=True, api=True, peers=True),    # its number on the disc
+    Field('year', 'int', null=True),
+    Field('subtitles', 'subtitles', default=list, api=True, peers=True, blank=[]),  # [{id, lang, label}]
+    Field('remux', 'text', null=True),          # 'pending', 'ready' or 'failed': a browser-playable copy
 )
 LISTS = ('tags', 'albums')          # kept in tables of their own (item_tag, album_item)
 COLUMNS = tuple(field for field in ITEM_FIELDS if field.kind not in LISTS)
@@ -143,6 +159,16 @@ PEER_COLUMNS = tuple(field.name for field in PEER_VALUES if field.kind not in LI
 
 API_BLANKS = tuple((field.name, field.blank) for field in API_FIELDS)
 API_BOOLS = tuple(field.name for field in API_FIELDS if field.kind == 'bool')
+API_JSON = tuple(field.name for field in API_FIELDS if field.kind == 'subtitles')
+
+
+def json_list(value):
+    """The list a JSON column's text holds; [] for anything that is not one."""
+    try:
+        found = json.loads(value) if value else []
+    except ValueError:
+        return []
+    return found if isinstance(found, list) else []
 
 
 def row_json(row, tags, albums=()):
@@ -152,6 +178,9 @@ def row_json(row, tags, albums=()):
     item['albums'] = list(albums)
     for name in API_BOOLS:      # SQLite has no booleans: a row read without the model holds 0 or 1
         item[name] = bool(item[name])
+    for name in API_JSON:       # a row read without the model holds the column's JSON text
+        if isinstance(item[name], str):
+            item[name] = json_list(item[name])
     return item
 
 
@@ -201,8 +230,25 @@ def peer_value(field, value):
         return auth.album_names(value or []) if isinstance(value or [], list) else bad('albums')
     if field.kind == 'bool':
         return value if isinstance(value, bool) else bad(field.name)
+    if field.kind == 'subtitles':
+        return checked_subtitles(value)
     checked = number(value, int if field.kind == 'int' else (int, float), field.name)
     return field.blank if checked is None else checked
+
+
+def checked_subtitles(value):
+    """A peer's `subtitles` list if every entry is {id, lang, label} of the contract's shape."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_SUBTITLES:
+        bad('subtitles')
+    found = []
+    for entry in value:
+        if not isinstance(entry, dict) or not isinstance(entry.get('id'), str) or not SUBTITLE_ID.match(entry['id']):
+            bad('subtitles')
+        found.append({'id': entry['id'], 'lang': text(entry.get('lang'), MAX_LANG),
+                      'label': text(entry.get('label'), MAX_SUBTITLE_LABEL)})
+    return found
 
 
 def checked_comments(data):

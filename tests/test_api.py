@@ -18,7 +18,8 @@ def test_node_info(api):
 def test_item_has_every_contract_field(api):
     item = api.client.get('/api/v1/content/' + api.item.id, headers=api.reader).json
     assert set(item) == {'id', 'title', 'description', 'tags', 'mime', 'size', 'created', 'updated', 'views',
-                         'comments', 'duration', 'width', 'height', 'thumbnail', 'albums', 'taken'}
+                         'comments', 'duration', 'width', 'height', 'thumbnail', 'albums', 'taken',
+                         'artist', 'track', 'subtitles'}
     assert item['tags'] == ['family'] and item['duration'] is None and item['thumbnail'] is False
     assert item['created'].endswith('Z')
 

@@ -60,10 +60,13 @@ def test_every_item_column_is_in_the_item_table(database):
 VALID = {'text': lambda field: 'T' * field.limit, 'date': lambda field: '2026-02-03T04:05:06Z',
          'mime': lambda field: 'audio/ogg', 'int': lambda field: 12345, 'real': lambda field: 12.5,
          'bool': lambda field: True, 'tags': lambda field: ['alpha', 'beta'],
-         'albums': lambda field: ['2024 Summer trip', 'Holidays/Grandma 80th']}
+         'albums': lambda field: ['2024 Summer trip', 'Holidays/Grandma 80th'],
+         'subtitles': lambda field: [{'id': 's1', 'lang': 'en', 'label': 'English'},
+                                     {'id': 'film-de-forced', 'lang': 'de', 'label': 'Deutsch (forced)'}]}
 INVALID = {'text': lambda field: 'T' * (field.limit + 1), 'date': lambda field: 'D' * (field.limit + 1),
            'mime': lambda field: 'not a mime', 'int': lambda field: -1, 'real': lambda field: 'long',
-           'bool': lambda field: 'yes', 'tags': lambda field: 'alpha', 'albums': lambda field: ['line\nbreak']}
+           'bool': lambda field: 'yes', 'tags': lambda field: 'alpha', 'albums': lambda field: ['line\nbreak'],
+           'subtitles': lambda field: [{'id': '../etc/passwd', 'lang': 'en', 'label': 'x'}]}
 
 
 @pytest.fixture
