@@ -108,7 +108,9 @@ class Store:
         self.db = database.db
         self.media_dir = os.path.realpath(media_dir)
         self.uploads_dir = os.path.join(self.media_dir, UPLOADS)
-        self.thumbs_dir = os.path.join(os.path.dirname(os.path.abspath(database.path)), 'cache', 'thumbs', 'local')
+        self.cache_dir = os.path.join(os.path.dirname(os.path.abspath(database.path)), 'cache')
+        self.thumbs_dir = os.path.join(self.cache_dir, 'thumbs', 'local')
+        self.previews_dir = os.path.join(self.cache_dir, 'previews', 'local')
         os.makedirs(self.uploads_dir, exist_ok=True)
         self.items = Items(self)
         self.comments = Comments(self)
@@ -147,6 +149,18 @@ class Store:
     def thumbnail_path(self, item_id):
         """Where a local item's thumbnail is cached (ids are checked, never taken from a path)."""
         return os.path.join(self.thumbs_dir, item_id + '.jpg')
+
+    def preview_path(self, item_id):
+        """Where a local photo's display-sized preview (long side about 1920 px) is cached."""
+        return os.path.join(self.previews_dir, item_id + '.jpg')
+
+    def open_preview(self, item):
+        if not item.preview:
+            raise StoreError('this item has no preview', 404)
+        try:
+            return open(self.preview_path(item.id), 'rb')
+        except OSError:
+            raise StoreError('this item has no preview', 404)
 
     def open_thumbnail(self, item):
         if not item.thumbnail:

@@ -514,6 +514,14 @@ def register_browse(app, web):
             bottle.response.set_header('Content-Disposition', media.content_disposition('attachment', name))
         return body
 
+    @app.get('/preview/<item_id>')
+    def preview(page, item_id):
+        """What a watch page and the gallery show of a photo: its display-sized preview, else the original."""
+        item = store.items.visible(page.principal, item_id)
+        if item.is_local and item.preview:
+            return media.file_response(bottle.response, media_headers(), store.open_preview(item), 'image/jpeg')
+        bottle.redirect('/media/%s' % item.id, 302)
+
     @app.get('/thumb/<item_id>')
     def thumbnail(page, item_id):
         item = store.items.visible(page.principal, item_id)

@@ -6,7 +6,7 @@
     % if item.id in selectable:
     <label class="pick" title="Select"><input type="checkbox" name="id" value="{{item.id}}" form="bulk" aria-label="Select {{item.title}}"></label>
     % end
-    <a href="/watch/{{item.id}}">
+    <a href="/watch/{{item.id}}" data-id="{{item.id}}" data-kind="{{kind}}">
     % if item.thumbnail:
     <img class="thumb" src="/thumb/{{item.id}}" alt="" loading="lazy">
     % else:
