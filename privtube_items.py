@@ -211,29 +211,44 @@ def checked_item(item):
     """The item of a peer's catalog with every field the peers send checked, in the table's order."""
     if not isinstance(item, dict) or not isinstance(item.get('id'), str) or not REMOTE_ID.match(item['id']):
         raise PeerError('the catalog has an item without a valid id')
+    checked = {'id': item['id']}
     try:
-        return dict(id=item['id'], **{field.name: peer_value(field, item.get(field.name, field.blank))
-                                      for field in PEER_VALUES})
+        for name, check, blank in PEER_CHECKS:
+            checked[name] = check(item.get(name, blank))
     except auth.AuthError as exc:
         raise PeerError('item %s: %s' % (item['id'], exc))
+    return checked
 
 
 def peer_value(field, value):
     """A peer's `value` of `field` if it has the field's shape (missing or empty: the field's blank)."""
+    return value_check(field)(value)
+
+
+def value_check(field):
+    """The function that checks a peer's value of `field` (made once per field: a first sync checks a
+    hundred thousand items of twenty fields, and deciding the kind for each value took a quarter of it)."""
     if field.kind in ('text', 'date'):
-        return text(value, field.limit) or field.blank
+        return lambda value: text(value, field.limit) or field.blank
     if field.kind == 'mime':
-        return mime_text(value)
+        return mime_text
     if field.kind == 'tags':
-        return auth.normalize_tags(value or []) if isinstance(value or [], list) else bad('tags')
+        return lambda value: auth.normalize_tags(value or []) if isinstance(value or [], list) else bad('tags')
     if field.kind == 'albums':
-        return auth.album_names(value or []) if isinstance(value or [], list) else bad('albums')
+        return lambda value: auth.album_names(value or []) if isinstance(value or [], list) else bad('albums')
     if field.kind == 'bool':
-        return value if isinstance(value, bool) else bad(field.name)
+        return lambda value: value if value is True or value is False else bad(field.name)
     if field.kind == 'subtitles':
-        return checked_subtitles(value)
-    checked = number(value, int if field.kind == 'int' else (int, float), field.name)
-    return field.blank if checked is None else checked
+        return checked_subtitles
+    kinds = int if field.kind == 'int' else (int, float)
+
+    def checked_number(value):
+        if value is None:
+            return field.blank
+        if type(value) in (int, float) and isinstance(value, kinds) and 0 <= value < 2 ** 53:
+            return value
+        return number(value, kinds, field.name)
+    return checked_number
 
 
 def checked_subtitles(value):
@@ -269,7 +284,7 @@ def bad(what):
 def text(value, limit):
     if value is None:
         return ''
-    if not isinstance(value, str) or len(value) > limit or '\x00' in value or not storable(value):
+    if not isinstance(value, str) or len(value) > limit or '\x00' in value or not (value.isascii() or storable(value)):
         bad('text field')
     return value
 
@@ -286,3 +301,7 @@ def number(value, kinds, what):
     if isinstance(value, bool) or not isinstance(value, kinds) or not 0 <= value < 2 ** 53:
         bad(what)
     return value
+
+
+# made once the checks above are defined: (name, check, blank) of each field peers send
+PEER_CHECKS = tuple((field.name, value_check(field), field.blank) for field in PEER_VALUES)

@@ -20,6 +20,7 @@ from peewee import SQL, fn
 import privtube_auth as auth
 import privtube_media as media
 import privtube_taken
+from privtube_db import among
 from privtube_items import MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, now_iso, row_json, storable
 from privtube_scan import HASH_AT_CREATE, Scanner
 from privtube_search import SearchIndex
@@ -474,7 +475,7 @@ class Catalog(Part):
     def touch_batch(self, item_ids, visibility_changed, tags=None, albums=None):
         Item = self.database.Item
         states = {item_id: (private, trashed is not None) for item_id, private, trashed in
-                  Item.select(Item.id, Item.private, Item.trashed).where(Item.id.in_(item_ids)).tuples()}
+                  Item.select(Item.id, Item.private, Item.trashed).where(Item.id.in_(among(item_ids))).tuples()}
         item_ids = [item_id for item_id in item_ids if item_id in states]
         if not item_ids:
             return
@@ -546,19 +547,16 @@ class Catalog(Part):
 
     def changed_since(self, seq, limit):
         """[(seq, item_id, alive)] of items and tombstones changed after `seq`, oldest change first."""
-        Item, Tombstone = self.database.Item, self.database.Tombstone
-        alive = (Item.select(Item.seq, Item.id).where((Item.seq > seq) & (Item.origin == 'local'))
-                 .order_by(Item.seq).limit(limit).tuples())
-        dead = (Tombstone.select(Tombstone.seq, Tombstone.item_id).where(Tombstone.seq > seq)
-                .order_by(Tombstone.seq).limit(limit).tuples())
+        execute = self.db.execute_sql      # plain SQL: these run twenty times a page of a first read
+        alive = execute("SELECT seq, id FROM item WHERE seq > ? AND origin = 'local' ORDER BY seq LIMIT ?",
+                        (seq, limit)).fetchall()
+        dead = execute('SELECT seq, item_id FROM tombstone WHERE seq > ? ORDER BY seq LIMIT ?', (seq, limit)).fetchall()
         merged = sorted([(s, i, True) for s, i in alive] + [(s, i, False) for s, i in dead])
         return merged[:limit]
 
     def sort_candidates(self, principal, page, base, position, items, removed):
         alive_ids = [item_id for _, item_id, alive in page if alive]
-        Item = self.database.Item
-        rows = {row['id']: row for row in
-                Item.select().where(Item.id.in_(alive_ids) & (Item.origin == 'local')).dicts()}
+        rows = self.rows_of(alive_ids)
         tags = self.store.items.tags_for(alive_ids)
         albums = self.store.albums.names_for(alive_ids)
         hidden = []
@@ -571,6 +569,14 @@ class Catalog(Part):
                 hidden.append(item_id)
         removed.extend(self.once_visible(principal, hidden, base, position))
 
+    def rows_of(self, item_ids):
+        """{id: the item's columns} of this node's items among `item_ids`, read without the model: building
+        each row through Peewee's converters took a third of the time of serving a catalog page."""
+        cursor = self.db.execute_sql("SELECT * FROM item WHERE id IN (SELECT value FROM json_each(?)) "
+                                     "AND origin = 'local'", (json.dumps(item_ids),))
+        names = [column[0] for column in cursor.description]
+        return {row['id']: row for row in (dict(zip(names, values)) for values in cursor)}
+
     def once_visible(self, principal, item_ids, base, position):
         """Those of `item_ids` the reader may hold: visible in their state at `floor`, or in any state logged
         after it up to `position`. `floor` is `base`, or the key's generation when that is later: a reader
@@ -579,7 +585,8 @@ class Catalog(Part):
             return []
         floor = max(base, principal.generation)
         ItemState = self.database.ItemState
-        states = (ItemState.select().where(ItemState.item_id.in_(item_ids) & (ItemState.seq <= max(floor, position)))
+        states = (ItemState.select()
+                  .where(ItemState.item_id.in_(among(item_ids)) & (ItemState.seq <= max(floor, position)))
                   .order_by(ItemState.seq))
         at_floor, later = {}, {}
         for state in states:
@@ -1080,7 +1087,7 @@ class Albums(Part):
         Album, AlbumItem = self.database.Album, self.database.AlbumItem
         names = {item_id: [] for item_id in item_ids}
         rows = (AlbumItem.select(AlbumItem.item, Album.name).join(Album)
-                .where(AlbumItem.item.in_(list(item_ids))).order_by(Album.name).tuples())
+                .where(AlbumItem.item.in_(among(item_ids))).order_by(Album.name).tuples())
         for item_id, name in rows:
             names[item_id].append(name)
         return names
@@ -1247,7 +1254,7 @@ class Items(Part):
 
     def tags_for(self, item_ids):
         tags = {item_id: [] for item_id in item_ids}
-        rows = self.database.ItemTag.select().where(self.database.ItemTag.item.in_(list(item_ids)))
+        rows = self.database.ItemTag.select().where(self.database.ItemTag.item.in_(among(item_ids)))
         for row in rows.order_by(self.database.ItemTag.tag).tuples():
             tags[row[0]].append(row[1])
         return tags
