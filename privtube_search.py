@@ -5,12 +5,18 @@ The table itself is made by migration 4 of privtube_db (and remade with the albu
 its rowid is the item's, so a search joins the two without an index of its own.
 """
 import re
+import threading
+from collections import OrderedDict
 
 from peewee import SQL, Column, fn
 
 import privtube_auth as auth
+from privtube_db import Prepared
 
 RANKED_MATCHES = 1000
+SHAPES = 256            # prepared searches kept: a few per person and filter
+# stand-ins of a prepared search for its text, offset and limit (values no search has)
+MATCH, OFFSET, LIMIT = '\uffffMATCH', 10 ** 15 + 1, 10 ** 15 + 2
 # The row of every item whose id the SQL fragment `%s` selects: its text, its tags, its origin and the
 # names of its albums ("summer" finds the items of "2024 Summer trip").
 INDEX_ROWS = (
@@ -34,11 +40,18 @@ def fts_query(text):
     return ' '.join('"%s"*' % word for word in words) or None
 
 
+def result_columns(Item):
+    """What a list of results reads of an item: every column but the description and the file's path (a
+    description may be ten thousand characters that no card shows)."""
+    return [field for field in Item._meta.sorted_fields if field.name not in ('description', 'path')]
+
+
 class SearchIndex:
     """Items' title, description, tags, origin and albums in the full-text index, and searches over them."""
 
     def __init__(self, store):
         self.store, self.database, self.db = store, store.database, store.database.db
+        self.shapes, self.shapes_lock = OrderedDict(), threading.Lock()
 
     def index(self, item_id):
         """(Re)write the row of one item from what its record and tags hold now."""
@@ -61,25 +74,47 @@ class SearchIndex:
         items (a word in half the library) lists the newest matches instead; `ranked` says which it did.
         Only matches `principal` may see are counted: the notice this drives must not reveal hidden items.
         """
-        Item = self.database.Item
         match = fts_query(text)
+        ranked = bool(match) and sort == 'relevance' and self.match_count(principal, match, tag, kind, origin)
+        shape = self.shape(principal, tag, kind, origin, sort if match or sort != 'relevance' else 'newest',
+                           bool(match), ranked)
+        values = ((match,) if match else ()) + (offset, limit + 1)        # the shape's stand-ins, in order
+        rows = list(self.database.Item.raw(shape.sql, *shape.values(*values)))
+        return rows[:limit], len(rows) > limit, ranked
+
+    def shape(self, principal, tag, kind, origin, sort, match, ranked=False, counting=False):
+        """The Prepared statement of a search of this shape, built once and kept (SHAPES of them): the
+        text, the offset and the limit are its stand-ins, everything else (who asks, their rules, the
+        filters, the order) is its key."""
+        key = (principal.kind, principal.id, principal.is_admin, tuple(principal.rules), tag, kind, origin, sort,
+               match, ranked, counting)
+        with self.shapes_lock:
+            found = self.shapes.pop(key, None)
+        if found is None:
+            found = Prepared(self.db, self.built(principal, tag, kind, origin, sort, match, ranked, counting),
+                             *((MATCH,) if match else ()), OFFSET, LIMIT)
+        with self.shapes_lock:
+            self.shapes[key] = found                # the most recently used last
+            while len(self.shapes) > SHAPES:
+                self.shapes.popitem(last=False)
+        return found
+
+    def built(self, principal, tag, kind, origin, sort, match, ranked, counting):
+        Item = self.database.Item
         query = self.filtered(principal, tag, kind, origin)
         if match:
-            query = query.from_(Item, SQL('item_fts')).where(SQL('item_fts MATCH ?', [match]), *joined(Item))
-        ranked = False
+            query = query.from_(Item, SQL('item_fts')).where(SQL('item_fts MATCH ?', [MATCH]), *joined(Item))
+        if counting:
+            return query.select(SQL('1')).offset(OFFSET).limit(LIMIT)
         if sort == 'views':
             order = [Item.views.desc(), Item.created.desc(), Item.id]
         elif sort == 'taken':   # when it was shot, else when it was added: the timeline's order
             order = [fn.coalesce(Item.taken, Item.created).desc(), Item.id.desc()]
         elif not match:
             order = [Item.created.desc(), Item.id]
-        else:
-            ranked = sort == 'relevance' and self.match_count(query, RANKED_MATCHES + 1) <= RANKED_MATCHES
-            # rowid order is the index's own, so SQLite stops after one page instead of sorting every match
+        else:   # rowid order is the index's own, so SQLite stops after one page instead of sorting every match
             order = [SQL('item_fts.rank'), Item.id] if ranked else [SQL('item_fts.rowid DESC')]
-        # objects(): Peewee builds no model rows from a multi-source FROM otherwise
-        rows = list(query.order_by(*order).offset(offset).limit(limit + 1).objects())
-        return rows[:limit], len(rows) > limit, ranked
+        return query.select(*result_columns(Item)).order_by(*order).offset(OFFSET).limit(LIMIT)
 
     def filtered(self, principal, tag, kind, origin):
         """The items `principal` may see, narrowed to a tag, a media kind and an origin when given."""
@@ -93,6 +128,10 @@ class SearchIndex:
             query = query.where(auth.rule_filter('origin:' + origin, Item, ItemTag))
         return query
 
-    def match_count(self, query, cap):
-        """How many items `query` (a search: visible items that match) finds, counting no further than `cap`."""
-        return query.select(SQL('1')).limit(cap).count()
+    def match_count(self, principal, match, tag, kind, origin):
+        """Whether the visible items that `match` finds are few enough to rank: counted no further than
+        one past RANKED_MATCHES."""
+        shape = self.shape(principal, tag, kind, origin, 'relevance', True, counting=True)
+        counted = self.db.execute_sql('SELECT count(*) FROM (%s)' % shape.sql,
+                                      shape.values(match, 0, RANKED_MATCHES + 1)).fetchone()[0]
+        return counted <= RANKED_MATCHES

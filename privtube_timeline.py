@@ -9,6 +9,7 @@ import re
 from peewee import Tuple, fn
 
 import privtube_media as media
+from privtube_db import Prepared
 from privtube_items import shown_month
 
 PAGE = 200                  # items on a timeline page
@@ -78,28 +79,6 @@ class Timeline:
         rows = {item.id: item for item in Item.select(*card_columns(Item)).where(
             Item.id.in_([item_id for item_id, _ in found[:limit]]))} if found else {}
         return [(rows[item_id], years) for item_id, years in found[:limit] if item_id in rows]
-
-
-class Prepared:
-    """A Peewee query built once and run with other values for its stand-ins (LOW, HIGH): building the
-    visibility filter's SQL costs ten times more than running it, and these run once a year shown."""
-
-    def __init__(self, db, query, *stand_ins):
-        self.db = db
-        self.sql, self.params = query.sql()
-        self.at = [self.params.index(stand_in) for stand_in in stand_ins]
-
-    def cursor(self, values):
-        params = list(self.params)
-        for at, value in zip(self.at, values):
-            params[at] = value
-        return self.db.execute_sql(self.sql, params)
-
-    def first(self, *values):
-        return self.cursor(values).fetchone()
-
-    def all(self, *values):
-        return self.cursor(values).fetchall()
 
 
 def card_columns(Item):
