@@ -419,7 +419,7 @@ class MediaWorker:
         found['thumbnail'] = self.thumbnail(item, fh, demuxer, found)
         streams = found.pop('subtitle_streams', [])
         if kind == 'video':
-            from privtube_subtitles import Subtitles    # deferred: it reads files through this module
+            from privtube_subtitles import Subtitles  # deferred: it reads files through this module
             found['subtitles'] = Subtitles(self.node.store).of_probe(item, fh, demuxer, streams)
         return found
 

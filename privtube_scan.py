@@ -67,7 +67,7 @@ class Scanner:
     """The store's part that brings the item table and the folder albums in line with the media folder."""
 
     def __init__(self, store):
-        from privtube_subtitles import Subtitles    # deferred: it needs privtube_store, which imports this
+        from privtube_subtitles import Subtitles  # deferred: it needs privtube_store, which imports this
         self.store, self.database, self.db = store, store.database, store.database.db
         self.folders = FolderAlbums(store)
         self.subtitles = Subtitles(store)

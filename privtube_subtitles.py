@@ -389,7 +389,7 @@ def write_atomically(target, data):
 def extract(fh, demuxer, ordinal):
     """The file's `ordinal`th subtitle stream as WebVTT bytes, by ffmpeg reading the file on its standard
     input (no input path, no other protocol) and writing to its standard output."""
-    import privtube_probe as probe     # deferred: the media worker that calls this lives there
+    import privtube_probe as probe  # deferred: the media worker that calls this lives there
     ffmpeg = probe.ffmpeg_path()
     if not ffmpeg:
         raise NotSubtitles('no ffmpeg')

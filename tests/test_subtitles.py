@@ -26,8 +26,9 @@ def make_video(path, seconds=4):
 
 def with_stream(video, srt, target, codec, language):
     """`video` with the SubRip file `srt` inside as a subtitle stream (copied: no re-encoding)."""
-    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-i', video, '-i', srt, '-map', '0', '-map', '1', '-c', 'copy',
-                    '-c:s', codec, '-metadata:s:s:0', 'language=' + language, target], check=True, timeout=120)
+    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-i', video, '-i', srt, '-map', '0', '-map', '1',
+                    '-c', 'copy', '-c:s', codec, '-metadata:s:s:0', 'language=' + language, target],
+                   check=True, timeout=120)
     return target
 
 
