@@ -1222,6 +1222,7 @@ class Items(Part):
             for name in ('duration', 'width', 'height', 'container', 'codecs'):
                 setattr(fresh, name, None)
             fresh.thumbnail = False
+            fresh.subtitles = [track for track in fresh.subtitles if not track['id'].startswith('track-')]
             fresh.content_hash = content_hash or fresh.content_hash
             fresh.media_state, fresh.media_error = 'failed', reason[:100]
             self.store.catalog.touch(fresh)

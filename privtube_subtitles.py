@@ -275,7 +275,8 @@ class Subtitles:
             return []
         found = []
         for sidecar in entries:
-            if is_sidecar(sidecar.name) and sidecar_track(video, sidecar.name) and sidecar.is_file():
+            if (is_sidecar(sidecar.name) and sidecar_track(video, sidecar.name) and sidecar.is_file()
+                    and self.store.inside(sidecar.path)):      # a link out of the media folder is not read
                 stat = sidecar.stat()
                 found.append((sidecar.name, stat.st_size, stat.st_mtime_ns))
         return sorted(found)

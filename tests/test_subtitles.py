@@ -175,6 +175,16 @@ def test_hostile_sidecars_are_skipped_and_the_good_one_kept(node):
     assert [line for line in text.splitlines() if line.startswith('00:')] == ['00:00:01.000 --> 00:00:02.000']
 
 
+def test_a_sidecar_that_links_out_of_the_media_folder_is_not_read(node, tmp_path):
+    folder = os.path.join(node.media_dir, 'Films')
+    make_video(os.path.join(folder, 'Film.mp4'))
+    outside = write(str(tmp_path / 'secret.srt'), SRT.replace(b'Hello', b'Secret'))
+    os.symlink(outside, os.path.join(folder, 'Film.en.srt'))
+    item = scanned(node)['Film.mp4']
+    assert item.subtitles == []
+    assert not os.path.exists(os.path.join(node.store.cache_dir, 'subtitles', item.id, 'file-en.vtt'))
+
+
 # --- streams inside the file -------------------------------------------------------------------------
 
 @pytest.mark.slow
