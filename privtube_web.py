@@ -491,7 +491,7 @@ def register_browse(app, web):
                                              origin='local' if origin == node.name else origin,
                                              offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         return page.render('search', origins=[node.name] + sorted(node.registry.peers()), kinds=media.MEDIA_KINDS,
-                           sorts=SORTS, results=cards(results), more=more,
+                           sorts=SORTS, results=cards(results), more=more, marks=playback.marks(page.user, results),
                            albums=matching_albums(store, page.principal, q, number),
                            newest_instead=bool(q and sort == 'relevance' and results and not ranked),
                            **grid_tools(store, page, results, own_address()), **asked)

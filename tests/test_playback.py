@@ -126,6 +126,8 @@ def test_continue_watching_lists_begun_items_newest_first_without_finished_or_hi
     assert home.index('Continue watching') < home.index('<h2>Recent</h2>')
     assert home.count('<span class="watched">Watched</span>') == 1         # c.mp4 in Recent
     assert '<span class="duration">10:00</span>' in home
+    found = client.get('/search', {'q': 'c'}).text      # search results carry the same marks
+    assert '<span class="watched">Watched</span>' in found and '% watched' not in found
 
 
 def test_forget_and_clear(node):
