@@ -7,6 +7,7 @@ import pytest
 from media_samples import require_ffmpeg
 from test_network import link, remote_id
 
+import privtube_db
 import privtube_probe
 import privtube_subtitles as subtitles
 from privtube_subtitles import NotSubtitles, to_webvtt
@@ -267,3 +268,13 @@ def test_a_peer_that_sends_something_else_than_webvtt_is_refused(network, tmp_pa
     answer = viewer.get('/subtitles/%s/file-en' % item_id, status=502)
     assert '<script>alert' not in answer.text
 
+
+
+def test_upgrading_probes_videos_again_for_their_subtitle_streams(node):
+    film = node.add('film.mkv', data=b'\x1aE\xdf\xa3' + bytes(200))
+    photo = node.add('photo.jpg', data=b'\xff\xd8\xff\xe0' + bytes(200))
+    Item, db = node.node.database.Item, node.node.database.db
+    Item.update(media_state='done').execute()
+    db.execute_sql('PRAGMA user_version = 13')
+    privtube_db.migrate(db)
+    assert Item.get_by_id(film.id).media_state == 'pending' and Item.get_by_id(photo.id).media_state == 'done'
