@@ -169,9 +169,9 @@ def language(code):
         return ''
     base, _, region = code.partition('-')
     base = THREE_LETTERS.get(base, base)
-    if len(base) == 3 and base not in THREE_LETTERS.values() and base not in ('und', 'zxx', 'mul'):
-        return base[:MAX_LANG]
-    return '' if base in ('und', 'zxx', 'mul') else (base + ('-' + region.upper() if region else ''))[:MAX_LANG]
+    if base in ('und', 'zxx', 'mul'):       # undetermined, no language, several
+        return ''
+    return (base + ('-' + region.upper() if region else ''))[:MAX_LANG]
 
 
 def label_of(lang, flags=(), title=''):

@@ -117,3 +117,12 @@ def test_a_film_resumes_after_a_reload_and_its_subtitles_load(node_url, browser)
     phone.wait_for_url('**/watch/*')
     phone.wait_for_function('() => document.getElementById("player").currentTime >= 13.5', timeout=20000)
     phone.screenshot(path=os.path.join(SHOTS, 'watch-360.png'))
+
+    phone.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
+    phone.wait_for_function('() => !document.getElementById("player").paused', timeout=20000)
+    with phone.expect_response(lambda answer: answer.url.endswith('/position') and answer.json()['finished']):
+        phone.evaluate('() => { document.getElementById("player").currentTime = 29.5; }')    # plays to the end
+    phone.goto(node_url + '/')
+    assert phone.locator('section.continue').count() == 0        # finished: nothing to continue
+    assert phone.locator('.cards .watched').first.inner_text() == 'Watched'
+    phone.screenshot(path=os.path.join(SHOTS, 'home-watched-360.png'), full_page=True)
