@@ -14,6 +14,7 @@
     var csrf = page.dataset.csrf;
     var played = false;
     var lastSent = null;
+    var source = null;      // what the page loaded: a script that swaps the player's file (a queue) stops reports
 
     function numbers() {
       var sent = {position: player.currentTime.toFixed(2)};
@@ -22,7 +23,7 @@
     }
 
     function report(leaving) {
-      if (!played || !isFinite(player.currentTime)) return;
+      if (!played || !isFinite(player.currentTime) || player.currentSrc !== source) return;
       var sent = numbers();
       if (sent.position === lastSent && !leaving) return;
       lastSent = sent.position;
@@ -49,7 +50,10 @@
 
     if (player.readyState >= 1) resume();
     else player.addEventListener('loadedmetadata', resume, {once: true});
-    player.addEventListener('playing', function () { played = true; });
+    player.addEventListener('playing', function () {
+      if (source === null) source = player.currentSrc;
+      played = true;
+    });
     player.addEventListener('pause', function () { report(false); });
     player.addEventListener('seeked', function () { report(false); });
     player.addEventListener('ended', function () { report(false); });
