@@ -11,6 +11,7 @@ import privtube_auth as auth
 import privtube_media as media
 from privtube_items import MAX_AUTHOR, MAX_TITLE, MAX_VIEWER
 from privtube_store import CATALOG_DEFAULT, CATALOG_MAX, StoreError, check_text
+from privtube_subtitles import Subtitles, webvtt_response
 
 KEY_PARAMS = {'key', 'api_key', 'apikey', 'token', 'access_token', 'auth', 'authorization', 'bearer'}
 
@@ -56,6 +57,12 @@ def register_reading(api, node):
         found = store.items.visible(principal, item_id)
         return media.file_response(bottle.response, media_headers(), store.open_thumbnail(found),
                                    'image/jpeg')
+
+    @api.get('/content/<item_id>/subtitles/<sid>')
+    def subtitles(principal, item_id, sid):
+        """One of the item's subtitle tracks as WebVTT; 404 for an id the item does not list."""
+        found = store.items.visible(principal, item_id)
+        return webvtt_response(Subtitles(store).read(found, sid))
 
 
 def register_comments_and_views(api, node):

@@ -177,6 +177,10 @@ MIGRATIONS = {
             updated REAL NOT NULL, PRIMARY KEY (user_id, item_id))""",
         "CREATE INDEX playback_recent ON playback (user_id, updated)",
     ],
+    16: [  # probe local videos of containers that carry text subtitles again: their tracks are offered now
+        "UPDATE item SET media_state = 'pending', media_error = '' WHERE origin = 'local' AND trashed IS NULL "
+        "AND media_state = 'done' AND mime IN ('video/mp4', 'video/quicktime', 'video/webm', 'video/x-matroska')",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -204,7 +208,7 @@ def migrate(db, target=SCHEMA_VERSION):
                           % (db.database, current, SCHEMA_VERSION))
     for version in range(current + 1, target + 1):
         with db.atomic():
-            for statement in MIGRATIONS[version]:
+            for statement in MIGRATIONS.get(version, ()):    # numbers may be held for steps still unmerged
                 db.execute_sql(statement)
             db.execute_sql('PRAGMA user_version = %d' % version)
         logger.info('database %s upgraded to schema version %d', db.database, version)

@@ -295,6 +295,7 @@ def summarize(report):
         'codecs': ','.join(dict.fromkeys(codecs))[:200] or None,
         'taken': privtube_taken.container_taken(fmt.get('tags')),
         'timed': bool(video or has_audio(streams)),
+        'subtitle_streams': [s for s in streams if s.get('codec_type') == 'subtitle'],   # privtube_subtitles
     }
 
 
@@ -416,6 +417,10 @@ class MediaWorker:
             raise ProbeError(NOT_PLAYABLE, 'its bytes are not the %s container its type names' % item.mime)
         found = probe(fh, demuxer)
         found['thumbnail'] = self.thumbnail(item, fh, demuxer, found)
+        streams = found.pop('subtitle_streams', [])
+        if kind == 'video':
+            from privtube_subtitles import Subtitles  # deferred: it reads files through this module
+            found['subtitles'] = Subtitles(self.node.store).of_probe(item, fh, demuxer, streams)
         return found
 
     def thumbnail(self, item, fh, demuxer, found):

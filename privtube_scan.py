@@ -67,8 +67,11 @@ class Scanner:
     """The store's part that brings the item table and the folder albums in line with the media folder."""
 
     def __init__(self, store):
+        from privtube_subtitles import Subtitles  # deferred: it needs privtube_store, which imports this
         self.store, self.database, self.db = store, store.database, store.database.db
         self.folders = FolderAlbums(store)
+        self.subtitles = Subtitles(store)
+        self.sidecar_folders = set()    # folders in which the walk passed subtitle files
 
     # --- walking ----------------------------------------------------------------------------------
 
@@ -89,6 +92,9 @@ class Scanner:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     subfolders.append(entry)
+                    continue
+                if self.subtitles.is_sidecar(entry.name):    # a video's subtitles, no item of their own
+                    self.sidecar_folders.add(prefix.rstrip('/'))
                     continue
                 found = self.indexable(entry, prefix + entry.name)
             except OSError:
@@ -124,6 +130,7 @@ class Scanner:
         batch written.
         """
         self.store.uploads.remove_abandoned()
+        self.sidecar_folders = set()
         known = self.known_files()
         summary = empty_summary()
         arrived, work = {}, []
@@ -144,6 +151,7 @@ class Scanner:
         self.add_arrived(arrived, summary, progress)
         self.forget_vanished([item_id for item_id, _, _ in known.values()], summary)
         self.folders.sync()
+        self.subtitles.refresh_sidecars(self.sidecar_folders)
         if progress:
             progress(summary)
         return summary

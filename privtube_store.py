@@ -1187,6 +1187,7 @@ class Items(Part):
             self.store.search.unindex(item.id)
             self.database.Item.delete_by_id(item.id)
         remove_quietly(self.store.thumbnail_path(item.id))
+        self.store.scanner.subtitles.forget(item.id)
 
     def delete(self, item):
         """Remove the item and its file."""
@@ -1211,6 +1212,8 @@ class Items(Part):
             if found.get('taken') and privtube_taken.better('container', fresh.taken_source):
                 fresh.taken, fresh.taken_source = found['taken'], 'container'
             fresh.content_hash = found.get('content_hash') or fresh.content_hash
+            if 'subtitles' in found:        # a video's tracks (privtube_subtitles)
+                fresh.subtitles = found['subtitles']
             fresh.media_state, fresh.media_error = 'done', ''
             self.store.catalog.touch(fresh)
             fresh.save()
@@ -1226,6 +1229,7 @@ class Items(Part):
             for name in ('duration', 'width', 'height', 'container', 'codecs'):
                 setattr(fresh, name, None)
             fresh.thumbnail = False
+            fresh.subtitles = [track for track in fresh.subtitles if not track['id'].startswith('track-')]
             fresh.content_hash = content_hash or fresh.content_hash
             fresh.media_state, fresh.media_error = 'failed', reason[:100]
             self.store.catalog.touch(fresh)

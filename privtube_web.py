@@ -29,6 +29,7 @@ from privtube_bulk import ACTIONS
 from privtube_gateway import gateway_reply
 from privtube_items import LIMITS, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, shown_date, shown_time, utcnow
 from privtube_peer import PeerError
+from privtube_playback import Playback, clock
 from privtube_reach import item_reach
 from privtube_store import Duplicate, StoreError, check_text
 from privtube_timeline import Timeline
@@ -185,7 +186,7 @@ def render(name, **values):
     """A template from views/ (found by absolute path, whatever the working directory); every template
     gets the text limits (its forms' maxlength) and the time format."""
     return bottle.template(name, template_lookup=VIEWS_LOOKUP, human_size=human_size, limits=LIMITS,
-                           shown_time=shown_time, shown_date=shown_date, **values)
+                           shown_time=shown_time, shown_date=shown_date, clock=clock, **values)
 
 
 def human_size(size):
@@ -371,9 +372,11 @@ def make_web(node):
         return bottle.static_file(name, root=STATIC)
 
     import privtube_library  # deferred, as the admin pages
+    import privtube_playback
+    import privtube_subtitles
     for register in (register_setup, register_sign_in, register_browse, register_uploads, register_trash,
                      register_comments, privtube_library.register, privtube_albums.register, privtube_admin.register,
-                     privtube_tus.register):
+                     privtube_tus.register, privtube_playback.register, privtube_subtitles.register):
         register(app, web)
     return app
 
@@ -467,6 +470,7 @@ def register_sign_in(app, web):
 def register_browse(app, web):
     """The start page, search, the watch page, and the media and thumbnails they show."""
     node, store = web.node, web.node.store
+    playback = Playback(store)
 
     @app.get('/')
     def home(page):
@@ -474,7 +478,9 @@ def register_browse(app, web):
         visible = store.items.visible_query(page.principal)
         recent = list(visible.order_by(Item.created.desc(), SQL('rowid DESC')).limit(12))
         popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
-        return page.render('home', recent=cards(recent), popular=cards(popular),
+        resuming = playback.continue_watching(page.user, page.principal)
+        return page.render('home', recent=cards(recent), popular=cards(popular), resuming=cards(resuming),
+                           marks=playback.marks(page.user, resuming + recent + popular),
                            on_this_day=on_this_day(Timeline(store).on_this_day(page.principal, utcnow())))
 
     @app.get('/search')
@@ -485,7 +491,7 @@ def register_browse(app, web):
                                              origin='local' if origin == node.name else origin,
                                              offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         return page.render('search', origins=[node.name] + sorted(node.registry.peers()), kinds=media.MEDIA_KINDS,
-                           sorts=SORTS, results=cards(results), more=more,
+                           sorts=SORTS, results=cards(results), more=more, marks=playback.marks(page.user, results),
                            albums=matching_albums(store, page.principal, q, number),
                            newest_instead=bool(q and sort == 'relevance' and results and not ranked),
                            **grid_tools(store, page, results, own_address()), **asked)
@@ -500,7 +506,8 @@ def register_browse(app, web):
                            comments=comments, comments_error=comments_error,
                            may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
                            reach=item_reach(store, node.accounts, item) if may_edit(page.user, item) else None,
-                           origin=node.name if item.is_local else item.origin, offline=offline_since(node, item))
+                           origin=node.name if item.is_local else item.origin, offline=offline_since(node, item),
+                           resume=playback.resume_point(page.user, item), subtitles=item.subtitles)
 
     @app.get('/media/<item_id>')
     def item_media(page, item_id):

@@ -402,7 +402,7 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     comment = node.store.comments.add(item, 'ann', 'hello')
     album = node.store.albums.create('Trip', item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'change': 'rename',
-              'upload_id': 'A' * 22}
+              'upload_id': 'A' * 22, 'sid': 'file-en'}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
     assert {rule for rule in open_rules if not rule.startswith('/static/')} == ANONYMOUS_RULES
@@ -738,6 +738,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/watch/%s/comments' % item.id, {'body': 'hi'}, None, None),
         ('/watch/%s/comments/%s/delete' % (item.id, comment['id']), {}, None, None),
         ('/watch/%s/view' % item.id, {}, None, None),
+        ('/watch/%s/position' % item.id, {'position': '50'}, None, None),
         ('/upload', {'title': 'x'}, upload_files, None),
         ('/upload?title=x&filename=x.mp4', DATA, None, raw),
         ('/edit/%s' % item.id, {'title': 'changed', 'description': '', 'tags': ''}, None, None),

@@ -1,5 +1,6 @@
 % selectable = get('selectable', ())
 % notes = get('notes', {})
+% marks = get('marks', {})
 <ul class="cards{{' selectable' if selectable else ''}}">
 % for item, kind in items:
   <li>
@@ -12,6 +13,10 @@
     % else:
     <img class="thumb" src="/static/{{kind}}.svg" alt="">
     % end
+    % if kind == 'video' and item.duration:
+    <span class="duration">{{clock(item.duration)}}</span>
+    % end
+    % include('watched', mark=marks.get(item.id))
     <span class="kind kind-{{kind}}">{{kind}}</span>
     <span class="title">{{item.title}}</span>
     <span class="meta">{{notes[item.id] + ' · ' if item.id in notes else ''}}{{item.views}} view{{'' if item.views == 1 else 's'}} · {{shown_date(item.taken) if item.taken else item.created[:10]}}{{'' if item.is_local else ' · from ' + item.origin}}</span>

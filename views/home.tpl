@@ -11,12 +11,17 @@
 % include('cards', items=[(item, kind) for item, kind, _ in on_this_day], notes={item.id: note for item, _, note in on_this_day})
 </section>
 % end
+% if resuming:
+<section class="continue"><h2>Continue watching</h2>
+% include('cards', items=resuming, marks=marks)
+</section>
+% end
 <section><h2>Recent</h2>
-% include('cards', items=recent)
+% include('cards', items=recent, marks=marks)
 </section>
 % if popular:
 <section><h2>Most viewed</h2>
-% include('cards', items=popular)
+% include('cards', items=popular, marks=marks)
 </section>
 % end
 % end

@@ -1,7 +1,15 @@
 % rebase('base', title=item.title, user=user)
-<article class="watch" data-item="{{item.id}}" data-kind="{{kind}}" data-csrf="{{csrf}}">
+<article class="watch" data-item="{{item.id}}" data-kind="{{kind}}" data-csrf="{{csrf}}" data-resume="{{'%.1f' % resume if resume else ''}}">
 % if kind == 'video':
-  <video id="player" src="/media/{{item.id}}" controls preload="metadata" playsinline poster="{{'/thumb/' + item.id if item.thumbnail else ''}}"></video>
+  <video id="player" src="/media/{{item.id}}" controls preload="metadata" playsinline poster="{{'/thumb/' + item.id if item.thumbnail else ''}}">
+  % for track in subtitles:
+    % if track['lang']:
+    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" srclang="{{track['lang']}}" label="{{track['label']}}">
+    % else:
+    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" label="{{track['label']}}">
+    % end
+  % end
+  </video>
 % elif kind == 'audio':
   <audio id="player" src="/media/{{item.id}}" controls preload="metadata"></audio>
 % elif kind == 'image':
@@ -20,7 +28,7 @@
   % end
   added {{item.created[:10]}} · {{human_size(item.size)}} ·
   % if item.duration:
-  {{'%d:%02d' % divmod(int(round(item.duration)), 60)}} ·
+  {{clock(item.duration)}} ·
   % end
   % if item.width and item.height:
   {{item.width}}×{{item.height}} ·

@@ -1,0 +1,128 @@
+"""Films in a real browser (Chromium through Playwright, a real `serve`): a film resumes after a reload
+where it was left, its sidecar subtitles load as cues, and the home page continues it."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from test_browser import ARGS, CHROMIUM, cli, require_tools
+from test_serve import free_port, wait_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHOTS = '/tmp/shots-films'
+SRT = ('1\n00:00:00,000 --> 00:00:30,000\nHello from the subtitles\n\n'
+       '2\n00:00:10,000 --> 00:00:14,000\n<i>Later</i> line\n')
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def make_film(folder):
+    os.makedirs(folder, exist_ok=True)
+    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi',
+                    '-i', 'testsrc=duration=30:size=320x180:rate=10',
+                    '-f', 'lavfi', '-i', 'sine=frequency=440:duration=30', '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
+                    '-c:a', 'aac', '-shortest', '-movflags', '+faststart', os.path.join(folder, 'Lake trip.mp4')],
+                   check=True, timeout=120)
+    with open(os.path.join(folder, 'Lake trip.en.srt'), 'w', encoding='utf-8') as fh:
+        fh.write(SRT)
+
+
+@pytest.fixture
+def node_url(tmp_path):
+    require_tools()
+    port = free_port()
+    config = str(tmp_path / 'config.ini')
+    with open(config, 'w') as fh:
+        fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
+    make_film(str(tmp_path / 'media' / 'Films'))
+    cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
+    cli(config, 'scan')
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = 'http://127.0.0.1:%d' % port
+    try:
+        wait_for(base + '/healthz')
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def sign_in(browser, base, width, height):
+    page = browser.new_context(viewport={'width': width, 'height': height}).new_page()
+    page.goto(base + '/login')
+    page.fill('input[name=username]', 'mia')
+    page.fill('input[name=password]', 'mia-password')
+    page.click('button[type=submit]')
+    page.wait_for_url(base + '/')
+    return page
+
+
+def open_film(page, base):
+    """The film's watch page, once the media worker has probed it (its subtitles are listed then)."""
+    for _ in range(60):
+        page.goto(base + '/')
+        if page.locator('a[data-kind=video]').count():
+            page.click('a[data-kind=video] >> nth=0')
+            page.wait_for_url('**/watch/*')
+            if page.locator('#player track').count():
+                return
+        time.sleep(0.5)
+    raise AssertionError('the film was not probed in time')
+
+
+def test_a_film_resumes_after_a_reload_and_its_subtitles_load(node_url, browser):
+    os.makedirs(SHOTS, exist_ok=True)
+    page = sign_in(browser, node_url, 1280, 800)
+    open_film(page, node_url)
+    page.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
+    page.wait_for_function('() => document.getElementById("player").currentTime > 0.3', timeout=20000)
+    with page.expect_response(lambda answer: answer.url.endswith('/position') and answer.status == 200):
+        page.evaluate('() => { document.getElementById("player").currentTime = 14; }')    # seeked: reported
+    page.evaluate('() => document.getElementById("player").pause()')
+    page.reload()
+    page.wait_for_function('() => document.getElementById("player").currentTime >= 13.5', timeout=20000)
+    assert page.evaluate('() => document.getElementById("player").currentTime') < 16
+
+    page.evaluate('() => { document.getElementById("player").textTracks[0].mode = "showing"; }')
+    page.wait_for_function('() => { const t = document.getElementById("player").textTracks[0];'
+                           ' return t.cues && t.cues.length > 1; }', timeout=20000)
+    first = page.evaluate('() => document.getElementById("player").textTracks[0].cues[0].text')
+    assert first == 'Hello from the subtitles'
+    assert page.evaluate('() => document.getElementById("player").textTracks[0].label') == 'English'
+    page.screenshot(path=os.path.join(SHOTS, 'watch-1280.png'))
+
+    page.goto(node_url + '/')
+    row = page.locator('section.continue')
+    assert 'Lake trip' in row.inner_text()
+    assert row.locator('progress.resume').count() == 1
+    assert page.locator('section.continue .duration').inner_text() == '0:30'
+    page.screenshot(path=os.path.join(SHOTS, 'home-1280.png'), full_page=True)
+
+    phone = sign_in(browser, node_url, 360, 740)
+    assert 'Lake trip' in phone.locator('section.continue').inner_text()    # the position is the person's
+    phone.screenshot(path=os.path.join(SHOTS, 'home-360.png'), full_page=True)
+    assert phone.evaluate('() => document.documentElement.scrollWidth') <= 360
+    phone.click('section.continue a[data-kind=video]')
+    phone.wait_for_url('**/watch/*')
+    phone.wait_for_function('() => document.getElementById("player").currentTime >= 13.5', timeout=20000)
+    phone.screenshot(path=os.path.join(SHOTS, 'watch-360.png'))
+
+    phone.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
+    phone.wait_for_function('() => !document.getElementById("player").paused', timeout=20000)
+    with phone.expect_response(lambda answer: answer.url.endswith('/position') and answer.json()['finished']):
+        phone.evaluate('() => { document.getElementById("player").currentTime = 29.5; }')    # plays to the end
+    phone.goto(node_url + '/')
+    assert phone.locator('section.continue').count() == 0        # finished: nothing to continue
+    assert phone.locator('.cards .watched').first.inner_text() == 'Watched'
+    phone.screenshot(path=os.path.join(SHOTS, 'home-watched-360.png'), full_page=True)
