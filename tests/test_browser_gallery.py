@@ -152,7 +152,13 @@ def test_on_a_phone_buttons_and_swipes_step(library, browser):  # noqa: F811
     page.mouse.move(80, 380, steps=5)
     page.mouse.up()
     assert shown_title(page) == 'Waves'
-    page.mouse.move(60, 150)                            # and back, above the video (its own controls take drags)
+    bottom = page.locator('.gallery-stage video').bounding_box()
+    page.mouse.move(300, bottom['y'] + bottom['height'] - 15)   # a drag along its seek bar is no swipe
+    page.mouse.down()
+    page.mouse.move(80, bottom['y'] + bottom['height'] - 15, steps=8)
+    page.mouse.up()
+    assert shown_title(page) == 'Waves'
+    page.mouse.move(60, 150)                            # and back, across the top of the video
     page.mouse.down()
     page.mouse.move(300, 150, steps=8)
     page.mouse.up()

@@ -19,8 +19,27 @@
     return node;
   }
 
-  function button(className, label, glyph) {
-    var b = el('button', {type: 'button', 'class': className, 'aria-label': label, title: label}, glyph);
+  // Icons as SVG paths on a 24-unit grid: drawn the same on every device, whatever its fonts.
+  var ICONS = {
+    prev: 'M15 4l-8 8 8 8', next: 'M9 4l8 8-8 8', close: 'M5 5l14 14M19 5L5 19', zoomIn: 'M12 5v14M5 12h14',
+    zoomOut: 'M5 12h14', play: 'M7 4l13 8-13 8z', pause: 'M8 4v16M16 4v16',
+    full: 'M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5'
+  };
+
+  function setIcon(b, name) {
+    var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    var path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+    path.setAttribute('d', ICONS[name]);
+    svg.appendChild(path);
+    b.textContent = '';
+    b.appendChild(svg);
+  }
+
+  function button(className, label, icon) {
+    var b = el('button', {type: 'button', 'class': className, 'aria-label': label, title: label});
+    setIcon(b, icon);
     return b;
   }
 
@@ -57,24 +76,24 @@
     root.hidden = true;
     this.stage = el('div', {'class': 'gallery-stage'});
     var bar = el('div', {'class': 'gallery-bar'});
-    this.zoomButton = button('gallery-zoom', 'Zoom in', '+');
-    this.playButton = button('gallery-play', 'Start slideshow', '▶');
+    this.zoomButton = button('gallery-zoom', 'Zoom in', 'zoomIn');
+    this.playButton = button('gallery-play', 'Start slideshow', 'play');
     this.interval = el('select', {'class': 'gallery-interval', 'aria-label': 'Seconds per photo in the slideshow'});
     INTERVALS.forEach(function (seconds) {
       this.interval.appendChild(el('option', {value: String(seconds)}, seconds + ' s'));
     }, this);
     this.interval.value = String(storedInterval());
-    this.fullButton = button('gallery-full', 'Full screen', '⛶');
+    this.fullButton = button('gallery-full', 'Full screen', 'full');
     this.fullButton.hidden = !(document.fullscreenEnabled && root.requestFullscreen);
-    this.closeButton = button('gallery-close', 'Close', '✕');
+    this.closeButton = button('gallery-close', 'Close', 'close');
     [this.zoomButton, this.playButton, this.interval, this.fullButton, this.closeButton].forEach(function (b) {
       bar.appendChild(b);
     });
-    this.prevButton = button('gallery-prev', 'Previous', '‹');
-    this.nextButton = button('gallery-next', 'Next', '›');
-    var caption = el('p', {'class': 'gallery-caption'});
+    this.prevButton = button('gallery-prev', 'Previous', 'prev');
+    this.nextButton = button('gallery-next', 'Next', 'next');
+    var caption = el('p', {'class': 'gallery-caption', 'aria-live': 'polite'});   // says which item shows
     this.title = el('span', {'class': 'gallery-title'});
-    this.count = el('span', {'class': 'gallery-count', 'aria-live': 'polite'});
+    this.count = el('span', {'class': 'gallery-count'});
     this.pageLink = el('a', {'class': 'gallery-open'}, 'Open page');
     caption.appendChild(this.title);
     caption.appendChild(this.count);
@@ -248,7 +267,7 @@
     this.root.classList.toggle('zoomed', zoom > 1);
     this.zoomButton.setAttribute('aria-pressed', String(zoom > 1));
     this.zoomButton.setAttribute('aria-label', zoom > 1 ? 'Zoom out' : 'Zoom in');
-    this.zoomButton.textContent = zoom > 1 ? '−' : '+';
+    setIcon(this.zoomButton, zoom > 1 ? 'zoomOut' : 'zoomIn');
     this.place(0);
   };
 
@@ -263,11 +282,18 @@
       this.zoom + ')';
   };
 
+  // A video's own controls (its lower part) take drags: its seek bar must not swipe.
+  function onVideoControls(e) {
+    if (e.target.tagName !== 'VIDEO') return false;
+    var box = e.target.getBoundingClientRect();
+    return e.clientY > box.top + box.height * 0.7;
+  }
+
   // One pointer on the stage: a drag pans a zoomed photo, else swipes; a double tap (or click) zooms.
   Viewer.prototype.listenToPointer = function () {
     var viewer = this, down = null, lastTap = 0;
     this.stage.addEventListener('pointerdown', function (e) {
-      if (!e.isPrimary || /^(VIDEO|AUDIO|A)$/.test(e.target.tagName)) return;
+      if (!e.isPrimary || /^(AUDIO|A)$/.test(e.target.tagName) || onVideoControls(e)) return;
       down = {x: e.clientX, y: e.clientY, panX: viewer.pan.x, panY: viewer.pan.y};
       viewer.stage.setPointerCapture(e.pointerId);
     });
@@ -310,7 +336,7 @@
     this.playing = true;
     this.root.classList.add('playing');
     this.playButton.setAttribute('aria-label', 'Pause slideshow');
-    this.playButton.textContent = '❚❚';
+    setIcon(this.playButton, 'pause');
     this.showEnds();
     this.schedule();
     this.awake();
@@ -322,7 +348,7 @@
     clearTimeout(this.idleTimer);
     this.root.classList.remove('playing', 'idle');
     this.playButton.setAttribute('aria-label', 'Start slideshow');
-    this.playButton.textContent = '▶';
+    setIcon(this.playButton, 'play');
     this.showEnds();
   };
 
