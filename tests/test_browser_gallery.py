@@ -233,3 +233,25 @@ def test_a_comment_posted_while_a_video_plays_leaves_it_playing_and_its_time_see
     phone.click('#comments button[type=submit]')
     phone.wait_for_selector('#comments a.seek:text("0:05")')
     phone.screenshot(path=os.path.join(SHOTS, 'comments-360.png'), full_page=True)
+
+
+def test_an_album_grid_is_the_sequence_and_its_address_reopens_the_viewer(library, browser, tmp_path):  # noqa: F811
+    base, ids = library
+    config = str(tmp_path / 'config.ini')
+    album = cli(config, 'album', 'add', 'Trip', ids['Forest'], ids['Waves'], ids['Beach']).stdout.strip()
+    page = signed_in(browser, base, 1280, 800)
+    page.goto(base + '/albums/' + album)
+    page.click('ul.cards a[data-id="%s"]' % ids['Forest'])
+    assert shown_title(page) == 'Forest' and page.inner_text('.gallery-count') == '1 of 3'
+    page.keyboard.press('ArrowRight')
+    assert page.query_selector('.gallery-stage video') is not None
+    page.keyboard.press('ArrowRight')
+    assert shown_title(page) == 'Beach' and page.url.endswith('/albums/%s#view=%s' % (album, ids['Beach']))
+    page.reload()
+    page.wait_for_selector('.gallery:not([hidden])')
+    assert shown_title(page) == 'Beach' and page.inner_text('.gallery-count') == '3 of 3'
+    page.keyboard.press('Escape')
+    assert page.url.endswith('/albums/' + album)
+    page.goto(base + '/albums/%s#view=%s' % (album, '"><img src=x onerror=alert(1)>'))   # no such card: no viewer
+    page.reload()
+    assert page.query_selector('.gallery') is None and page.query_selector('img[src=x]') is None

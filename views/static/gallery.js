@@ -11,6 +11,7 @@
   var SWIPE_PX = 50;                       // a horizontal drag this long steps to the next or previous item
   var DOUBLE_TAP_MS = 300;
   var ZOOMS = [1, 2, 4];
+  var HASH = '#view=';                     // the address of a page with its viewer open: #view=<item id>
 
   function el(tag, attributes, text) {
     var node = document.createElement(tag);
@@ -131,6 +132,7 @@
     var links = Array.prototype.slice.call(grid.querySelectorAll('a[data-id][data-kind]'));
     this.entries = links.map(entryOf);
     this.opener = link;
+    if (this.root.hidden) this.hashBefore = location.hash.indexOf(HASH) === 0 ? '' : location.hash;
     this.root.hidden = false;
     this.setBackgroundInert(true);
     this.show(links.indexOf(link));
@@ -142,6 +144,7 @@
     this.clearStage();
     if (document.fullscreenElement === this.root) ignoreRefusal(document.exitFullscreen());
     this.root.hidden = true;
+    history.replaceState(history.state, '', location.pathname + location.search + (this.hashBefore || ''));
     this.setBackgroundInert(false);
     if (this.opener) this.opener.focus();
   };
@@ -169,6 +172,7 @@
     this.title.textContent = entry.title;
     this.count.textContent = (index + 1) + ' of ' + this.entries.length;
     this.pageLink.href = entry.href;
+    history.replaceState(history.state, '', HASH + entry.id);       // a reload or a shared link opens it again
     this.showEnds();
     this.zoomButton.disabled = entry.kind !== 'image';
     this.stage.appendChild(this.content(entry));
@@ -394,12 +398,24 @@
 
   var viewer = null;
 
+  function openViewer(link) {
+    viewer = viewer || new Viewer();
+    viewer.open(link);
+  }
+
   document.addEventListener('click', function (e) {
     if (e.defaultPrevented || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
     var link = e.target.closest && e.target.closest('ul.cards a[data-id][data-kind="image"]');
     if (!link) return;
     e.preventDefault();
-    viewer = viewer || new Viewer();
-    viewer.open(link);
+    openViewer(link);
+  });
+
+  document.addEventListener('DOMContentLoaded', function () {
+    if (location.hash.indexOf(HASH) !== 0) return;
+    var id = decodeURIComponent(location.hash.slice(HASH.length));
+    var link = Array.prototype.filter.call(document.querySelectorAll('ul.cards a[data-id][data-kind]'),
+                                           function (card) { return card.dataset.id === id; })[0];
+    if (link) openViewer(link);
   });
 })();
