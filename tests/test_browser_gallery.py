@@ -178,14 +178,19 @@ def test_a_slideshow_steps_by_itself_and_hides_its_controls(library, browser):  
     assert page.evaluate('() => localStorage.getItem("privtube-slideshow-seconds")') == '3'
     page.click('.gallery-play')
     assert page.get_attribute('.gallery-play', 'aria-label') == 'Pause slideshow'
+    page.click('.gallery-full')                         # a photo frame: the whole screen
+    page.wait_for_function('() => document.fullscreenElement === document.querySelector(".gallery")')
+    assert page.get_attribute('.gallery-full', 'aria-label') == 'Leave full screen'
     page.wait_for_function('() => document.querySelector(".gallery-title").textContent === "Tower"', timeout=6000)
     page.wait_for_selector('.gallery.idle', timeout=6000)
     page.screenshot(path=os.path.join(SHOTS, 'gallery-1280-slideshow-idle.png'))
     page.keyboard.press('s')
     assert page.get_attribute('.gallery-play', 'aria-label') == 'Start slideshow'
+    page.keyboard.press('f')
+    page.wait_for_function('() => !document.fullscreenElement')
     assert page.is_hidden('.gallery.idle')
-    page.reload()
-    page.click('ul.cards a[data-id="%s"]' % ids['Beach'])
+    page.reload()                                       # the address (#view=) opens the viewer again
+    page.wait_for_selector('.gallery:not([hidden])')
     assert page.input_value('.gallery-interval') == '3'
 
 
