@@ -253,6 +253,8 @@ class Web:
     def signed_in(self):
         """The Page of the request's session, or redirect to /login."""
         session = self.current_session()
+        if session is None and wants_json():     # a page's script: it keeps what was typed and says so
+            raise WebError('you are signed out; sign in again in another tab, then send it again', 401)
         if session is None:
             see_other('/login?next=' + quote(own_address(), safe=''))
         if session.last_seen < time.time() - SESSION_TOUCH:   # a write per page would cost an fsync each

@@ -2,9 +2,9 @@
 real `serve` (the fixtures of tests/test_browser.py), with photos made by Pillow and videos by ffmpeg.
 
 A photo card of the timeline opens the viewer; arrow keys step through the grid's cards, a video among
-them plays in place, Escape closes and gives the focus back to the card; on a phone the on-screen buttons
-and a swipe step; a slideshow steps by itself. A comment posted while a video plays leaves it playing,
-and a time in a comment seeks the player. Screenshots go to /tmp/shots-gallery/.
+them plays in place, Escape closes and puts the focus on the card of the item shown last; on a phone the
+on-screen buttons and a swipe step; a slideshow steps by itself. A comment posted while a video plays
+leaves it playing, and a time in a comment seeks the player. Screenshots go to /tmp/shots-gallery/.
 """
 import os
 import subprocess
@@ -76,7 +76,7 @@ def test_the_timeline_opens_a_photo_and_steps_through_its_grid_with_keys(library
     assert titles == ['Beach', 'Tower', 'Waves', 'Forest']
     page.click('ul.cards a[data-id="%s"]' % ids['Beach'])
     page.wait_for_selector('.gallery[role=dialog][aria-modal=true]')
-    assert page.url.endswith('/timeline'), 'the card navigated instead of opening the viewer'
+    assert page.url.endswith('/timeline#view=' + ids['Beach']), 'the card navigated instead of opening the viewer'
     assert shown_title(page) == 'Beach' and focus_in_dialog(page)
     assert page.get_attribute('.gallery-stage img', 'src') == '/preview/' + ids['Beach']
     assert page.get_attribute('.gallery-open', 'href') == '/watch/' + ids['Beach']
@@ -109,7 +109,7 @@ def test_the_timeline_opens_a_photo_and_steps_through_its_grid_with_keys(library
         assert focus_in_dialog(page)
     page.keyboard.press('Escape')
     assert page.is_hidden('.gallery')
-    assert page.evaluate('() => document.activeElement.dataset.id') == ids['Beach']
+    assert page.evaluate('() => document.activeElement.dataset.id') == ids['Forest'], 'the focus is not on the card'
 
 
 def test_keyboard_alone_opens_zooms_and_closes(library, browser):  # noqa: F811

@@ -90,6 +90,13 @@ def test_a_refused_json_comment_keeps_its_4xx_and_says_why(node):
     assert node.store.comments.json(item) == []
 
 
+def test_a_signed_out_script_is_told_so_in_json(node):
+    item = node.add('clip.mp4', title='Clip')
+    answer = node.client.post('/watch/%s/comments' % item.id, {'body': 'hi'}, headers=JSON, status=401)
+    assert 'signed out' in answer.json['error']
+    node.client.post('/watch/%s/comments' % item.id, {'body': 'hi'}, status=303)     # a form: to /login
+
+
 def test_forms_without_a_script_still_come_back_with_303(node):
     item = node.add('clip.mp4', title='Clip')
     ann = node.sign_in('ann')

@@ -131,7 +131,6 @@
     var grid = link.closest('ul.cards') || document;
     var links = Array.prototype.slice.call(grid.querySelectorAll('a[data-id][data-kind]'));
     this.entries = links.map(entryOf);
-    this.opener = link;
     if (this.root.hidden) this.hashBefore = location.hash.indexOf(HASH) === 0 ? '' : location.hash;
     this.root.hidden = false;
     this.setBackgroundInert(true);
@@ -146,7 +145,8 @@
     this.root.hidden = true;
     history.replaceState(history.state, '', location.pathname + location.search + (this.hashBefore || ''));
     this.setBackgroundInert(false);
-    if (this.opener) this.opener.focus();
+    var shown = this.entries[this.index];
+    if (shown && document.body.contains(shown.link)) shown.link.focus();   // the grid shows where one was
   };
 
   // Everything but the viewer is out of reach of the keyboard and screen readers while it is open.
