@@ -183,6 +183,7 @@ def test_a_slideshow_steps_by_itself_and_hides_its_controls(library, browser):  
     assert page.get_attribute('.gallery-full', 'aria-label') == 'Leave full screen'
     page.wait_for_function('() => document.querySelector(".gallery-title").textContent === "Tower"', timeout=6000)
     page.wait_for_selector('.gallery.idle', timeout=6000)
+    page.wait_for_function('() => getComputedStyle(document.querySelector(".gallery-bar")).opacity === "0"')
     page.screenshot(path=os.path.join(SHOTS, 'gallery-1280-slideshow-idle.png'))
     page.keyboard.press('s')
     assert page.get_attribute('.gallery-play', 'aria-label') == 'Start slideshow'

@@ -44,9 +44,15 @@
     return b;
   }
 
+  // The slideshow's interval as this browser remembers it (storage may be refused: private modes).
   function storedInterval() {
-    var seconds = +(window.localStorage && localStorage.getItem(INTERVAL_KEY));
+    var seconds = 0;
+    try { seconds = +localStorage.getItem(INTERVAL_KEY); } catch (refused) { /* the default then */ }
     return INTERVALS.indexOf(seconds) >= 0 ? seconds : 5;
+  }
+
+  function rememberInterval(seconds) {
+    try { localStorage.setItem(INTERVAL_KEY, seconds); } catch (refused) { /* kept for this page only */ }
   }
 
   function ignoreRefusal(promise) {
@@ -113,10 +119,10 @@
     this.playButton.addEventListener('click', function () { viewer.toggleSlideshow(); });
     this.fullButton.addEventListener('click', function () { viewer.toggleFullscreen(); });
     this.interval.addEventListener('change', function () {
-      if (window.localStorage) localStorage.setItem(INTERVAL_KEY, viewer.interval.value);
+      rememberInterval(viewer.interval.value);
       if (viewer.playing) viewer.schedule();
     });
-    // in the capture phase: a video's own controls keep Escape to themselves
+    // on the document: the focus may be on any part of the viewer, or on none after a button was disabled
     document.addEventListener('keydown', function (e) { if (!viewer.root.hidden) viewer.key(e); }, true);
     ['pointermove', 'pointerdown', 'keydown'].forEach(function (type) {
       viewer.root.addEventListener(type, function () { viewer.awake(); });
