@@ -152,6 +152,7 @@ def test_on_a_phone_buttons_and_swipes_step(library, browser):  # noqa: F811
     page.mouse.move(80, 380, steps=5)
     page.mouse.up()
     assert shown_title(page) == 'Waves'
+    page.screenshot(path=os.path.join(SHOTS, 'gallery-360-video.png'))
     bottom = page.locator('.gallery-stage video').bounding_box()
     page.mouse.move(300, bottom['y'] + bottom['height'] - 15)   # a drag along its seek bar is no swipe
     page.mouse.down()
