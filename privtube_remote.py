@@ -84,13 +84,15 @@ class RemoteComments:
         future.set_result(comments)
 
     def post(self, item, author, body):
+        """Post a comment to the item's origin; the comment it made, checked as any comment it sends."""
         origin, remote_id = split_remote(item.id)
-        self.call(origin, lambda client: client.json('POST', '/content/%s/comments' % remote_id,
-                                                     {'author': author, 'body': body}, expect=(201,),
-                                                     deadline=PAGE_DEADLINE))
+        made = self.call(origin, lambda client: client.json('POST', '/content/%s/comments' % remote_id,
+                                                            {'author': author, 'body': body}, expect=(201,),
+                                                            deadline=PAGE_DEADLINE))
         with self.lock:
             self.cache.pop(item.id, None)
             self.reading.pop(item.id, None)
+        return checked_comments({'comments': [made]})[0]
 
     def view(self, item, viewer):
         origin, remote_id = split_remote(item.id)

@@ -26,6 +26,7 @@ import privtube_auth as auth
 import privtube_media as media
 from privtube_api import media_headers
 from privtube_bulk import ACTIONS
+from privtube_comments import body_html
 from privtube_gateway import gateway_reply
 from privtube_items import LIMITS, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, shown_date, shown_time, utcnow
 from privtube_peer import PeerError
@@ -186,7 +187,8 @@ def render(name, **values):
     """A template from views/ (found by absolute path, whatever the working directory); every template
     gets the text limits (its forms' maxlength) and the time format."""
     return bottle.template(name, template_lookup=VIEWS_LOOKUP, human_size=human_size, limits=LIMITS,
-                           shown_time=shown_time, shown_date=shown_date, clock=clock, **values)
+                           shown_time=shown_time, shown_date=shown_date, clock=clock, body_html=body_html,
+                           **values)
 
 
 def human_size(size):
@@ -253,6 +255,8 @@ class Web:
     def signed_in(self):
         """The Page of the request's session, or redirect to /login."""
         session = self.current_session()
+        if session is None and wants_json():     # a page's script: it keeps what was typed and says so
+            raise WebError('you are signed out; sign in again in another tab, then send it again', 401)
         if session is None:
             see_other('/login?next=' + quote(own_address(), safe=''))
         if session.last_seen < time.time() - SESSION_TOUCH:   # a write per page would cost an fsync each
@@ -501,9 +505,9 @@ def register_browse(app, web):
         item = store.items.visible(page.principal, item_id)
         comments, comments_error = item_comments(node, item, page.user)
         playable, why_not = media.playability(item.mime, item.codecs)
-        return page.render('watch', item=item, tags=store.items.tags_of(item.id),
-                           kind=media.media_kind(item.mime) if playable else 'other', why_not=why_not,
-                           comments=comments, comments_error=comments_error,
+        kind = media.media_kind(item.mime) if playable else 'other'
+        return page.render('watch', item=item, tags=store.items.tags_of(item.id), kind=kind, why_not=why_not,
+                           comments=comments, comments_error=comments_error, seek_links=kind in ('video', 'audio'),
                            may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
                            reach=item_reach(store, node.accounts, item) if may_edit(page.user, item) else None,
                            origin=node.name if item.is_local else item.origin, offline=offline_since(node, item),
@@ -670,12 +674,17 @@ def register_comments(app, web):
 
     @app.post('/watch/<item_id>/comments')
     def post_comment(page, item_id):
+        """A new comment; a script asking for JSON gets it (201) and the page stays as it is."""
         item = store.items.visible(page.principal, item_id)
         body = check_text(bottle.request.forms.getunicode('body') or '', 'comment', MAX_COMMENT, required=True)
         if item.is_local:
-            store.comments.add(item, page.user.name, body, user_id=page.user.id)
+            comment = dict(store.comments.add(item, page.user.name, body, user_id=page.user.id),
+                           may_delete=may_delete_comment(page.user, page.user.id))
         else:
-            node.remote.post(item, page.user.name, body)
+            comment = dict(node.remote.post(item, page.user.name, body), may_delete=False)
+        if wants_json():
+            bottle.response.status = 201
+            return comment
         see_other('/watch/%s#comments' % item.id)
 
     @app.post('/watch/<item_id>/comments/<comment_id>/delete')
@@ -684,6 +693,8 @@ def register_comments(app, web):
         if not item.is_local:
             raise WebError('comments on items of %s are deleted there' % item.origin, 403)
         store.comments.delete(item, comment_id, lambda comment: may_delete_comment(page.user, comment.user_id))
+        if wants_json():
+            return {'deleted': comment_id}
         see_other('/watch/%s#comments' % item.id)
 
     @app.post('/watch/<item_id>/view')
@@ -694,6 +705,11 @@ def register_comments(app, web):
             return {'counted': True, 'views': item.views + 1}
         counted = item.owner_id != page.user.id and store.items.count_view(item, page.principal.identity, 'web')
         return {'counted': bool(counted), 'views': store.items.get(item.id).views}
+
+
+def wants_json():
+    """True when a page's script asks for JSON (comments.js): the answer and refusals are JSON then."""
+    return 'application/json' in (bottle.request.headers.get('Accept') or '')
 
 
 def search_form(query):
@@ -918,6 +934,8 @@ class PagePlugin:
                     return callback(self.web.page(admin), *args, **kwargs)
             except self.REFUSALS as exc:
                 bottle.response.status = getattr(exc, 'status', 400)
+                if wants_json():
+                    return {'error': str(exc)}
                 return render('message', title='Sorry', message=str(exc), user=None)
 
         return wrapper

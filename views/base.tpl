@@ -10,6 +10,8 @@
 <link rel="stylesheet" href="/static/style.css">
 <script src="/static/app.js" defer></script>
 <script src="/static/playback.js" defer></script>
+<script src="/static/gallery.js" defer></script>
+<script src="/static/comments.js" defer></script>
 </head>
 <body>
 <header>

@@ -67,17 +67,18 @@
   <ol class="comments">
   % for comment in comments:
     <li><strong>{{comment['author']}}</strong> <time>{{comment['created'][:16].replace('T', ' ')}}</time>
-      <p>{{comment['body']}}</p>
+      <p>{{!body_html(comment['body'], seek_links)}}</p>
       % if comment['may_delete']:
-      <form method="post" action="/watch/{{item.id}}/comments/{{comment['id']}}/delete">
+      <form method="post" action="/watch/{{item.id}}/comments/{{comment['id']}}/delete" class="delete-comment">
         <input type="hidden" name="csrf" value="{{csrf}}"><button class="link">Delete</button></form>
       % end
     </li>
   % end
   </ol>
-  <form method="post" action="/watch/{{item.id}}/comments" class="card">
+  <form method="post" action="/watch/{{item.id}}/comments" class="card add-comment">
     <input type="hidden" name="csrf" value="{{csrf}}">
     <label>Add a comment <textarea name="body" required maxlength="{{limits['comment']}}" rows="3"></textarea></label>
+    <p class="error" role="alert" hidden></p>
     <button type="submit">Post comment</button>
   </form>
 </section>
