@@ -176,6 +176,19 @@ MIGRATIONS = {
             updated REAL NOT NULL, PRIMARY KEY (user_id, item_id))""",
         "CREATE INDEX playback_recent ON playback (user_id, updated)",
     ],
+    15: [  # search finds songs by artist and album: the full-text table again, with their tags' names
+        "DROP TABLE item_fts",
+        """CREATE VIRTUAL TABLE item_fts USING fts5(
+            item_id UNINDEXED, title, description, tags, origin, albums, artist,
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')""",
+        """INSERT INTO item_fts (rowid, item_id, title, description, tags, origin, albums, artist)
+            SELECT rowid, id, title, description,
+                   coalesce((SELECT group_concat(tag, ' ') FROM item_tag WHERE item_id = item.id), ''), origin,
+                   coalesce((SELECT group_concat(album.name, ' ') FROM album_item JOIN album
+                             ON album.id = album_item.album_id WHERE album_item.item_id = item.id), ''),
+                   trim(coalesce(artist, '') || ' ' || coalesce(album_artist, '') || ' ' || coalesce(music_album, ''))
+            FROM item""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -201,7 +214,7 @@ def migrate(db, target=SCHEMA_VERSION):
     if current > SCHEMA_VERSION:
         raise SchemaError('%s: schema version %d is newer than this privtube (%d)'
                           % (db.database, current, SCHEMA_VERSION))
-    for version in range(current + 1, target + 1):
+    for version in sorted(step for step in MIGRATIONS if current < step <= target):   # numbers may skip
         with db.atomic():
             for statement in MIGRATIONS[version]:
                 db.execute_sql(statement)
