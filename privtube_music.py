@@ -102,21 +102,28 @@ class MusicAlbums:
         return self.store.albums
 
     def sync(self):
-        """Bring every music album in line with the songs' tags now, in one transaction."""
+        """Bring every music album in line with the songs' tags now, in one transaction: songs join the
+        album their tags name and leave others; albums no song names any longer go."""
         with self.db.atomic():
-            wanted, held = self.songs_by_album(), self.albums_by_key()
+            every = self.music_albums()
+            wanted, held, kept = self.songs_by_album(), self.albums_by_key(every), set()
             folders = self.folder_songs()
             for key, (name, artist, item_ids) in wanted.items():
-                album = held.pop(key, None)
+                album = held.get(key)
                 if frozenset(item_ids) in folders:
-                    if album is not None:
-                        self.albums.delete(album)
-                elif album is not None:
-                    self.update(album, item_ids)
+                    continue            # the folder album is this album (and a music album of it goes)
+                if album is None:
+                    album = self.albums.create(self.free_name(name, artist), kind='music', item_ids=item_ids)
                 else:
-                    self.albums.create(self.free_name(name, artist), kind='music', item_ids=item_ids)
-            for album in held.values():
-                self.albums.delete(album)
+                    self.update(album, item_ids)
+                kept.add(album.id)
+            for album in every.values():
+                if album.id not in kept:
+                    self.albums.delete(album)
+
+    def music_albums(self):
+        Album = self.database.Album
+        return {album.id: album for album in Album.select().where((Album.origin == 'local') & (Album.kind == 'music'))}
 
     def songs_by_album(self):
         """{key: (album name, artist, [item ids in disc and track order])} of this node's tagged songs
@@ -131,13 +138,11 @@ class MusicAlbums:
             wanted.setdefault(key, (name, album_artist or artist, []))[2].append(item_id)
         return wanted
 
-    def albums_by_key(self):
-        """{key: album} of the music albums, each under the key most of its songs' tags name now. An album
-        whose songs name none, or a key another album holds already, is not listed (sync drops it)."""
-        Album, AlbumItem, Item = self.database.Album, self.database.AlbumItem, self.database.Item
+    def albums_by_key(self, albums):
+        """{key: album} of the music `albums` ({id: album}), each under the key most of its songs' tags
+        name now. An album whose songs name none, or a key an older album holds, is not listed."""
+        AlbumItem, Item = self.database.AlbumItem, self.database.Item
         keys = defaultdict(Counter)
-        albums = {album.id: album for album in Album.select().where(
-            (Album.origin == 'local') & (Album.kind == 'music'))}
         rows = (AlbumItem.select(AlbumItem.album, Item.album_artist, Item.artist, Item.music_album)
                 .join(Item).where(AlbumItem.album.in_(list(albums)) & Item.music_album.is_null(False))
                 .order_by(AlbumItem.position).tuples())     # a tie goes to the key of its first song
