@@ -213,6 +213,12 @@ def album_cover(album, songs):
     return chosen or next((item for item in songs if item.thumbnail), None)
 
 
+def album_artist(songs):
+    """The artist most of an album's songs name (their album artist, else their artist); None if none."""
+    names = Counter(song.album_artist or song.artist for song in songs if song.album_artist or song.artist)
+    return names.most_common(1)[0][0] if names else None
+
+
 def shown_duration(seconds):
     """'3:07' or '1:02:03'; '' when unknown."""
     if not seconds:

@@ -14,10 +14,13 @@
 % if error:
 <p class="error" role="alert">{{error}}</p>
 % end
+% if music:
+% include('tracks', album=album, music=music)
+% end
 % if items:
 % include('bulk', album=album)
 % include('cards', items=items, selectable=selectable)
-% else:
+% elif not music:
 <p class="empty">This album has no items yet. Select items on a grid and add them to it.</p>
 % end
 <nav class="pages">
