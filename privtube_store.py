@@ -991,8 +991,8 @@ class Albums(Part):
 
     def items_query(self, album):
         """The album's items in its order: a hand-made album's positions, else by disc, track and date taken
-        (a peer's albums have no positions: they come in that order too). Items in the trash are not among them (a restore
-        brings them back in their place)."""
+        (a peer's albums have no positions: they come in that order too). Items in the trash are not among
+        them (a restore brings them back in their place)."""
         Item, AlbumItem = self.database.Item, self.database.AlbumItem
         query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(
             (AlbumItem.album == album.id) & Item.trashed.is_null(True))

@@ -74,9 +74,9 @@ def open_album(page, base):
 def playing(page):
     return page.evaluate('''() => { const audio = document.querySelector(".queue-bar audio");
         const row = document.querySelector(".tracklist li.queue-current .track-title");
+        const meta = navigator.mediaSession.metadata;
         return {src: audio.src, time: audio.currentTime, paused: audio.paused, row: row && row.textContent,
-                title: navigator.mediaSession.metadata && navigator.mediaSession.metadata.title,
-                art: navigator.mediaSession.metadata ? navigator.mediaSession.metadata.artwork.map(a => a.src) : []}; }''')
+                title: meta && meta.title, art: meta ? meta.artwork.map(a => a.src) : []}; }''')
 
 
 def wait_for_song(page, title):

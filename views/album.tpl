@@ -3,7 +3,9 @@
 % if album.origin != 'local':
 <p class="meta">An album from {{origin}}.</p>
 % elif album.kind == 'folder':
-<p class="meta">A folder of the media folder, in the order taken.</p>
+<p class="meta">A folder of the media folder, in {{'track' if music else 'the'}} order{{'' if music else ' taken'}}.</p>
+% elif album.kind == 'music':
+<p class="meta">An album named by its songs' tags, in track order.</p>
 % end
 % if album.description:
 <p class="description">{{album.description}}</p>

@@ -10,11 +10,12 @@
   % end
     <div class="song-play">
       <audio id="player" src="/media/{{item.id}}" controls preload="metadata"></audio>
-      % if item.artist or song_album:
+      % if item.artist or song_album or item.year:
       <p class="song-by">{{item.artist or ''}}{{' · ' if item.artist and song_album else ''}}
       % if song_album:
       <a href="/albums/{{song_album.id}}">{{item.music_album or song_album.name}}</a>{{' (track %d)' % item.track if item.track else ''}}
       % end
+      {{' · %d' % item.year if item.year else ''}}
       </p>
       % end
     </div>

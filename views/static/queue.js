@@ -21,7 +21,7 @@
     var thumb = link.querySelector('img.thumb');
     var src = thumb ? thumb.getAttribute('src') : '';
     return {id: link.dataset.id, title: title ? title.textContent : '',
-            artist: artist ? artist.textContent.replace(/ · \d+$/, '') : '', album: '',
+            artist: artist ? artist.textContent.replace(/ · track \d+$/, '') : '', album: '',
             thumb: src.indexOf('/thumb/') === 0 ? src : '', element: link.closest('li') || link};
   }
 
