@@ -107,6 +107,14 @@ def test_play_all_plays_the_next_track_when_one_ends_and_steps_both_ways(music_n
     page.click('.queue-bar button[aria-label="Previous song"]')
     wait_for_song(page, 'Noon')
     assert playing(page)['src'].endswith('/media/' + ids[1])
+    page.click('.queue-bar button[aria-label="Next song"]')
+    wait_for_song(page, 'Night')
+    page.click('.queue-bar button[aria-label="Next song"]')     # the end of the queue: repeat is off
+    assert playing(page)['row'] == 'Night'
+    page.click('.queue-bar button:has-text("Repeat off")')
+    assert page.inner_text('.queue-bar [data-mode]') == 'Repeat all'
+    page.click('.queue-bar button[aria-label="Next song"]')     # repeat all: back to the first
+    wait_for_song(page, 'Morning')
     sizes = page.eval_on_selector_all('.queue-bar button, .tracklist button, .queue-actions button',
                                       'all => all.map(b => [b.getBoundingClientRect().width, '
                                       'b.getBoundingClientRect().height])')

@@ -7,9 +7,12 @@ import tempfile
 
 import pytest
 from media_samples import require_ffmpeg
+from peewee import SqliteDatabase
 from test_network import link
 
+import privtube_db
 import privtube_music as music
+from privtube_db import Database, migrate
 from privtube_scan import FolderAlbums
 
 
@@ -90,6 +93,32 @@ def test_a_scanned_song_gets_its_tags_and_its_tag_title(node):
     assert (song.title, song.artist, song.music_album, song.track, song.disc, song.year) == (
         'Night', 'Nina Vale', 'Blue Hour', 3, 1, 2021)
     assert song.thumbnail        # the embedded cover
+
+
+def test_an_opus_song_has_its_vorbis_comments_read_from_its_stream(node):
+    require_ffmpeg()
+    path = os.path.join(node.media_dir, 'voice note.opus')
+    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=duration=1', '-c:a', 'libopus',
+                    '-metadata', 'ARTIST=Ogg Singer', '-metadata', 'ALBUM=Field Notes', '-metadata', 'TRACKNUMBER=4',
+                    '-metadata', 'TITLE=Birdsong', path], check=True, timeout=60)
+    probed(node)
+    song = node.store.database.Item.get()
+    assert (song.title, song.artist, song.music_album, song.track) == ('Birdsong', 'Ogg Singer', 'Field Notes', 4)
+
+
+def test_step_15_writes_the_artists_of_older_songs_into_the_search_index(tmp_path):
+    path = str(tmp_path / 'thirteen.db')
+    db = SqliteDatabase(path, pragmas=privtube_db.PRAGMAS)
+    migrate(db, target=13)
+    db.execute_sql("INSERT INTO item (id, path, title, mime, size, mtime_ns, created, updated, seq, artist, "
+                   "music_album) VALUES ('AAAAAAAAAAAAAAAAAAAAAA', 'a.mp3', 'Night', 'audio/mpeg', 10, 1, "
+                   "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1, 'Nina Vale', 'Blue Hour')")
+    db.close()
+    database = Database(path)
+    for words in ('nina', 'blue hour'):
+        found = database.db.execute_sql('SELECT item_id FROM item_fts WHERE item_fts MATCH ?', (words,)).fetchall()
+        assert found == [('AAAAAAAAAAAAAAAAAAAAAA',)]
+    database.close()
 
 
 def test_a_title_a_person_chose_is_kept(node):

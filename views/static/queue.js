@@ -33,7 +33,7 @@
     });
     document.querySelectorAll('ul.cards').forEach(function (grid) {
       var songs = Array.prototype.map.call(grid.querySelectorAll('a[data-kind="audio"][data-id]'), cardTrack);
-      if (songs.length) {
+      if (songs.length > 1) {       /* one song plays from its card's page */
         lists.push({root: grid, tracks: songs, own: false});
       }
     });
