@@ -158,11 +158,10 @@ class MusicAlbums:
         """The sets of song ids of the folder albums (their other items, such as a cover picture, aside)."""
         Album, AlbumItem, Item = self.database.Album, self.database.AlbumItem, self.database.Item
         songs = defaultdict(set)
-        rows = (AlbumItem.select(AlbumItem.album, Item.id, Item.mime).join(Item).switch(AlbumItem).join(Album)
-                .where((Album.origin == 'local') & (Album.kind == 'folder')).tuples())
-        for album_id, item_id, mime in rows:
-            if media_kind(mime) == 'audio':
-                songs[album_id].add(item_id)
+        rows = (AlbumItem.select(AlbumItem.album, Item.id).join(Item).switch(AlbumItem).join(Album)
+                .where((Album.origin == 'local') & (Album.kind == 'folder') & Item.mime.startswith('audio/')).tuples())
+        for album_id, item_id in rows:
+            songs[album_id].add(item_id)
         return {frozenset(members) for members in songs.values()}
 
     def update(self, album, item_ids):
