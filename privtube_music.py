@@ -200,9 +200,9 @@ def is_music(album, items):
 
 
 def tracks(items):
-    """The songs of an album page in disc and track order (untagged ones after, as the album has them)."""
-    songs = [item for item in items if media_kind(item.mime) == 'audio']
-    return sorted(songs, key=lambda item: (item.disc is None, item.disc or 0, item.track is None, item.track or 0))
+    """The songs of an album page in the album's order: disc and track for folder, music and peers' albums
+    (Albums.items_query), the hand-made order of a playlist someone arranged."""
+    return [item for item in items if media_kind(item.mime) == 'audio']
 
 
 def album_cover(album, songs):

@@ -131,7 +131,7 @@ def test_a_phone_shows_the_track_list_and_a_songs_cover(music_node, browser):
     assert page.evaluate('() => window.privtubeQueue.shuffle') is True
     width = page.evaluate('() => document.documentElement.scrollWidth')
     assert width <= 360
-    page.screenshot(path=os.path.join(SHOTS, 'album-360.png'), full_page=True)
+    page.screenshot(path=os.path.join(SHOTS, 'album-360.png'))      # the bar where a phone shows it
     page.click('.track-title >> nth=0')
     page.wait_for_url('**/watch/*')
     cover = page.query_selector('.song-cover')

@@ -252,6 +252,14 @@ def test_search_finds_songs_by_artist_and_album(record, words, expected):
     assert sorted(song_titles(client.get('/search', {'q': words}))) == expected
 
 
+def test_a_hand_made_playlist_plays_in_the_order_it_was_arranged(record):
+    Item = record.node.database.Item
+    night, rain, morning = (Item.get(Item.title == title) for title in ('Night', 'Rain', 'Morning'))
+    playlist = record.store.albums.create('Evening mix', item_ids=[night.id, rain.id, morning.id])
+    page = record.sign_in('mia').get('/albums/' + playlist.id)
+    assert titles_on(page) == ['Night', 'Rain', 'Morning']
+
+
 def test_folder_albums_are_unchanged_by_the_music_sync(record):
     before = [(a.id, a.name, a.kind) for a in record.store.albums.listing('local')]
     FolderAlbums(record.store).sync()

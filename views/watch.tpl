@@ -38,7 +38,7 @@
   % if item.duration:
   {{'%d:%02d' % divmod(int(round(item.duration)), 60)}} ·
   % end
-  % if item.width and item.height:
+  % if item.width and item.height and kind != 'audio':
   {{item.width}}×{{item.height}} ·
   % end
   from {{origin}}{{' · by ' + owner if owner else ''}}{{' · private' if item.private else ''}}</p>
