@@ -188,6 +188,8 @@ MIGRATIONS = {
                              ON album.id = album_item.album_id WHERE album_item.item_id = item.id), ''),
                    trim(coalesce(artist, '') || ' ' || coalesce(album_artist, '') || ' ' || coalesce(music_album, ''))
             FROM item""",
+        # songs probed before tags were read are probed again, so they get their tags and music albums
+        "UPDATE item SET media_state = 'pending' WHERE origin = 'local' AND mime LIKE 'audio/%' AND artist IS NULL",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)

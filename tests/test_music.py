@@ -111,13 +111,18 @@ def test_step_15_writes_the_artists_of_older_songs_into_the_search_index(tmp_pat
     db = SqliteDatabase(path, pragmas=privtube_db.PRAGMAS)
     migrate(db, target=13)
     db.execute_sql("INSERT INTO item (id, path, title, mime, size, mtime_ns, created, updated, seq, artist, "
-                   "music_album) VALUES ('AAAAAAAAAAAAAAAAAAAAAA', 'a.mp3', 'Night', 'audio/mpeg', 10, 1, "
-                   "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1, 'Nina Vale', 'Blue Hour')")
+                   "music_album, media_state) VALUES ('AAAAAAAAAAAAAAAAAAAAAA', 'a.mp3', 'Night', 'audio/mpeg', 10, "
+                   "1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1, 'Nina Vale', 'Blue Hour', 'done')")
+    db.execute_sql("INSERT INTO item (id, path, title, mime, size, mtime_ns, created, updated, seq, media_state) "
+                   "VALUES ('CCCCCCCCCCCCCCCCCCCCCC', 'b.mp3', 'Untagged yet', 'audio/mpeg', 10, 1, "
+                   "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 2, 'done')")
     db.close()
     database = Database(path)
     for words in ('nina', 'blue hour'):
         found = database.db.execute_sql('SELECT item_id FROM item_fts WHERE item_fts MATCH ?', (words,)).fetchall()
         assert found == [('AAAAAAAAAAAAAAAAAAAAAA',)]
+    states = database.db.execute_sql('SELECT id, media_state FROM item ORDER BY id').fetchall()
+    assert states == [('AAAAAAAAAAAAAAAAAAAAAA', 'done'), ('CCCCCCCCCCCCCCCCCCCCCC', 'pending')]  # probed again
     database.close()
 
 
