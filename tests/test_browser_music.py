@@ -125,7 +125,8 @@ def test_a_phone_shows_the_track_list_and_a_songs_cover(music_node, browser):
     os.makedirs(SHOTS, exist_ok=True)
     page = signed_in(browser, music_node, 360, 740)
     open_album(page, music_node)
-    page.click('button:has-text("Shuffle")')
+    page.focus('button:has-text("Shuffle")')       # the keyboard alone starts the queue
+    page.keyboard.press('Enter')
     page.wait_for_function('() => { const a = document.querySelector(".queue-bar audio"); '
                            'return a && a.currentTime > 0.2; }', timeout=20000)
     assert page.evaluate('() => window.privtubeQueue.shuffle') is True
