@@ -24,7 +24,6 @@ TAG_NAMES = {   # the item's column: the tag names that hold it, the first found
 TEXT_LIMITS = {'title': MAX_TITLE, 'artist': MAX_TAG_TEXT, 'album_artist': MAX_TAG_TEXT,
                'music_album': MAX_TAG_TEXT}
 NUMBER_RANGES = {'disc': (1, 99), 'track': (1, 9999), 'year': (1000, 9999)}
-CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029]+')
 
 
 # --- tags ------------------------------------------------------------------------------------------------
@@ -54,10 +53,12 @@ def folded_tags(report):
 
 
 def tag_text(value, limit):
-    """One line of at most `limit` characters, or None when nothing is left."""
+    """One line of at most `limit` printable characters (a no-break space is a space), or None when
+    nothing is left."""
     if not isinstance(value, str):
         return None
-    text = ' '.join(CONTROL.sub(' ', value).split())[:limit].strip()
+    shown = ''.join(char if char.isprintable() else ' ' for char in value)     # album names must be printable
+    text = ' '.join(shown.split())[:limit].strip()
     return text or None
 
 

@@ -78,11 +78,11 @@ def test_tags_come_from_the_format_and_from_an_ogg_stream_case_blind():
 
 def test_absurd_tags_are_cut_or_dropped():
     report = {'format': {'tags': {'artist': 'x' * 5000, 'track': '0', 'disc': 'one', 'date': '99999999',
-                                  'album': '   '}}}
+                                  'album': ' \u200b ', 'title': 'Blue\xa0Hour\x00'}}}
     found = music.song_tags(report)
     assert len(found['artist']) == music.MAX_TAG_TEXT
     assert found['track'] is None and found['disc'] is None and found['year'] is None
-    assert found['music_album'] is None
+    assert found['music_album'] is None and found['title'] == 'Blue Hour'
 
 
 def test_a_scanned_song_gets_its_tags_and_its_tag_title(node):
