@@ -391,6 +391,8 @@ def cmd_album_rm(args):
           file=sys.stderr)
     if album.kind == 'folder':
         print('a folder album comes back at the next scan while its folder exists', file=sys.stderr)
+    elif album.kind == 'music':
+        print("a music album comes back at the next scan while its songs' tags name it", file=sys.stderr)
     return 0
 
 

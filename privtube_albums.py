@@ -8,6 +8,7 @@ import re
 
 import bottle
 
+import privtube_music as music
 from privtube_auth import load_rules
 from privtube_reach import album_reach
 from privtube_store import StoreError
@@ -75,7 +76,10 @@ def album_page(page, node, album, notice, error):
     items = list(visible.offset((number - 1) * ALBUM_PAGE).limit(ALBUM_PAGE + 1))
     manage = may_change_album(page.user, album)
     shown = items[:ALBUM_PAGE]
-    return page.render('album', album=album, items=cards(shown), number=number,
+    songs = music.tracks(shown) if music.is_music(album, shown) else []
+    listed = {song.id for song in songs}
+    others = [item for item in shown if item.id not in listed]
+    return page.render('album', album=album, items=cards(others), number=number, music=music_view(album, songs),
                        reach=album_reach(store, node.accounts, album) if manage else None,
                        **grid_tools(store, page, shown, own_address()),
                        more=len(items) > ALBUM_PAGE, manage=manage,
@@ -83,6 +87,17 @@ def album_page(page, node, album, notice, error):
                        reorder=manage and album.kind == 'made', notice=notice, error=error,
                        origin=node.name if album.origin == 'local' else album.origin,
                        naming=rules_naming(node.accounts, album.name) if page.user.is_admin else None)
+
+
+def music_view(album, songs):
+    """What the track list of an album of songs shows: its songs in disc and track order, its cover, its
+    artist and how long it plays; None for an album that is not mostly songs."""
+    if not songs:
+        return None
+    cover = music.album_cover(album, songs)
+    return {'tracks': [(song, music.shown_duration(song.duration)) for song in songs], 'cover': cover,
+            'artist': music.album_artist(songs), 'length': music.shown_duration(sum(s.duration or 0 for s in songs)),
+            'discs': len({song.disc for song in songs if song.disc}) > 1}
 
 
 def arrangement(store, page, album, items):

@@ -177,7 +177,22 @@ MIGRATIONS = {
             updated REAL NOT NULL, PRIMARY KEY (user_id, item_id))""",
         "CREATE INDEX playback_recent ON playback (user_id, updated)",
     ],
-    16: [  # probe local videos of containers that carry text subtitles again: their tracks are offered now
+    14: [  # search finds songs by artist and album: the full-text table again, with their tags' names
+        "DROP TABLE item_fts",
+        """CREATE VIRTUAL TABLE item_fts USING fts5(
+            item_id UNINDEXED, title, description, tags, origin, albums, artist,
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')""",
+        """INSERT INTO item_fts (rowid, item_id, title, description, tags, origin, albums, artist)
+            SELECT rowid, id, title, description,
+                   coalesce((SELECT group_concat(tag, ' ') FROM item_tag WHERE item_id = item.id), ''), origin,
+                   coalesce((SELECT group_concat(album.name, ' ') FROM album_item JOIN album
+                             ON album.id = album_item.album_id WHERE album_item.item_id = item.id), ''),
+                   trim(coalesce(artist, '') || ' ' || coalesce(album_artist, '') || ' ' || coalesce(music_album, ''))
+            FROM item""",
+        # songs probed before tags were read are probed again, so they get their tags and music albums
+        "UPDATE item SET media_state = 'pending' WHERE origin = 'local' AND mime LIKE 'audio/%' AND artist IS NULL",
+    ],
+    15: [  # probe local videos of containers that carry text subtitles again: their tracks are offered now
         "UPDATE item SET media_state = 'pending', media_error = '' WHERE origin = 'local' AND trashed IS NULL "
         "AND media_state = 'done' AND mime IN ('video/mp4', 'video/quicktime', 'video/webm', 'video/x-matroska')",
     ],
@@ -206,7 +221,7 @@ def migrate(db, target=SCHEMA_VERSION):
     if current > SCHEMA_VERSION:
         raise SchemaError('%s: schema version %d is newer than this privtube (%d)'
                           % (db.database, current, SCHEMA_VERSION))
-    for version in range(current + 1, target + 1):
+    for version in sorted(step for step in MIGRATIONS if current < step <= target):   # numbers may skip
         with db.atomic():
             for statement in MIGRATIONS.get(version, ()):    # numbers may be held for steps still unmerged
                 db.execute_sql(statement)

@@ -20,6 +20,7 @@ import subprocess
 import threading
 
 import privtube_media as media
+import privtube_music
 import privtube_taken
 from privtube_store import remove_quietly
 
@@ -296,6 +297,7 @@ def summarize(report):
         'taken': privtube_taken.container_taken(fmt.get('tags')),
         'timed': bool(video or has_audio(streams)),
         'subtitle_streams': [s for s in streams if s.get('codec_type') == 'subtitle'],   # privtube_subtitles
+        'song': privtube_music.song_tags(report) if has_audio(streams) and not video else {},
     }
 
 
@@ -346,7 +348,8 @@ class MediaWorker:
             self.wake.clear()
 
     def run_pending(self, limit=None):
-        """Probe pending items until none is left (or `limit`); returns how many were handled."""
+        """Probe pending items until none is left (or `limit`), then bring the music albums in line with
+        the tags read; returns how many were handled."""
         done = 0
         with self.node.database.db.connection_context():
             while not self.stopping.is_set() and (limit is None or done < limit):
@@ -355,6 +358,8 @@ class MediaWorker:
                     break
                 self.handle(item)
                 done += 1
+            if done:
+                privtube_music.MusicAlbums(self.node.store).sync()
         return done
 
     def hash_unhashed(self, batch=HASH_BATCH):

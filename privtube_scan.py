@@ -26,6 +26,7 @@ import privtube_media as media
 import privtube_taken
 from privtube_db import now_iso
 from privtube_items import storable
+from privtube_music import MusicAlbums
 
 logger = logging.getLogger('privtube.store')
 
@@ -123,7 +124,7 @@ class Scanner:
 
     def scan(self, progress=None):
         """Index the media folder in place: refresh changed files, follow moved ones, add new ones, drop
-        vanished ones, then bring the folder albums in line.
+        vanished ones, then bring the folder and music albums in line.
 
         Unchanged files (same size and modification time) cost one stat; changes are written in
         transactions of SCAN_BATCH files. `progress(summary)` is called after every file walked and every
@@ -152,6 +153,7 @@ class Scanner:
         self.forget_vanished([item_id for item_id, _, _ in known.values()], summary)
         self.folders.sync()
         self.subtitles.refresh_sidecars(self.sidecar_folders)
+        MusicAlbums(self.store).sync()      # songs gone or moved in or out of a folder album
         if progress:
             progress(summary)
         return summary

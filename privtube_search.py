@@ -1,7 +1,8 @@
 """The full-text search index: the one place that knows an item's row in `item_fts`, writes it (one item,
 or many in one statement for sync) and searches it, showing only what a principal may see.
 
-The table itself is made by migration 4 of privtube_db (and remade with the albums' names by migration 12);
+The table itself is made by migration 4 of privtube_db (remade with the albums' names by migration 11, and
+with songs' artists and albums by migration 15);
 its rowid is the item's, so a search joins the two without an index of its own.
 """
 import re
@@ -17,13 +18,15 @@ RANKED_MATCHES = 1000
 SHAPES = 256            # prepared searches kept: a few per person and filter
 # stand-ins of a prepared search for its text, offset and limit (values no search has)
 MATCH, OFFSET, LIMIT = '\uffffMATCH', 10 ** 15 + 1, 10 ** 15 + 2
-# The row of every item whose id the SQL fragment `%s` selects: its text, its tags, its origin and the
-# names of its albums ("summer" finds the items of "2024 Summer trip").
+# The row of every item whose id the SQL fragment `%s` selects: its text, its tags, its origin, the
+# names of its albums ("summer" finds the items of "2024 Summer trip") and a song's artist, album artist
+# and tagged album (a peer's songs carry their artist).
 INDEX_ROWS = (
-    'INSERT INTO item_fts (rowid, item_id, title, description, tags, origin, albums) '
+    'INSERT INTO item_fts (rowid, item_id, title, description, tags, origin, albums, artist) '
     "SELECT rowid, id, title, description, coalesce((SELECT group_concat(tag, ' ') FROM item_tag "
     "WHERE item_id = item.id), ''), origin, coalesce((SELECT group_concat(album.name, ' ') FROM album_item "
-    "JOIN album ON album.id = album_item.album_id WHERE album_item.item_id = item.id), '') "
+    "JOIN album ON album.id = album_item.album_id WHERE album_item.item_id = item.id), ''), "
+    "trim(coalesce(artist, '') || ' ' || coalesce(album_artist, '') || ' ' || coalesce(music_album, '')) "
     'FROM item WHERE id IN (%s)')
 UNINDEX_ROWS = 'DELETE FROM item_fts WHERE rowid IN (SELECT rowid FROM item WHERE id IN (%s))'
 
@@ -47,7 +50,8 @@ def result_columns(Item):
 
 
 class SearchIndex:
-    """Items' title, description, tags, origin and albums in the full-text index, and searches over them."""
+    """Items' title, description, tags, origin, albums and artist in the full-text index, and searches over
+    them."""
 
     def __init__(self, store):
         self.store, self.database, self.db = store, store.database, store.database.db

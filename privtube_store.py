@@ -22,6 +22,7 @@ import privtube_media as media
 import privtube_taken
 from privtube_db import among
 from privtube_items import MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE, now_iso, row_json, storable
+from privtube_music import SONG_COLUMNS
 from privtube_scan import HASH_AT_CREATE, Scanner
 from privtube_search import SearchIndex
 
@@ -961,7 +962,7 @@ class Albums(Part):
 
     def move(self, album, item_id, position):
         """Put one item of a hand-made album at `position` (1 = first) of its order; the others keep
-        theirs. Folder and music albums are in date order and cannot be reordered."""
+        theirs. Folder and music albums are in track and date order and cannot be reordered."""
         self.check_local(album)
         if album.kind != 'made':
             raise StoreError('only hand-made albums can be reordered; this one is in the order taken')
@@ -996,15 +997,17 @@ class Albums(Part):
             raise StoreError('albums of %s are changed there' % album.origin, 403)
 
     def items_query(self, album):
-        """The album's items in its order: a hand-made album's positions, else by date taken (a peer's
-        albums have no positions: they come by date too). Items in the trash are not among them (a restore
-        brings them back in their place)."""
+        """The album's items in its order: a hand-made album's positions, else by disc, track and date taken
+        (a peer's albums have no positions: they come in that order too). Items in the trash are not among
+        them (a restore brings them back in their place)."""
         Item, AlbumItem = self.database.Item, self.database.AlbumItem
         query = Item.select().join(AlbumItem, on=(AlbumItem.item == Item.id)).where(
             (AlbumItem.album == album.id) & Item.trashed.is_null(True))
         if album.kind == 'made' and album.origin == 'local':
             return query.order_by(AlbumItem.position, Item.id)
-        return query.order_by(fn.COALESCE(Item.taken, Item.created), Item.id)
+        # songs by disc and track first (a photo has neither, so a folder of photos keeps the date order)
+        return query.order_by(Item.disc.is_null(), Item.disc, Item.track.is_null(), Item.track,
+                              fn.COALESCE(Item.taken, Item.created), Item.id)
 
     def visible_items(self, principal, album):
         """The album's items `principal` may see, in the album's order."""
@@ -1214,9 +1217,19 @@ class Items(Part):
             fresh.content_hash = found.get('content_hash') or fresh.content_hash
             if 'subtitles' in found:        # a video's tracks (privtube_subtitles)
                 fresh.subtitles = found['subtitles']
+            self.record_song(fresh, found.get('song') or {})
             fresh.media_state, fresh.media_error = 'done', ''
             self.store.catalog.touch(fresh)
             fresh.save()
+            self.store.search.index(fresh.id)      # artist and album are searched
+
+    def record_song(self, item, song):
+        """A song's tags (privtube_music.song_tags) on its item; the tag's title replaces a title made from
+        the file's name (the scan's), never one a person chose."""
+        for name in SONG_COLUMNS:
+            setattr(item, name, song.get(name))
+        if song.get('title') and item.path and item.title == title_from_name(item.path):
+            item.title = song['title']
 
     def record_probe_failure(self, item, reason, content_hash=None):
         """Mark the item unreadable with a short `reason`; what an earlier probe found is cleared (peers
@@ -1230,6 +1243,7 @@ class Items(Part):
                 setattr(fresh, name, None)
             fresh.thumbnail = False
             fresh.subtitles = [track for track in fresh.subtitles if not track['id'].startswith('track-')]
+            self.record_song(fresh, {})
             fresh.content_hash = content_hash or fresh.content_hash
             fresh.media_state, fresh.media_error = 'failed', reason[:100]
             self.store.catalog.touch(fresh)

@@ -24,6 +24,7 @@ from peewee import SQL
 
 import privtube_auth as auth
 import privtube_media as media
+import privtube_music as music
 from privtube_api import media_headers
 from privtube_bulk import ACTIONS
 from privtube_comments import body_html
@@ -511,7 +512,8 @@ def register_browse(app, web):
                            may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
                            reach=item_reach(store, node.accounts, item) if may_edit(page.user, item) else None,
                            origin=node.name if item.is_local else item.origin, offline=offline_since(node, item),
-                           resume=playback.resume_point(page.user, item), subtitles=item.subtitles)
+                           resume=playback.resume_point(page.user, item), subtitles=item.subtitles,
+                           song_album=music.song_album(store, item) if media.media_kind(item.mime) == 'audio' else None)
 
     @app.get('/media/<item_id>')
     def item_media(page, item_id):

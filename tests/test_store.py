@@ -200,17 +200,23 @@ def test_scan_reports_progress(node):
     assert [s['seen'] for s in seen[:5]] == [1, 2, 3, 4, 5] and seen[-1]['added'] == 5
 
 
-def test_the_search_index_writes_the_rows_migration_11_built(node):
-    """The index's row format is the one migration 11 filled the table with (migration 4's, plus the
-    albums' names): a change to it needs a migration step that rebuilds the index, or older nodes' rows
-    would differ from new ones."""
+def test_the_search_index_writes_the_rows_migration_15_built(node):
+    """The index's row format is the one migration 15 filled the table with (migration 4's, plus the
+    albums' names of 11 and the songs' artists and albums of 14): a change to it needs a migration step
+    that rebuilds the index, or older nodes' rows would differ from new ones."""
     beach = node.add('beach.mp4', tags=['summer', 'family'], title='Beach day')
+    node.node.database.Item.update(artist='Nina Vale', music_album='Blue Hour').where(
+        node.node.database.Item.id == beach.id).execute()
+    node.store.search.index(beach.id)
     node.add('snow.mp4', title='Snow')
     node.store.albums.create('2024 Summer trip', item_ids=[beach.id])
     db = node.node.database.db
     written = db.execute_sql('SELECT rowid, * FROM item_fts ORDER BY rowid').fetchall()
     db.execute_sql('DELETE FROM item_fts')
-    db.execute_sql(MIGRATIONS[11][2])            # the statement that fills the table
+    filling = [statement for version in sorted(MIGRATIONS) for statement in MIGRATIONS[version]
+               if statement.lstrip().startswith('INSERT INTO item_fts')][-1]
+    db.execute_sql(filling)            # the statement of the latest step that fills the table
     assert db.execute_sql('SELECT rowid, * FROM item_fts ORDER BY rowid').fetchall() == written
     assert sorted(written[0][4].split()) == ['family', 'summer'] and written[1][4] == ''
     assert written[0][6] == '2024 Summer trip' and written[1][6] == ''
+    assert written[0][7] == 'Nina Vale  Blue Hour' and written[1][7] == ''

@@ -3,7 +3,9 @@
 % if album.origin != 'local':
 <p class="meta">An album from {{origin}}.</p>
 % elif album.kind == 'folder':
-<p class="meta">A folder of the media folder, in the order taken.</p>
+<p class="meta">A folder of the media folder, in {{'track' if music else 'the'}} order{{'' if music else ' taken'}}.</p>
+% elif album.kind == 'music':
+<p class="meta">An album named by its songs' tags, in track order.</p>
 % end
 % if album.description:
 <p class="description">{{album.description}}</p>
@@ -14,10 +16,13 @@
 % if error:
 <p class="error" role="alert">{{error}}</p>
 % end
+% if music:
+% include('tracks', album=album, music=music)
+% end
 % if items:
 % include('bulk', album=album)
 % include('cards', items=items, selectable=selectable)
-% else:
+% elif not music:
 <p class="empty">This album has no items yet. Select items on a grid and add them to it.</p>
 % end
 <nav class="pages">

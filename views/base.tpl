@@ -12,6 +12,7 @@
 <script src="/static/playback.js" defer></script>
 <script src="/static/gallery.js" defer></script>
 <script src="/static/comments.js" defer></script>
+<script src="/static/queue.js" defer></script>
 </head>
 <body>
 <header>

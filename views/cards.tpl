@@ -19,6 +19,9 @@
     % include('watched', mark=marks.get(item.id))
     <span class="kind kind-{{kind}}">{{kind}}</span>
     <span class="title">{{item.title}}</span>
+    % if item.artist:
+    <span class="artist">{{item.artist}}{{' · track %d' % item.track if item.track else ''}}</span>
+    % end
     <span class="meta">{{notes[item.id] + ' · ' if item.id in notes else ''}}{{item.views}} view{{'' if item.views == 1 else 's'}} · {{shown_date(item.taken) if item.taken else item.created[:10]}}{{'' if item.is_local else ' · from ' + item.origin}}</span>
   </a></li>
 % end

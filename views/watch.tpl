@@ -11,7 +11,23 @@
   % end
   </video>
 % elif kind == 'audio':
-  <audio id="player" src="/media/{{item.id}}" controls preload="metadata"></audio>
+  % song_album = get('song_album')
+  <div class="song" data-title="{{item.title}}" data-artist="{{item.artist or ''}}" data-album="{{item.music_album or (song_album.name if song_album else '')}}" data-thumb="{{'/thumb/' + item.id if item.thumbnail else ''}}">
+  % if item.thumbnail:
+    <img class="song-cover" src="/thumb/{{item.id}}" alt="Cover of {{item.music_album or item.title}}">
+  % end
+    <div class="song-play">
+      <audio id="player" src="/media/{{item.id}}" controls preload="metadata"></audio>
+      % if item.artist or song_album or item.year:
+      <p class="song-by">{{item.artist or ''}}{{' · ' if item.artist and song_album else ''}}
+      % if song_album:
+      <a href="/albums/{{song_album.id}}">{{item.music_album or song_album.name}}</a>{{' (track %d)' % item.track if item.track else ''}}
+      % end
+      {{' · %d' % item.year if item.year else ''}}
+      </p>
+      % end
+    </div>
+  </div>
 % elif kind == 'image':
   <img id="player" src="/media/{{item.id}}" alt="{{item.title}}">
 % else:
@@ -30,7 +46,7 @@
   % if item.duration:
   {{clock(item.duration)}} ·
   % end
-  % if item.width and item.height:
+  % if item.width and item.height and kind != 'audio':
   {{item.width}}×{{item.height}} ·
   % end
   from {{origin}}{{' · by ' + owner if owner else ''}}{{' · private' if item.private else ''}}</p>
