@@ -1,14 +1,14 @@
 % rebase('base', title=item.title, user=user)
 <article class="watch" data-item="{{item.id}}" data-kind="{{kind}}" data-csrf="{{csrf}}">
 % if kind == 'video':
-  <video id="player" src="/media/{{item.id}}" controls preload="metadata" playsinline poster="{{'/thumb/' + item.id if item.thumbnail else ''}}"></video>
+  <video id="player" src="{{src}}" controls preload="metadata" playsinline poster="{{'/thumb/' + item.id if item.thumbnail else ''}}"></video>
 % elif kind == 'audio':
-  <audio id="player" src="/media/{{item.id}}" controls preload="metadata"></audio>
+  <audio id="player" src="{{src}}" controls preload="metadata"></audio>
 % elif kind == 'image':
   <img id="player" src="/media/{{item.id}}" alt="{{item.title}}">
 % else:
-  <p class="notice" id="unplayable">This file cannot be played in the browser ({{why_not}}). Download it and open
-  it with a media player such as VLC.</p>
+  <p class="notice" id="unplayable" data-preparing="{{'yes' if preparing else 'no'}}">{{why_not}}
+  <a href="/media/{{item.id}}?download=1">Download the file</a>.</p>
 % end
   % if item.media_state == 'failed':
   <p class="notice">privtube could not read this file ({{item.media_error}}); it may be damaged or incomplete.</p>
