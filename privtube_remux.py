@@ -98,6 +98,8 @@ def playback(node, item):
                         'plays after you download it.' % item.origin)
         return Playback(None, 'other', why_not, False)
     worker = node.remux
+    if worker.enabled and item.mime in REMUXABLE and item.media_state == 'pending':
+        return Playback(None, 'other', READING, True)
     if not worker.enabled or remux_target(item.mime, item.codecs) is None or item.media_state != 'done':
         return Playback(None, 'other', why_not, False)
     if item.remux == 'ready' and worker.copy_path(item):
@@ -111,6 +113,8 @@ def playback(node, item):
 
 PREPARING = ('This video is being prepared for the browser: its picture and sound are put into a format browsers '
              'open, without changing them. It plays here in a few minutes; until then you can download it.')
+READING = ('This file is still being read. If browsers play its picture and sound, it is prepared for the browser '
+           'next and plays here in a few minutes; until then you can download it.')
 TOO_BIG = 'Its copy for the browser would take more room than this node keeps for such copies.'
 FAILED = 'privtube could not prepare a copy of it for the browser.'
 

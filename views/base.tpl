@@ -9,6 +9,7 @@
 % end
 <link rel="stylesheet" href="/static/style.css">
 <script src="/static/app.js" defer></script>
+<script src="/static/remux.js" defer></script>
 </head>
 <body>
 <header>
