@@ -7,6 +7,9 @@
 % elif kind == 'image':
   <img id="player" src="/media/{{item.id}}" alt="{{item.title}}">
 % else:
+  % if item.thumbnail:
+  <img class="still" src="/thumb/{{item.id}}" alt="">
+  % end
   <p class="notice" id="unplayable" data-preparing="{{'yes' if preparing else 'no'}}">{{why_not}}
   <a href="/media/{{item.id}}?download=1">Download the file</a>.</p>
 % end
