@@ -19,7 +19,7 @@ import privtube_remux as remux
 SUBTITLES = '1\n00:00:00,000 --> 00:00:01,000\nHello\n'
 
 
-def make_video(path, seconds=3, video='libx264', audio='aac', lossless=False, tone=440):
+def make_video(path, seconds=3, video='libx264', audio='aac', lossless=False, tone=440, options=()):
     """A real file made by ffmpeg: test pattern and a tone, plus a subtitle stream in an MKV."""
     require_ffmpeg()
     path = str(path)
@@ -36,7 +36,7 @@ def make_video(path, seconds=3, video='libx264', audio='aac', lossless=False, to
     quality = ['-preset', 'ultrafast', '-qp', '0'] if lossless else []
     subprocess.run(['ffmpeg', '-y', '-loglevel', 'error'] + inputs + maps + ['-c:v', video, '-pix_fmt', 'yuv420p']
                    + quality + (['-x265-params', 'log-level=error'] if video == 'libx265' else [])
-                   + ['-c:a', audio] + extra + ['-t', str(seconds), path], check=True, timeout=120)
+                   + list(options) + ['-c:a', audio] + extra + ['-t', str(seconds), path], check=True, timeout=120)
     if path.endswith('.mkv'):
         os.unlink(path + '.srt')
     return path
@@ -73,9 +73,11 @@ def top_level_boxes(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name, audio, sound', [('film.mkv', 'aac', 'aac'), ('clip.avi', 'libmp3lame', 'mp3')])
-def test_an_h264_file_in_mkv_or_avi_is_rewrapped_once_and_served_with_range(node, name, audio, sound):
+@pytest.mark.parametrize('name, audio, sound', [('film.mkv', 'aac', 'aac'), ('clip.avi', 'libmp3lame', 'mp3'),
+                                                ('camera.mov', 'aac', 'aac')])
+def test_an_h264_file_in_mkv_avi_or_mov_is_rewrapped_once_and_served_with_range(node, name, audio, sound):
     item = added(node, name, audio=audio)
+    assert item.mime == {'mkv': 'video/x-matroska', 'avi': 'video/x-msvideo', 'mov': 'video/quicktime'}[name[-3:]]
     assert item.media_state == 'done' and item.remux is None
     client = node.sign_in('ann')
     assert 'being prepared for the browser' in client.get('/watch/' + item.id).text
@@ -98,6 +100,18 @@ def test_an_h264_file_in_mkv_or_avi_is_rewrapped_once_and_served_with_range(node
     assert part.body == open(copy, 'rb').read()[100:1100]
     original = client.get('/media/%s?download=1' % item.id)
     assert original.body == open(os.path.join(node.media_dir, name), 'rb').read()   # downloads: the original
+
+
+@pytest.mark.slow
+def test_a_vp9_opus_mkv_becomes_a_webm(node):
+    item = added(node, 'talk.mkv', seconds=1, video='libvpx-vp9', audio='libopus',
+                 options=['-deadline', 'realtime', '-cpu-used', '8', '-b:v', '200k'])
+    assert remuxed(node) == 1
+    copy = node.store.remux_path(item.id, 'webm')
+    found = ffprobe_json(copy)
+    assert 'webm' in found['format']['format_name'] and [s['codec_name'] for s in found['streams']] == ['vp9', 'opus']
+    served = node.sign_in('ann').get('/play/' + item.id, headers={'Range': 'bytes=0-9'}, status=206)
+    assert served.headers['Content-Type'] == 'video/webm' and served.body == open(copy, 'rb').read(10)
 
 
 @pytest.mark.slow
