@@ -180,13 +180,15 @@ class RemuxWorker:
     # --- the queue -----------------------------------------------------------------------------------
 
     def candidates(self):
+        """(id, type, codecs) of the probed local files in containers browsers do not open, not yet looked at."""
         Item = self.node.database.Item
-        return Item.select().where((Item.origin == 'local') & (Item.media_state == 'done') & Item.remux.is_null()
-                                   & Item.trashed.is_null() & Item.mime.in_(sorted(REMUXABLE)))
+        return Item.select(Item.id, Item.mime, Item.codecs).where(
+            (Item.origin == 'local') & (Item.media_state == 'done') & Item.remux.is_null() & Item.trashed.is_null()
+            & Item.mime.in_(sorted(REMUXABLE))).tuples()
 
     def queue_candidates(self):
         """Mark 'pending' the probed items whose copy would play (their pages say it is being prepared)."""
-        queued = [item.id for item in self.candidates() if remux_target(item.mime, item.codecs)]
+        queued = [item_id for item_id, mime, codecs in self.candidates() if remux_target(mime, codecs)]
         if queued:
             self.set_state(queued, 'pending')
 
@@ -239,7 +241,7 @@ class RemuxWorker:
     def rewrap(self, item, target, temp):
         """Run ffmpeg on the item's file (its standard input) into `temp`; True when it made a copy."""
         ffmpeg, path = probe.ffmpeg_path(), self.store.full_path(item.path)
-        if not ffmpeg or path is None:
+        if not ffmpeg or not probe.ffprobe_path() or path is None:
             return False
         with open(path, 'rb') as fh:
             demuxer = probe.demuxer_for(item.mime, fh.read(64))
