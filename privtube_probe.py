@@ -464,6 +464,8 @@ def make_thumbnail(fh, demuxer, kind, duration, target):
     except (subprocess.TimeoutExpired, OSError):
         return False
     picture = done.stdout
+    if seek and done.returncode == 0 and not picture:   # MKV: a pipe cannot seek to its index; take the first frame
+        return make_thumbnail(fh, demuxer, kind, None, target)
     if done.returncode != 0 or not picture.startswith(b'\xff\xd8\xff') or len(picture) > MAX_THUMBNAIL_BYTES:
         return False
     write_file(target, picture)

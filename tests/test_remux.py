@@ -301,3 +301,11 @@ def test_the_play_route_shows_nothing_of_an_item_one_may_not_see(node):
     item = node.add('private.mkv', private=True, data=b'\x1a\x45\xdf\xa3' + b'\x00' * 100)
     node.sign_in('ann').get('/play/' + item.id, status=404)
     assert '/login' in node.client.get('/play/' + item.id, status=303).headers['Location']   # signed out
+
+
+@pytest.mark.slow
+def test_a_ten_second_mkv_gets_a_thumbnail_though_a_pipe_cannot_seek_in_it(node):
+    """Regression: ffmpeg seeking to 10% of an MKV on its standard input reads to the end looking for the
+    index and gives no frame, so MKVs longer than a moment had no thumbnail (and no poster)."""
+    item = added(node, 'film.mkv', seconds=10)
+    assert item.thumbnail and os.path.getsize(node.store.thumbnail_path(item.id)) > 1000
