@@ -93,11 +93,12 @@ def playback(node, item):
     if playable:
         return Playback('/media/%s' % item.id, kind, '', False)
     if not item.is_local:
-        if item.mime in REMUXABLE:
-            why_not += (' Copies that browsers play are made only of a node\'s own files, so this one from %s '
-                        'plays after you download it.' % item.origin)
-        return Playback(None, 'other', why_not, False)
-    worker = node.remux
+        return Playback(None, 'other', why_not + (PEERS % item.origin if item.mime in REMUXABLE else ''), False)
+    return copy_playback(node.remux, item, kind, why_not)
+
+
+def copy_playback(worker, item, kind, why_not):
+    """The Playback of a local file browsers cannot open as it is: its copy, or where the copy stands."""
     if worker.enabled and item.mime in REMUXABLE and item.media_state == 'pending':
         return Playback(None, 'other', READING, True)
     if not worker.enabled or remux_target(item.mime, item.codecs) is None or item.media_state != 'done':
@@ -117,6 +118,8 @@ READING = ('This file is still being read. If browsers play its picture and soun
            'next and plays here in a few minutes; until then you can download it.')
 TOO_BIG = 'Its copy for the browser would take more room than this node keeps for such copies.'
 FAILED = 'privtube could not prepare a copy of it for the browser.'
+PEERS = (' Copies that browsers play are made only of a node\'s own files, so this one from %s plays after you '
+         'download it.')
 
 
 # --- the worker ----------------------------------------------------------------------------------------
