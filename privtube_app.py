@@ -24,6 +24,7 @@ from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, SyncLoop
 from privtube_remote import RemoteComments
+from privtube_remux import RemuxWorker
 from privtube_scan import ScanLoop
 from privtube_store import Housekeeping, Store, StoreError
 from privtube_web import live_session, make_web, render, session_token, setup_token
@@ -48,6 +49,7 @@ class Node:
         self.registry = Registry(self, transport)
         self.remote = RemoteComments(self.registry)
         self.media = MediaWorker(self)
+        self.remux = RemuxWorker(self)     # browser-playable copies of MKV, AVI...: after probes
         self.window_buffers = WindowBuffers(MEMORY_BUDGET, config.get('server', 'spool_mb') * 1024 * 1024)
         self.prefetcher = Prefetcher(self.window_buffers)
         # downloads' windows are fetched here, never in a worker thread; threads start with the first one
@@ -74,6 +76,7 @@ class Node:
         self.sync_loop = SyncLoop(self.registry, self.config.get('registry', 'sync_minutes'))
         self.sync_loop.start()
         self.media.start()
+        self.remux.start()
         self.housekeeping = Housekeeping(self.store)
         self.housekeeping.start()
         if self.config.get('store', 'scan_minutes'):
@@ -105,6 +108,7 @@ class Node:
             self.housekeeping.stop()
         self.scan_loop.stop()
         self.media.stop()
+        self.remux.stop()
         self.remote.close()
         self.prefetcher.close()
         self.fetch_threads.shutdown(wait=False, cancel_futures=True)

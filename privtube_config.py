@@ -51,6 +51,12 @@ OPTIONS = [
            '(new, changed, moved and removed files; 0: only scan or the admin page\'s Scan now).', 0, 10080),
     Option('store', 'trash_days', 'int', 30, 'Days a deleted item stays in the Trash, restorable, before it is '
            'removed for good.', 1, 36500),
+    Option('store', 'remux_cache_percent', 'int', 20, 'Percent of the free disk (counting the copies already '
+           'made) that browser-playable copies of videos may take in the cache: an MKV or AVI whose codecs '
+           'browsers play is rewrapped once as MP4 or WebM, never re-encoded; the oldest made are dropped first '
+           '(0: make none).', 0, 100),
+    Option('store', 'remux_cache_mb', 'int', 0, 'At most this many MiB for those copies as well (0: only the percent '
+           'limits them).', 0, 1024 * 1024 * 1024),
     Option('registry', 'database', 'path', 'privtube.db', 'SQLite database file.'),
     Option('registry', 'sync_minutes', 'int', 15, 'Minutes between syncs of the peers\' catalogs.', 1, 10080),
     Option('registry', 'max_peer_items', 'int', 200000, 'Most items one peer may list here; a sync that would '

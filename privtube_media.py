@@ -327,26 +327,66 @@ PLAYABLE_IMAGES = {'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/
 
 
 def playability(mime, codecs):
-    """(True, '') when browsers can play the file in place, else (False, a reason a person can read).
+    """(True, '') when browsers can play the file in place, else (False, why, in words a person knows:
+    the format's common name and what does play it; never a media type).
 
-    Without probe results (no ffprobe) the container type alone decides.
+    Without probe results (no ffprobe, or a peer's item) the container type alone decides.
     """
     kind = media_kind(mime)
     if kind == 'image':
-        return (True, '') if mime in PLAYABLE_IMAGES else (False, 'browsers cannot show %s images' % mime)
+        return (True, '') if mime in PLAYABLE_IMAGES else (False, 'Browsers cannot show %s pictures.'
+                                                           % format_name(mime))
     if kind == 'other':
-        return False, 'this is not audio, video or an image'
-    if mime not in PLAYABLE_CONTAINERS:
-        return False, 'browsers cannot play the %s container' % mime.split('/')[1]
+        return False, 'This is not a video, a song or a photo, so it is not shown here.'
     unknown = [c for c in (codecs or '').split(',') if c and c not in PLAYABLE_VIDEO | PLAYABLE_AUDIO
                and not c.startswith('pcm_') and c != 'mjpeg']
     if unknown:
-        return False, 'browsers cannot play %s' % ', '.join(codec_names(unknown))
+        return False, codecs_explained(unknown)
+    if mime not in PLAYABLE_CONTAINERS:
+        return False, ('Browsers cannot open %s files. It plays in VLC (videolan.org) on any computer or phone, '
+                       'and on most TVs.' % format_name(mime))
     return True, ''
 
 
+# The common name of each codec browsers do not play, and what does play it.
+CODECS = {
+    'hevc': ('HEVC (H.265) video', 'most phones, Apple devices, and Windows 10/11 with the HEVC extension'),
+    'mpeg4': ('MPEG-4 Part 2 (DivX, Xvid) video', 'most TVs and DVD players'),
+    'msmpeg4v3': ('DivX 3 video', 'Windows and most TVs'),
+    'mpeg2video': ('MPEG-2 (DVD) video', 'DVD players and most TVs'),
+    'mpeg1video': ('MPEG-1 video', 'Windows, Apple devices and most TVs'),
+    'vc1': ('VC-1 video', 'Windows and Blu-ray players'),
+    'wmv3': ('Windows Media video', 'Windows'),
+    'wmav2': ('Windows Media sound', 'Windows'),
+    'prores': ('Apple ProRes video', 'Macs'),
+    'theora': ('Theora video', 'Firefox'),
+    'ac3': ('Dolby Digital (AC-3) sound', 'TVs, home cinema systems and Apple devices'),
+    'eac3': ('Dolby Digital Plus sound', 'TVs, home cinema systems and Apple devices'),
+    'truehd': ('Dolby TrueHD sound', 'home cinema systems'),
+    'dts': ('DTS sound', 'home cinema systems and most TVs'),
+    'alac': ('Apple Lossless sound', 'Apple devices'),
+    'amr_nb': ('AMR (phone call) sound', 'most phones'),
+}
+FORMATS = {
+    'video/x-matroska': 'MKV (Matroska)', 'video/x-msvideo': 'AVI', 'video/quicktime': 'QuickTime (MOV)',
+    'video/mpeg': 'MPEG', 'video/mp2t': 'MPEG transport stream (TS)', 'video/x-ms-wmv': 'Windows Media (WMV)',
+    'video/x-flv': 'Flash video (FLV)', 'image/heic': 'HEIC (iPhone)', 'image/heif': 'HEIF', 'image/tiff': 'TIFF',
+    'image/bmp': 'BMP', 'image/svg+xml': 'SVG drawing', 'image/x-icon': 'icon',
+}
+
+
 def codec_names(codecs):
-    names = {'hevc': 'HEVC (H.265) video', 'mpeg4': 'MPEG-4 Part 2 video', 'mpeg2video': 'MPEG-2 video',
-             'ac3': 'Dolby Digital (AC-3) audio', 'eac3': 'Dolby Digital Plus audio', 'dts': 'DTS audio',
-             'wmv3': 'Windows Media video', 'wmav2': 'Windows Media audio', 'msmpeg4v3': 'DivX video'}
-    return [names.get(c, c) for c in codecs]
+    """The common names of codecs ('HEVC (H.265) video'); an unknown one by its short name in capitals."""
+    return [CODECS[c][0] if c in CODECS else c.upper() for c in codecs]
+
+
+def codecs_explained(codecs):
+    """Which formats of the file browsers cannot play, and which devices play each."""
+    where = ', '.join(dict.fromkeys(CODECS[c][1] for c in codecs if c in CODECS))
+    return 'Most browsers cannot play %s. It plays %sin VLC (videolan.org) on any computer or phone.' % (
+        ' or '.join(codec_names(codecs)), 'on %s, or ' % where if where else '')
+
+
+def format_name(mime):
+    """A file format as people call it: 'MKV (Matroska)', not a media type."""
+    return FORMATS.get(mime) or (mime or '').split('/')[-1].replace('x-', '').upper() or 'these'

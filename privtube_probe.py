@@ -76,14 +76,16 @@ def input_options(demuxer):
             + DEMUXER_OPTIONS.get(demuxer, []) + ['-i', 'pipe:0'])
 
 
-def run_on_file(command, fh, timeout):
+def run_on_file(command, fh, timeout, started=None):
     """Run `command` with the open file `fh` as its standard input (an MP4 whose index sits after its
-    media is handed over index first, since a pipe cannot seek back); returns the CompletedProcess."""
+    media is handed over index first, since a pipe cannot seek back); returns the CompletedProcess.
+    `started(process)`, when given, is told of the running child, so its owner can stop it early."""
     layout = faststart_layout(fh)
     fh.seek(0)
     os.lseek(fh.fileno(), 0, os.SEEK_SET)     # the child reads the descriptor, not Python's buffer
     if layout is None:
-        return subprocess.run(command, stdin=fh, capture_output=True, timeout=timeout)
+        process = subprocess.Popen(command, stdin=fh, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return finish(process, timeout, started)
     read_end, write_end = os.pipe()
     try:
         process = subprocess.Popen(command, stdin=read_end, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -92,14 +94,22 @@ def run_on_file(command, fh, timeout):
     feeder = threading.Thread(target=feed, args=(fh, layout, write_end), name='privtube-probe-feed', daemon=True)
     feeder.start()
     try:
+        return finish(process, timeout, started)
+    finally:
+        feeder.join(5)
+
+
+def finish(process, timeout, started):
+    """Wait for `process` (killed after `timeout` seconds, as subprocess.run does) and collect its output."""
+    if started is not None:
+        started(process)
+    try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
         raise
-    finally:
-        feeder.join(5)
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def feed(fh, layout, write_end):
@@ -464,6 +474,8 @@ def make_thumbnail(fh, demuxer, kind, duration, target):
     except (subprocess.TimeoutExpired, OSError):
         return False
     picture = done.stdout
+    if seek and done.returncode == 0 and not picture:   # MKV: a pipe cannot seek to its index; take the first frame
+        return make_thumbnail(fh, demuxer, kind, None, target)
     if done.returncode != 0 or not picture.startswith(b'\xff\xd8\xff') or len(picture) > MAX_THUMBNAIL_BYTES:
         return False
     write_file(target, picture)

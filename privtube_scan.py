@@ -203,6 +203,7 @@ class Scanner:
             item = self.database.Item.get_by_id(item_id)
             item.size, item.mtime_ns = stat.st_size, stat.st_mtime_ns
             item.media_state, item.media_error, item.content_hash = 'pending', '', None  # probe the new file
+            item.remux = None       # its browser-playable copy is of the old file: the remux worker drops it
             try:
                 item.mime = media.sniff_mime(path)
             except OSError:

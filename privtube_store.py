@@ -113,6 +113,7 @@ class Store:
         self.cache_dir = os.path.join(os.path.dirname(os.path.abspath(database.path)), 'cache')
         self.thumbs_dir = os.path.join(self.cache_dir, 'thumbs', 'local')
         self.previews_dir = os.path.join(self.cache_dir, 'previews', 'local')
+        self.remux_dir = os.path.join(self.cache_dir, 'remux')
         os.makedirs(self.uploads_dir, exist_ok=True)
         self.items = Items(self)
         self.comments = Comments(self)
@@ -155,6 +156,10 @@ class Store:
     def preview_path(self, item_id):
         """Where a local photo's display-sized preview (long side about 1920 px) is cached."""
         return os.path.join(self.previews_dir, item_id + '.jpg')
+
+    def remux_path(self, item_id, extension):
+        """Where a local video's browser-playable copy (`extension` 'mp4' or 'webm') is cached."""
+        return os.path.join(self.remux_dir, '%s.%s' % (item_id, extension))
 
     def open_preview(self, item):
         if not item.preview:
@@ -1191,6 +1196,8 @@ class Items(Part):
             self.database.Item.delete_by_id(item.id)
         remove_quietly(self.store.thumbnail_path(item.id))
         self.store.scanner.subtitles.forget(item.id)
+        for extension in ('mp4', 'webm'):
+            remove_quietly(self.store.remux_path(item.id, extension))
 
     def delete(self, item):
         """Remove the item and its file."""

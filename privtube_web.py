@@ -25,6 +25,7 @@ from peewee import SQL
 import privtube_auth as auth
 import privtube_media as media
 import privtube_music as music
+import privtube_remux
 from privtube_api import media_headers
 from privtube_bulk import ACTIONS
 from privtube_comments import body_html
@@ -505,10 +506,11 @@ def register_browse(app, web):
     def watch(page, item_id):
         item = store.items.visible(page.principal, item_id)
         comments, comments_error = item_comments(node, item, page.user)
-        playable, why_not = media.playability(item.mime, item.codecs)
-        kind = media.media_kind(item.mime) if playable else 'other'
-        return page.render('watch', item=item, tags=store.items.tags_of(item.id), kind=kind, why_not=why_not,
-                           comments=comments, comments_error=comments_error, seek_links=kind in ('video', 'audio'),
+        play = privtube_remux.playback(node, item)
+        kind = play.kind
+        return page.render('watch', item=item, tags=store.items.tags_of(item.id), kind=kind, src=play.src,
+                           why_not=play.why_not, preparing=play.preparing, comments=comments,
+                           comments_error=comments_error, seek_links=kind in ('video', 'audio'),
                            may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
                            reach=item_reach(store, node.accounts, item) if may_edit(page.user, item) else None,
                            origin=node.name if item.is_local else item.origin, offline=offline_since(node, item),
@@ -526,6 +528,16 @@ def register_browse(app, web):
         if download:
             bottle.response.set_header('Content-Disposition', media.content_disposition('attachment', name))
         return body
+
+    @app.get('/play/<item_id>')
+    def play(page, item_id):
+        """What a watch page's player plays when the original will not: the item's browser-playable copy
+        (privtube_remux), else the original."""
+        item = store.items.visible(page.principal, item_id)
+        copy = node.remux.open_copy(item)
+        if copy is None:
+            bottle.redirect('/media/%s' % item.id, 302)
+        return media.file_response(bottle.response, media_headers(), *copy)
 
     @app.get('/preview/<item_id>')
     def preview(page, item_id):

@@ -13,6 +13,7 @@
 <script src="/static/gallery.js" defer></script>
 <script src="/static/comments.js" defer></script>
 <script src="/static/queue.js" defer></script>
+<script src="/static/remux.js" defer></script>
 </head>
 <body>
 <header>

@@ -1,7 +1,7 @@
 % rebase('base', title=item.title, user=user)
 <article class="watch" data-item="{{item.id}}" data-kind="{{kind}}" data-csrf="{{csrf}}" data-resume="{{'%.1f' % resume if resume else ''}}">
 % if kind == 'video':
-  <video id="player" src="/media/{{item.id}}" controls preload="metadata" playsinline poster="{{'/thumb/' + item.id if item.thumbnail else ''}}">
+  <video id="player" src="{{src}}" controls preload="metadata" playsinline poster="{{'/thumb/' + item.id if item.thumbnail else ''}}">
   % for track in subtitles:
     % if track['lang']:
     <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" srclang="{{track['lang']}}" label="{{track['label']}}">
@@ -17,7 +17,7 @@
     <img class="song-cover" src="/thumb/{{item.id}}" alt="Cover of {{item.music_album or item.title}}">
   % end
     <div class="song-play">
-      <audio id="player" src="/media/{{item.id}}" controls preload="metadata"></audio>
+      <audio id="player" src="{{src}}" controls preload="metadata"></audio>
       % if item.artist or song_album or item.year:
       <p class="song-by">{{item.artist or ''}}{{' · ' if item.artist and song_album else ''}}
       % if song_album:
@@ -31,8 +31,11 @@
 % elif kind == 'image':
   <img id="player" src="/media/{{item.id}}" alt="{{item.title}}">
 % else:
-  <p class="notice" id="unplayable">This file cannot be played in the browser ({{why_not}}). Download it and open
-  it with a media player such as VLC.</p>
+  % if item.thumbnail:
+  <img class="still" src="/thumb/{{item.id}}" alt="">
+  % end
+  <p class="notice" id="unplayable" data-preparing="{{'yes' if preparing else 'no'}}">{{why_not}}
+  <a href="/media/{{item.id}}?download=1">Download the file</a>.</p>
 % end
   % if item.media_state == 'failed':
   <p class="notice">privtube could not read this file ({{item.media_error}}); it may be damaged or incomplete.</p>

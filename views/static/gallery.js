@@ -217,7 +217,7 @@
 
   Viewer.prototype.player = function (entry) {
     var viewer = this;
-    var media = el(entry.kind, {src: '/media/' + encodeURIComponent(entry.id), controls: '', preload: 'metadata',
+    var media = el(entry.kind, {src: '/play/' + encodeURIComponent(entry.id), controls: '', preload: 'metadata',
                                 'aria-label': entry.title});
     if (entry.kind === 'video') {
       media.setAttribute('playsinline', '');

@@ -1,0 +1,102 @@
+"""In Chromium against a real `serve`: an H.264/AAC film in an MKV file, which browsers cannot open, is
+rewrapped in the background and then plays and seeks on its watch page; an HEVC film's page says in plain
+words why it does not play (screenshots at 1280 and 360 px in /tmp/shots-remux/)."""
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from test_browser import ARGS, CHROMIUM, ROOT, cli, require_tools, sign_in
+from test_remux import make_video
+from test_serve import free_port, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SHOTS = '/tmp/shots-remux'
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A real `serve` over a media folder holding an H.264/AAC MKV (with subtitles) and an HEVC MKV."""
+    require_tools()
+    media = tmp_path / 'media'
+    media.mkdir()
+    make_video(media / 'Lake film.mkv', seconds=10)
+    encoders = subprocess.run(['ffmpeg', '-hide_banner', '-encoders'], capture_output=True, text=True).stdout
+    if 'libx265' in encoders:
+        make_video(media / 'Phone film.mkv', seconds=2, video='libx265')
+    port = free_port()
+    config = str(tmp_path / 'config.ini')
+    with open(config, 'w') as fh:
+        fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
+    cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
+    cli(config, 'scan')
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = 'http://127.0.0.1:%d' % port
+    try:
+        wait_for(base + '/healthz')
+        yield base, items_by_title(str(tmp_path / 'privtube.db'))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def items_by_title(database):
+    with sqlite3.connect(database) as db:
+        return dict(db.execute('SELECT title, id FROM item').fetchall())
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def test_an_h264_mkv_plays_and_seeks_after_it_is_rewrapped(served, browser):
+    base, items = served
+    page = sign_in(browser, base, 'mia', 'mia-password')
+    page.goto(base + '/watch/' + items['Lake film'])
+    if page.query_selector('#unplayable'):       # still being read or prepared (serve has just started)
+        assert 'you can download it' in page.inner_text('#unplayable')
+        os.makedirs(SHOTS, exist_ok=True)
+        page.screenshot(path=os.path.join(SHOTS, 'preparing-360.png'), full_page=True)
+    # probed, then rewrapped in the background: the page reloads itself once the copy is ready
+    page.wait_for_selector('video#player', timeout=90000)
+    assert page.get_attribute('video#player', 'src') == '/play/' + items['Lake film']
+    page.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
+    page.wait_for_function('() => document.getElementById("player").currentTime > 0.5', timeout=20000)
+    assert page.evaluate('() => document.getElementById("player").duration') > 9
+    page.evaluate('() => { document.getElementById("player").currentTime = 7; }')
+    page.wait_for_function('() => { const v = document.getElementById("player");'
+                           ' return !v.seeking && v.currentTime > 7.3; }', timeout=20000)
+    assert page.evaluate('() => document.getElementById("player").currentTime') < 9.9   # played from 7
+
+
+def test_an_hevc_mkv_page_explains_in_plain_words(served, browser):
+    base, items = served
+    if 'Phone film' not in items:
+        pytest.skip("this ffmpeg has no HEVC encoder")
+    os.makedirs(SHOTS, exist_ok=True)
+    for width, height in ((1280, 800), (360, 740)):
+        page = sign_in(browser, base, 'mia', 'mia-password')
+        page.set_viewport_size({'width': width, 'height': height})
+        page.goto(base + '/watch/' + items['Phone film'])
+        wait_for_reason(page, base, items['Phone film'])
+        text = page.inner_text('#unplayable')
+        assert 'HEVC (H.265) video' in text and 'VLC' in text and 'Download the file' in text
+        assert 'x-matroska' not in text and 'container' not in text
+        page.screenshot(path=os.path.join(SHOTS, 'hevc-%d.png' % width), full_page=True)
+
+
+def wait_for_reason(page, base, item_id, tries=30):
+    """Reload until the page shows the file's reason (it is probed a moment after serve starts)."""
+    for _ in range(tries):
+        if 'HEVC' in page.inner_text('#unplayable'):
+            return
+        page.wait_for_timeout(1000)
+        page.goto(base + '/watch/' + item_id)
+    raise AssertionError('the page never named the codec')
