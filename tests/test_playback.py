@@ -1,4 +1,5 @@
 """Playback positions: recorded per person and item, resumed, finished (watched), "Continue watching"."""
+import datetime
 import json
 import re
 
@@ -154,3 +155,41 @@ def test_a_peers_item_keeps_its_position_on_the_readers_node(network):
     assert 'data-resume="200.0"' in client.get('/watch/' + far).text
     assert alice.node.database.Playback.select().count() == 0
     assert not any('position' in url for _, url in network.requests)       # nothing of it goes to alice
+
+
+def taken_today(node, name, years_ago):
+    """A video taken on today's day `years_ago` years back: it shows in "On this day"."""
+    item = video(node, name)
+    today = datetime.datetime.now(datetime.timezone.utc)
+    item.taken = today.replace(year=today.year - years_ago).strftime('%Y-%m-%dT08:00:00Z')
+    item.save()
+    return item
+
+
+def test_every_grid_of_cards_shows_progress_and_watched(node):
+    begun, done = video(node, 'begun.mp4'), taken_today(node, 'done.mp4', 2)
+    album = node.store.albums.create('Trip', item_ids=[begun.id, done.id])
+    client, csrf = signed_in(node)
+    position(client, begun.id, csrf, position=300)
+    position(client, done.id, csrf, position=599)
+    for url in ('/albums/' + album.id, '/timeline', '/search?q=mp4'):
+        grid = client.get(url).text
+        assert grid.count('<span class="watched">Watched</span>') == 1, url
+        assert 'aria-label="50% watched"' in grid, url
+        assert '<span class="duration">10:00</span>' in grid, url
+    home = client.get('/').text
+    row = home.split('<h2>On this day</h2>', 1)[1].split('</section>', 1)[0]
+    assert '<span class="watched">Watched</span>' in row
+
+
+def test_a_page_of_many_grids_reads_the_marks_in_one_query(node, monkeypatch):
+    items = [video(node, 'clip%d.mp4' % number) for number in range(5)] + [taken_today(node, 'old.mp4', 1)]
+    client, csrf = signed_in(node)
+    for item in items:
+        position(client, item.id, csrf, position=100)
+    calls = []
+    marks = Playback.marks
+    monkeypatch.setattr(Playback, 'marks', lambda self, user, shown: calls.append(len(shown)) or
+                        marks(self, user, shown))
+    home = client.get('/').text
+    assert calls == [len(items) * 2 + 1] and home.count('% watched"') == len(items) * 2 + 1
