@@ -508,7 +508,8 @@ def register_browse(app, web):
                            may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
                            reach=item_reach(store, node.accounts, item) if may_edit(page.user, item) else None,
                            origin=node.name if item.is_local else item.origin, offline=offline_since(node, item),
-                           resume=playback.resume_point(page.user, item), subtitles=item.subtitles)
+                           resume=playback.resume_point(page.user, item), subtitles=item.subtitles,
+                           watched=playback.is_watched(page.user, item))
 
     @app.get('/media/<item_id>')
     def item_media(page, item_id):

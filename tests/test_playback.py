@@ -193,3 +193,70 @@ def test_a_page_of_many_grids_reads_the_marks_in_one_query(node, monkeypatch):
                         marks(self, user, shown))
     home = client.get('/').text
     assert calls == [len(items) * 2 + 1] and home.count('% watched"') == len(items) * 2 + 1
+
+
+def continue_row(client):
+    home = client.get('/').text
+    if '<h2>Continue watching</h2>' not in home:
+        return None
+    return home.split('<h2>Continue watching</h2>', 1)[1].split('</section>', 1)[0]
+
+
+def test_an_item_taken_out_of_continue_watching_leaves_the_row_and_the_page_comes_back(node):
+    first, second = video(node, 'a.mp4'), video(node, 'b.mp4')
+    client, csrf = signed_in(node)
+    position(client, first.id, csrf, position=100)
+    position(client, second.id, csrf, position=200)
+    row = continue_row(client)
+    assert 'action="/continue/%s/remove"' % first.id in row
+    assert 'aria-label="Remove a.mp4 from Continue watching"' in row
+    assert 'action="/continue/' not in client.get('/').text.split('<h2>Recent</h2>', 1)[1]   # only that row
+    answer = client.post('/continue/%s/remove' % first.id, {'csrf': csrf}, status=303)
+    assert answer.headers['Location'].endswith('/')
+    assert re.findall(r'data-id="([^"]+)"', continue_row(client)) == [second.id]
+    answer = client.post('/continue/%s/remove' % second.id, {'csrf': csrf}, headers={'Accept': 'application/json'})
+    assert answer.json == {'watched': False}                       # what playback.js asks for: no reload
+    assert continue_row(client) is None
+    assert 'data-resume=""' in client.get('/watch/' + second.id).text
+
+
+def test_marking_watched_and_not_watched_from_the_watch_page(node):
+    item = video(node)
+    client, csrf = signed_in(node)
+    position(client, item.id, csrf, position=200)
+    page = client.get('/watch/' + item.id).text
+    assert 'action="/watch/%s/watched"' % item.id in page and '>Mark as watched</button>' in page
+    client.post('/watch/%s/watched' % item.id, {'csrf': csrf}, status=303)
+    page = client.get('/watch/' + item.id).text
+    assert 'action="/watch/%s/unwatched"' % item.id in page and '>Mark as not watched</button>' in page
+    assert 'data-resume=""' in page and continue_row(client) is None       # watched: starts anew, out of the row
+    assert '<span class="watched">Watched</span>' in client.get('/').text
+    assert client.post('/watch/%s/unwatched' % item.id, {'csrf': csrf},
+                       headers={'Accept': 'application/json'}).json == {'watched': False}
+    assert Playback(node.store).state(user(node), item) is None
+    assert '<span class="watched">' not in client.get('/').text
+    assert client.post('/watch/%s/watched' % item.id, {'csrf': csrf},
+                       headers={'Accept': 'application/json'}).json == {'watched': True}
+    assert Playback(node.store).state(user(node), item).finished
+
+
+def test_a_video_never_opened_can_be_marked_watched_and_stays_so_when_reopened(node):
+    item = video(node)
+    client, csrf = signed_in(node)
+    client.post('/watch/%s/watched' % item.id, {'csrf': csrf}, status=303)
+    position(client, item.id, csrf, position=2)               # reopened, stopped at once: still watched
+    assert Playback(node.store).state(user(node), item).finished
+
+
+@pytest.mark.parametrize('route', ['/watch/%s/watched', '/watch/%s/unwatched', '/continue/%s/remove'])
+def test_the_buttons_refuse_hidden_items_photos_and_a_missing_token(node, route):
+    hidden = video(node, 'secret.mp4', private=True)
+    photo = node.add('photo.jpg', data=b'\xff\xd8\xff\xe0' + bytes(200))
+    item = video(node)
+    client, csrf = signed_in(node)
+    client.post(route % hidden.id, {'csrf': csrf}, status=404)
+    client.post(route % 'no-such-item', {'csrf': csrf}, status=404)
+    assert 'only videos and songs' in client.post(route % photo.id, {'csrf': csrf}, status=400).text
+    client.post(route % item.id, {}, status=403)
+    client.post(route % item.id, {'csrf': 'forged'}, status=403)
+    assert node.node.database.Playback.select().count() == 0

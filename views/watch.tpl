@@ -53,6 +53,13 @@
    · <a href="/edit/{{item.id}}">Edit</a>
   % end
   </p>
+  % if kind in ('video', 'audio'):
+  <form method="post" action="/watch/{{item.id}}/{{'unwatched' if watched else 'watched'}}" class="inline mark-watched">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <span class="watched-state" role="status">{{'Watched' if watched else ''}}</span>
+    <button type="submit">{{'Mark as not watched' if watched else 'Mark as watched'}}</button>
+  </form>
+  % end
   % if reach is not None:
   % include('reach', reach=reach)
   % end
