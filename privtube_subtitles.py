@@ -416,11 +416,22 @@ def webvtt_response(data):
     return data
 
 
+def of_peer(node, item, sid):
+    """A peer's item's track: from the node's cache of peers' tracks, else read from its origin and kept
+    there (so it still loads when the peer is off, and is not fetched at every view)."""
+    if not SUBTITLE_ID.match(sid) or sid not in track_ids(item):
+        raise StoreError('this item has no such subtitles', 404)
+    cache = node.registry.subtitles
+    data = cache.read(item, sid)
+    if data is None:
+        data = from_origin(node, item, sid)
+        cache.keep(item, sid, data)
+    return data
+
+
 def from_origin(node, item, sid):
     """A peer's item's track, read from its origin (through the node's pool of page calls, with a size
     cap and a short deadline), passed on only when it is WebVTT."""
-    if not SUBTITLE_ID.match(sid) or sid not in track_ids(item):
-        raise StoreError('this item has no such subtitles', 404)
     origin, remote_id = split_remote(item.id)
     path = '/content/%s/subtitles/%s' % (remote_id, sid)
     reply = node.remote.call(origin, lambda client: client.request(
@@ -443,4 +454,4 @@ def register(app, web):
         item = store.items.visible(page.principal, item_id)
         if media.media_kind(item.mime) != 'video':
             raise StoreError('this item has no such subtitles', 404)
-        return webvtt_response(subtitles.read(item, sid) if item.is_local else from_origin(node, item, sid))
+        return webvtt_response(subtitles.read(item, sid) if item.is_local else of_peer(node, item, sid))
