@@ -405,6 +405,28 @@ def extract(fh, demuxer, ordinal):
     return done.stdout
 
 
+# --- the watch page -------------------------------------------------------------------------------
+
+PAGE_LANGUAGE = 'en'        # the pages' language (views/base.tpl's <html lang>)
+FORCED_NOTE = re.compile(r'\((?:[^()]*, )?forced(?:, [^()]*)?\)\Z')
+
+
+def is_forced(track):
+    """True for a forced track (the lines of a film's foreign-language parts). The contract's entries are
+    {id, lang, label} alone: the flag is read from the note label_of() puts in the label, which peers'
+    labels carry too ('Deutsch (forced)')."""
+    return bool(FORCED_NOTE.search(track.get('label') or ''))
+
+
+def default_track(tracks, page_language=PAGE_LANGUAGE):
+    """The id of the track a film starts with switched on: its forced track in the page's language, else
+    its only forced track; None (every track off until picked) when there is none or no way to choose."""
+    forced = [track for track in tracks if is_forced(track)]
+    mine = [track for track in forced if (track.get('lang') or '').split('-')[0].lower() == page_language]
+    chosen = mine[:1] or (forced if len(forced) == 1 else [])
+    return chosen[0]['id'] if chosen else None
+
+
 # --- serving -----------------------------------------------------------------------------------------
 
 PEER_DEADLINE = 2.0

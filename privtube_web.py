@@ -32,6 +32,7 @@ from privtube_peer import PeerError
 from privtube_playback import Playback, clock
 from privtube_reach import item_reach
 from privtube_store import Duplicate, StoreError, check_text
+from privtube_subtitles import default_track
 from privtube_timeline import Timeline
 
 logger = logging.getLogger('privtube.web')
@@ -509,6 +510,7 @@ def register_browse(app, web):
                            reach=item_reach(store, node.accounts, item) if may_edit(page.user, item) else None,
                            origin=node.name if item.is_local else item.origin, offline=offline_since(node, item),
                            resume=playback.resume_point(page.user, item), subtitles=item.subtitles,
+                           default_track=default_track(item.subtitles),
                            watched=playback.is_watched(page.user, item))
 
     @app.get('/media/<item_id>')

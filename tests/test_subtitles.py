@@ -1,6 +1,7 @@
 """Subtitles: sidecar files and text streams inside a file become cached WebVTT tracks of the video, listed
 in the catalog, served to members and to peers, and a peer's members get them through their own node."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -346,3 +347,45 @@ def test_a_cached_track_is_not_served_for_a_list_that_changed_before_the_prune(n
     item.subtitles = [{'id': 'file-en', 'lang': 'en', 'label': 'English (new)'}]
     item.save()
     assert bob.node.registry.subtitles.read(item, 'file-en') is None
+
+
+# --- forced tracks ---------------------------------------------------------------------------------------
+
+def track(sid, lang, label):
+    return {'id': sid, 'lang': lang, 'label': label}
+
+
+@pytest.mark.parametrize('tracks, chosen', [
+    ([track('file-en', 'en', 'English'), track('file-de-forced', 'de', 'Deutsch (forced)')], 'file-de-forced'),
+    ([track('file-de-forced', 'de', 'Deutsch (forced)'), track('file-en-forced', 'en', 'English (forced)')],
+     'file-en-forced'),                                           # two forced tracks: the page's language
+    ([track('track-0', 'fr', 'Français (forced)'), track('track-1', 'de', 'Deutsch (forced)')], None),
+    ([track('track-2', 'en-GB', 'English (forced, for the hard of hearing)')], 'track-2'),
+    ([track('file-en', 'en', 'English'), track('file-en-sdh', 'en', 'English (for the hard of hearing)')], None),
+    ([track('track-0', 'en', 'Forced entry (director)')], None),   # "forced" in a title is no flag
+    ([], None),
+])
+def test_the_forced_track_of_the_pages_language_or_the_only_one_is_on(tracks, chosen):
+    assert subtitles.default_track(tracks) == chosen
+
+
+def test_the_watch_page_switches_on_the_forced_track_and_leaves_the_others_off(node, film):
+    page = node.sign_in('mia').get('/watch/' + film.id).text
+    tracks = re.findall(r'<track [^>]*>', page)
+    assert tracks == ['<track kind="subtitles" src="/subtitles/%s/file-de-forced" srclang="de" '
+                      'label="Deutsch (forced)" default>' % film.id,
+                      '<track kind="subtitles" src="/subtitles/%s/file-en" srclang="en" label="English">' % film.id]
+
+
+def test_a_peers_forced_track_is_on_as_well(network):
+    alice, bob = network.make('alice'), network.make('bob')
+    folder = os.path.join(alice.media_dir, 'Films')
+    make_video(os.path.join(folder, 'Film.mp4'))
+    write(os.path.join(folder, 'Film.en.forced.srt'), SRT)
+    write(os.path.join(folder, 'Film.fr.srt'), SRT)
+    scanned(alice)
+    link(network, alice, bob)
+    assert bob.node.registry.sync('alice')[0]
+    item_id = remote_id(bob, 'Film')
+    tracks = re.findall(r'<track [^>]*>', bob.sign_in('ann').get('/watch/' + item_id).text)
+    assert [t.endswith(' default>') for t in tracks] == [True, False] and 'file-en-forced' in tracks[0]

@@ -3,10 +3,11 @@
 % if kind == 'video':
   <video id="player" src="/media/{{item.id}}" controls preload="metadata" playsinline poster="{{'/thumb/' + item.id if item.thumbnail else ''}}">
   % for track in subtitles:
+    % on = ' default' if track['id'] == default_track else ''   # a constant: no data unescaped
     % if track['lang']:
-    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" srclang="{{track['lang']}}" label="{{track['label']}}">
+    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" srclang="{{track['lang']}}" label="{{track['label']}}"{{!on}}>
     % else:
-    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" label="{{track['label']}}">
+    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" label="{{track['label']}}"{{!on}}>
     % end
   % end
   </video>
