@@ -98,6 +98,17 @@ class Playback:
         return {item_id: (min(1.0, position / duration) if duration else 0.0, bool(finished))
                 for item_id, position, duration, finished in rows}
 
+    def mark_watched(self, user, item):
+        """Keep `item` as watched to its end by `user`, whatever they saw of it (they saw it elsewhere)."""
+        Row, duration = self.database.Playback, item.duration or None
+        values = {'position': duration or 0.0, 'duration': duration, 'finished': True, 'updated': time.time()}
+        Row.insert(user=user.id, item=item.id, **values).on_conflict(
+            conflict_target=[Row.user, Row.item], update=values).execute()
+
+    def is_watched(self, user, item):
+        row = self.state(user, item)
+        return bool(row and row.finished)
+
     def forget(self, user, item):
         """Drop where `user` stopped in `item` (it leaves "Continue watching" and loses "Watched")."""
         Row = self.database.Playback
@@ -120,18 +131,54 @@ def clock(total):
 def register(app, web):
     """`POST /watch/ID/position`, which the watch page's player (views/static/playback.js) sends while it
     plays, on pause and seek, and as a beacon when the page is left. A script sends the CSRF token in the
-    X-CSRF-Token header; a beacon cannot set headers and sends it as the form field `csrf`."""
+    X-CSRF-Token header; a beacon cannot set headers and sends it as the form field `csrf`.
+
+    And the buttons a person presses: `POST /watch/ID/watched` and `/watch/ID/unwatched` (the watch
+    page) and `POST /continue/ID/remove` (a card of the home page's "Continue watching"). Each is a plain
+    form answered with 303 to its page; a script that asks for JSON (playback.js) gets `{"watched": …}`
+    and changes the page in place."""
     store = web.node.store
     playback = Playback(store)
 
-    @app.post('/watch/<item_id>/position')
-    def save_position(page, item_id):
+    def playable(page, item_id):
+        """The video or song `item_id` if this person may see it (404 otherwise; 400 for a photo or file)."""
         item = store.items.visible(page.principal, item_id)
         if media.media_kind(item.mime) not in ('video', 'audio'):
             raise StoreError('only videos and songs have a playback position')
+        return item
+
+    @app.post('/watch/<item_id>/watched')
+    def mark_watched(page, item_id):
+        item = playable(page, item_id)
+        playback.mark_watched(page.user, item)
+        return done(True, '/watch/' + item.id)
+
+    @app.post('/watch/<item_id>/unwatched')
+    def mark_unwatched(page, item_id):
+        item = playable(page, item_id)
+        playback.forget(page.user, item)
+        return done(False, '/watch/' + item.id)
+
+    @app.post('/continue/<item_id>/remove')
+    def leave_continue_watching(page, item_id):
+        item = playable(page, item_id)
+        playback.forget(page.user, item)
+        return done(False, '/')
+
+    @app.post('/watch/<item_id>/position')
+    def save_position(page, item_id):
+        item = playable(page, item_id)
         position, duration = sent_position()
         row = playback.record(page.user, item, position, duration)
         return {'position': row.position, 'finished': bool(row.finished)}
+
+
+def done(watched, back):
+    """The answer to a button: JSON for a script that asked for it, else 303 back to the page it was on."""
+    if 'application/json' in (bottle.request.headers.get('Accept') or ''):
+        return {'watched': watched}
+    from privtube_web import see_other  # deferred: the web app imports this module
+    see_other(back)
 
 
 def sent_position():

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 
@@ -22,6 +23,7 @@ SYNC_DEADLINE = 300.0
 MAX_PAGES = 2000
 THUMBNAILS_PER_SYNC = 500
 THUMBNAIL_SECONDS = 60.0
+MAX_SUBTITLED = 200         # peers' items whose subtitles are cached (each at most a few tracks of 2 MB)
 
 
 def config_stamp(path):
@@ -74,6 +76,8 @@ class Registry:
         self.known_peers = node.config.peers
         self.config_stamp = config_stamp(node.config.path)
         self.thumbnails = ThumbnailCache(self, os.path.join(os.path.dirname(node.database.path), 'cache', 'thumbs'))
+        self.subtitles = SubtitleCache(self, os.path.join(os.path.dirname(node.database.path), 'cache',
+                                                          'peer-subtitles'))
 
     def peers(self):
         """The configured peers, re-read when `peer add` or `peer rm` changed the config file."""
@@ -143,6 +147,7 @@ class Registry:
         state.item_count = self.database.Item.select().where(self.database.Item.origin == name).count()
         state.save()
         self.thumbnails.fetch_missing(name)
+        self.subtitles.prune(name)
         return True, summary
 
     def follow_catalog(self, name, state):
@@ -211,6 +216,7 @@ class Registry:
         for row_id in row_ids:
             self.node.store.search.unindex(row_id)
             self.thumbnails.forget(row_id)
+            self.subtitles.forget(row_id)
         return Item.delete().where(Item.id.in_(row_ids) & (Item.origin != 'local')).execute() if row_ids else 0
 
     def drop_many(self, row_ids):
@@ -300,6 +306,102 @@ class ThumbnailCache:
         path = self.path(row_id)
         if path and os.path.exists(path):
             os.unlink(path)
+
+
+class SubtitleCache:
+    """Peers' subtitle tracks (WebVTT), kept on disk once a member's page has read them from the origin, so
+    a film's subtitles load when its peer is off and are not fetched again at every view. Only the tracks
+    someone watched are kept, at most MAX_SUBTITLED items (the least recently read are dropped first).
+
+    A track is cached at FOLDER/ORIGIN/REMOTE_ID/SID.vtt beside `listed.json`, the item's subtitles list
+    when it was fetched: a cached track serves only while the item still lists the same tracks, and an
+    item's folder goes when the item does (`forget`) or after a sync that changed its list (`prune`)."""
+
+    LISTED = 'listed.json'
+
+    def __init__(self, registry, folder):
+        self.registry, self.folder = registry, folder
+
+    def item_folder(self, row_id):
+        thumbnail = self.registry.thumbnails.path(row_id)      # the same checks of the origin and the id
+        if thumbnail is None:
+            return None
+        origin, remote_id = split_remote(row_id)
+        return os.path.join(self.folder, origin, remote_id)
+
+    def read(self, item, sid):
+        """The cached track `sid` of the peer's `item`, or None when it is not cached or its list changed
+        (a track id the item does not list is never looked up: the caller checks it)."""
+        folder = self.item_folder(item.id)
+        if folder is None or self.listed(folder) != item.subtitles:
+            return None
+        try:
+            with open(os.path.join(folder, sid + '.vtt'), 'rb') as fh:
+                data = fh.read()
+            os.utime(folder)                 # recently read: the last to be dropped
+        except OSError:
+            return None
+        return data
+
+    def keep(self, item, sid, data):
+        """Cache `data`, the track `sid` of `item` just read from its origin."""
+        folder = self.item_folder(item.id)
+        if folder is None:
+            return
+        if self.listed(folder) != item.subtitles:
+            shutil.rmtree(folder, ignore_errors=True)
+            self.make_room()
+            write_atomically(os.path.join(folder, self.LISTED), json.dumps(item.subtitles).encode())
+        write_atomically(os.path.join(folder, sid + '.vtt'), data)
+
+    def listed(self, folder):
+        try:
+            with open(os.path.join(folder, self.LISTED), 'rb') as fh:
+                return json.loads(fh.read(1024 * 1024))
+        except (OSError, ValueError):
+            return None
+
+    def forget(self, row_id):
+        folder = self.item_folder(row_id)
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def cached(self, origin=None):
+        """[(row id, folder)] of the items with cached tracks (of `origin` only, when given)."""
+        origins = [origin] if origin else self.names(self.folder)
+        return [('%s:%s' % (name, remote_id), os.path.join(self.folder, name, remote_id))
+                for name in origins for remote_id in self.names(os.path.join(self.folder, name))]
+
+    @staticmethod
+    def names(folder):
+        try:
+            return sorted(os.listdir(folder))
+        except OSError:
+            return []
+
+    def prune(self, origin):
+        """After a sync: drop the cached tracks of the peer's items that are gone or list other tracks."""
+        Item = self.registry.database.Item
+        for row_id, folder in self.cached(origin):
+            item = Item.select(Item.id, Item.subtitles).where(Item.id == row_id).first()
+            if item is None or self.listed(folder) != item.subtitles:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def make_room(self):
+        """Keep fewer than MAX_SUBTITLED items' tracks: the least recently read go first."""
+        held = self.cached()
+        if len(held) < MAX_SUBTITLED:
+            return
+        held.sort(key=lambda entry: modified(entry[1]))
+        for _, folder in held[:len(held) - MAX_SUBTITLED + 1]:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def modified(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def write_atomically(path, data):

@@ -405,6 +405,28 @@ def extract(fh, demuxer, ordinal):
     return done.stdout
 
 
+# --- the watch page -------------------------------------------------------------------------------
+
+PAGE_LANGUAGE = 'en'        # the pages' language (views/base.tpl's <html lang>)
+FORCED_NOTE = re.compile(r'\((?:[^()]*, )?forced(?:, [^()]*)?\)\Z')
+
+
+def is_forced(track):
+    """True for a forced track (the lines of a film's foreign-language parts). The contract's entries are
+    {id, lang, label} alone: the flag is read from the note label_of() puts in the label, which peers'
+    labels carry too ('Deutsch (forced)')."""
+    return bool(FORCED_NOTE.search(track.get('label') or ''))
+
+
+def default_track(tracks, page_language=PAGE_LANGUAGE):
+    """The id of the track a film starts with switched on: its forced track in the page's language, else
+    its only forced track; None (every track off until picked) when there is none or no way to choose."""
+    forced = [track for track in tracks if is_forced(track)]
+    mine = [track for track in forced if (track.get('lang') or '').split('-')[0].lower() == page_language]
+    chosen = mine[:1] or (forced if len(forced) == 1 else [])
+    return chosen[0]['id'] if chosen else None
+
+
 # --- serving -----------------------------------------------------------------------------------------
 
 PEER_DEADLINE = 2.0
@@ -416,11 +438,22 @@ def webvtt_response(data):
     return data
 
 
+def of_peer(node, item, sid):
+    """A peer's item's track: from the node's cache of peers' tracks, else read from its origin and kept
+    there (so it still loads when the peer is off, and is not fetched at every view)."""
+    if not SUBTITLE_ID.match(sid) or sid not in track_ids(item):
+        raise StoreError('this item has no such subtitles', 404)
+    cache = node.registry.subtitles
+    data = cache.read(item, sid)
+    if data is None:
+        data = from_origin(node, item, sid)
+        cache.keep(item, sid, data)
+    return data
+
+
 def from_origin(node, item, sid):
     """A peer's item's track, read from its origin (through the node's pool of page calls, with a size
     cap and a short deadline), passed on only when it is WebVTT."""
-    if not SUBTITLE_ID.match(sid) or sid not in track_ids(item):
-        raise StoreError('this item has no such subtitles', 404)
     origin, remote_id = split_remote(item.id)
     path = '/content/%s/subtitles/%s' % (remote_id, sid)
     reply = node.remote.call(origin, lambda client: client.request(
@@ -443,4 +476,4 @@ def register(app, web):
         item = store.items.visible(page.principal, item_id)
         if media.media_kind(item.mime) != 'video':
             raise StoreError('this item has no such subtitles', 404)
-        return webvtt_response(subtitles.read(item, sid) if item.is_local else from_origin(node, item, sid))
+        return webvtt_response(subtitles.read(item, sid) if item.is_local else of_peer(node, item, sid))

@@ -35,6 +35,7 @@ from privtube_peer import PeerError
 from privtube_playback import Playback, clock
 from privtube_reach import item_reach
 from privtube_store import Duplicate, StoreError, check_text
+from privtube_subtitles import default_track
 from privtube_timeline import Timeline
 
 logger = logging.getLogger('privtube.web')
@@ -485,9 +486,10 @@ def register_browse(app, web):
         recent = list(visible.order_by(Item.created.desc(), SQL('rowid DESC')).limit(12))
         popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
         resuming = playback.continue_watching(page.user, page.principal)
+        years_ago = Timeline(store).on_this_day(page.principal, utcnow())
+        shown = resuming + recent + popular + [item for item, _ in years_ago]
         return page.render('home', recent=cards(recent), popular=cards(popular), resuming=cards(resuming),
-                           marks=playback.marks(page.user, resuming + recent + popular),
-                           on_this_day=on_this_day(Timeline(store).on_this_day(page.principal, utcnow())))
+                           marks=card_marks(store, page, shown), on_this_day=on_this_day(years_ago))
 
     @app.get('/search')
     def search(page):
@@ -497,7 +499,7 @@ def register_browse(app, web):
                                              origin='local' if origin == node.name else origin,
                                              offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         return page.render('search', origins=[node.name] + sorted(node.registry.peers()), kinds=media.MEDIA_KINDS,
-                           sorts=SORTS, results=cards(results), more=more, marks=playback.marks(page.user, results),
+                           sorts=SORTS, results=cards(results), more=more,
                            albums=matching_albums(store, page.principal, q, number),
                            newest_instead=bool(q and sort == 'relevance' and results and not ranked),
                            **grid_tools(store, page, results, own_address()), **asked)
@@ -515,7 +517,9 @@ def register_browse(app, web):
                            reach=item_reach(store, node.accounts, item) if may_edit(page.user, item) else None,
                            origin=node.name if item.is_local else item.origin, offline=offline_since(node, item),
                            resume=playback.resume_point(page.user, item), subtitles=item.subtitles,
-                           song_album=music.song_album(store, item) if media.media_kind(item.mime) == 'audio' else None)
+                           song_album=music.song_album(store, item) if media.media_kind(item.mime) == 'audio' else None,
+                           default_track=default_track(item.subtitles),
+                           watched=playback.is_watched(page.user, item))
 
     @app.get('/media/<item_id>')
     def item_media(page, item_id):
@@ -753,12 +757,18 @@ def selectable(user, items):
     return {item.id for item in items if may_edit(user, item)}
 
 
+def card_marks(store, page, items):
+    """views/cards.tpl's `marks` for every card of a page (one query, whatever the number of grids):
+    how far this person got in each item, shown as a progress bar or "Watched"."""
+    return Playback(store).marks(page.user, items)
+
+
 def grid_tools(store, page, items, back):
-    """What a grid's page needs for selecting many: views/bulk.tpl's values and views/cards.tpl's
-    `selectable`. `back` is where the summary page links back to."""
+    """What a grid's page needs beside its cards: views/bulk.tpl's values for selecting many, and
+    views/cards.tpl's `selectable` and `marks`. `back` is where the summary page links back to."""
     chosen = selectable(page.user, items)
     albums = store.albums.listing('local') if chosen else []    # no form without an item to change
-    return {'selectable': chosen, 'actions': ACTIONS, 'back': back,
+    return {'selectable': chosen, 'marks': card_marks(store, page, items), 'actions': ACTIONS, 'back': back,
             'bulk_albums': [album for album in albums           # folders follow the files
                             if album.kind == 'made' and may_change_album(page.user, album)]}
 

@@ -126,3 +126,42 @@ def test_a_film_resumes_after_a_reload_and_its_subtitles_load(node_url, browser)
     assert phone.locator('section.continue').count() == 0        # finished: nothing to continue
     assert phone.locator('.cards .watched').first.inner_text() == 'Watched'
     phone.screenshot(path=os.path.join(SHOTS, 'home-watched-360.png'), full_page=True)
+
+
+def test_the_buttons_take_a_film_out_of_continue_watching_and_mark_it_in_place(node_url, browser):
+    os.makedirs(SHOTS, exist_ok=True)
+    page = sign_in(browser, node_url, 1280, 800)
+    open_film(page, node_url)
+    with page.expect_response(lambda answer: answer.url.endswith('/position') and answer.status == 200):
+        page.evaluate('() => { const v = document.getElementById("player"); v.muted = true; v.play();'
+                      ' v.currentTime = 12; }')
+    page.goto(node_url + '/')
+    button = page.locator('section.continue .leave-continue button')
+    box = button.bounding_box()
+    assert box['width'] >= 44 and box['height'] >= 44
+    page.screenshot(path=os.path.join(SHOTS, 'continue-button-1280.png'))
+    phone = sign_in(browser, node_url, 360, 740)
+    phone.screenshot(path=os.path.join(SHOTS, 'continue-button-360.png'))
+    phone.close()
+    page.evaluate('() => { window.stayed = true; }')
+    with page.expect_response(lambda answer: '/continue/' in answer.url and answer.status == 200):
+        button.click()
+    page.wait_for_function('() => !document.querySelector("section.continue")')
+    assert page.evaluate('() => window.stayed') is True                  # in place: no page load
+    page.reload()
+    assert page.locator('section.continue').count() == 0
+
+    page.click('a[data-kind=video] >> nth=0')
+    page.wait_for_url('**/watch/*')
+    page.evaluate('() => { window.stayed = true; }')
+    with page.expect_response(lambda answer: answer.url.endswith('/watched') and answer.status == 200):
+        page.click('.mark-watched button')
+    page.wait_for_function('() => document.querySelector(".mark-watched button").textContent'
+                           ' === "Mark as not watched"')
+    assert page.evaluate('() => window.stayed') is True
+    assert page.locator('.mark-watched .watched-state').inner_text() == 'Watched'
+    page.screenshot(path=os.path.join(SHOTS, 'marked-watched-1280.png'))
+    page.reload()
+    assert page.locator('.mark-watched button').inner_text() == 'Mark as not watched'
+    page.goto(node_url + '/')
+    assert page.locator('.cards .watched').first.inner_text() == 'Watched'

@@ -1,4 +1,5 @@
 """Playback positions: recorded per person and item, resumed, finished (watched), "Continue watching"."""
+import datetime
 import json
 import re
 
@@ -154,3 +155,108 @@ def test_a_peers_item_keeps_its_position_on_the_readers_node(network):
     assert 'data-resume="200.0"' in client.get('/watch/' + far).text
     assert alice.node.database.Playback.select().count() == 0
     assert not any('position' in url for _, url in network.requests)       # nothing of it goes to alice
+
+
+def taken_today(node, name, years_ago):
+    """A video taken on today's day `years_ago` years back: it shows in "On this day"."""
+    item = video(node, name)
+    today = datetime.datetime.now(datetime.timezone.utc)
+    item.taken = today.replace(year=today.year - years_ago).strftime('%Y-%m-%dT08:00:00Z')
+    item.save()
+    return item
+
+
+def test_every_grid_of_cards_shows_progress_and_watched(node):
+    begun, done = video(node, 'begun.mp4'), taken_today(node, 'done.mp4', 2)
+    album = node.store.albums.create('Trip', item_ids=[begun.id, done.id])
+    client, csrf = signed_in(node)
+    position(client, begun.id, csrf, position=300)
+    position(client, done.id, csrf, position=599)
+    for url in ('/albums/' + album.id, '/timeline', '/search?q=mp4'):
+        grid = client.get(url).text
+        assert grid.count('<span class="watched">Watched</span>') == 1, url
+        assert 'aria-label="50% watched"' in grid, url
+        assert '<span class="duration">10:00</span>' in grid, url
+    home = client.get('/').text
+    row = home.split('<h2>On this day</h2>', 1)[1].split('</section>', 1)[0]
+    assert '<span class="watched">Watched</span>' in row
+
+
+def test_a_page_of_many_grids_reads_the_marks_in_one_query(node, monkeypatch):
+    items = [video(node, 'clip%d.mp4' % number) for number in range(5)] + [taken_today(node, 'old.mp4', 1)]
+    client, csrf = signed_in(node)
+    for item in items:
+        position(client, item.id, csrf, position=100)
+    calls = []
+    marks = Playback.marks
+    monkeypatch.setattr(Playback, 'marks', lambda self, user, shown: calls.append(len(shown)) or
+                        marks(self, user, shown))
+    home = client.get('/').text
+    assert calls == [len(items) * 2 + 1] and home.count('% watched"') == len(items) * 2 + 1
+
+
+def continue_row(client):
+    home = client.get('/').text
+    if '<h2>Continue watching</h2>' not in home:
+        return None
+    return home.split('<h2>Continue watching</h2>', 1)[1].split('</section>', 1)[0]
+
+
+def test_an_item_taken_out_of_continue_watching_leaves_the_row_and_the_page_comes_back(node):
+    first, second = video(node, 'a.mp4'), video(node, 'b.mp4')
+    client, csrf = signed_in(node)
+    position(client, first.id, csrf, position=100)
+    position(client, second.id, csrf, position=200)
+    row = continue_row(client)
+    assert 'action="/continue/%s/remove"' % first.id in row
+    assert 'aria-label="Remove a.mp4 from Continue watching"' in row
+    assert 'action="/continue/' not in client.get('/').text.split('<h2>Recent</h2>', 1)[1]   # only that row
+    answer = client.post('/continue/%s/remove' % first.id, {'csrf': csrf}, status=303)
+    assert answer.headers['Location'].endswith('/')
+    assert re.findall(r'data-id="([^"]+)"', continue_row(client)) == [second.id]
+    answer = client.post('/continue/%s/remove' % second.id, {'csrf': csrf}, headers={'Accept': 'application/json'})
+    assert answer.json == {'watched': False}                       # what playback.js asks for: no reload
+    assert continue_row(client) is None
+    assert 'data-resume=""' in client.get('/watch/' + second.id).text
+
+
+def test_marking_watched_and_not_watched_from_the_watch_page(node):
+    item = video(node)
+    client, csrf = signed_in(node)
+    position(client, item.id, csrf, position=200)
+    page = client.get('/watch/' + item.id).text
+    assert 'action="/watch/%s/watched"' % item.id in page and '>Mark as watched</button>' in page
+    client.post('/watch/%s/watched' % item.id, {'csrf': csrf}, status=303)
+    page = client.get('/watch/' + item.id).text
+    assert 'action="/watch/%s/unwatched"' % item.id in page and '>Mark as not watched</button>' in page
+    assert 'data-resume=""' in page and continue_row(client) is None       # watched: starts anew, out of the row
+    assert '<span class="watched">Watched</span>' in client.get('/').text
+    assert client.post('/watch/%s/unwatched' % item.id, {'csrf': csrf},
+                       headers={'Accept': 'application/json'}).json == {'watched': False}
+    assert Playback(node.store).state(user(node), item) is None
+    assert '<span class="watched">' not in client.get('/').text
+    assert client.post('/watch/%s/watched' % item.id, {'csrf': csrf},
+                       headers={'Accept': 'application/json'}).json == {'watched': True}
+    assert Playback(node.store).state(user(node), item).finished
+
+
+def test_a_video_never_opened_can_be_marked_watched_and_stays_so_when_reopened(node):
+    item = video(node)
+    client, csrf = signed_in(node)
+    client.post('/watch/%s/watched' % item.id, {'csrf': csrf}, status=303)
+    position(client, item.id, csrf, position=2)               # reopened, stopped at once: still watched
+    assert Playback(node.store).state(user(node), item).finished
+
+
+@pytest.mark.parametrize('route', ['/watch/%s/watched', '/watch/%s/unwatched', '/continue/%s/remove'])
+def test_the_buttons_refuse_hidden_items_photos_and_a_missing_token(node, route):
+    hidden = video(node, 'secret.mp4', private=True)
+    photo = node.add('photo.jpg', data=b'\xff\xd8\xff\xe0' + bytes(200))
+    item = video(node)
+    client, csrf = signed_in(node)
+    client.post(route % hidden.id, {'csrf': csrf}, status=404)
+    client.post(route % 'no-such-item', {'csrf': csrf}, status=404)
+    assert 'only videos and songs' in client.post(route % photo.id, {'csrf': csrf}, status=400).text
+    client.post(route % item.id, {}, status=403)
+    client.post(route % item.id, {'csrf': 'forged'}, status=403)
+    assert node.node.database.Playback.select().count() == 0

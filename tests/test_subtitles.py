@@ -1,6 +1,7 @@
 """Subtitles: sidecar files and text streams inside a file become cached WebVTT tracks of the video, listed
 in the catalog, served to members and to peers, and a peer's members get them through their own node."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -278,3 +279,113 @@ def test_upgrading_probes_videos_again_for_their_subtitle_streams(node):
     db.execute_sql('PRAGMA user_version = 13')
     privtube_db.migrate(db)
     assert Item.get_by_id(film.id).media_state == 'pending' and Item.get_by_id(photo.id).media_state == 'done'
+
+
+def peers_film(network):
+    """alice shares Film.mp4 with Film.en.srt beside it; bob has synced it. (alice, bob, the row id)."""
+    alice, bob = network.make('alice'), network.make('bob')
+    folder = os.path.join(alice.media_dir, 'Films')
+    make_video(os.path.join(folder, 'Film.mp4'))
+    write(os.path.join(folder, 'Film.en.srt'), SRT)
+    scanned(alice)
+    link(network, alice, bob)
+    assert bob.node.registry.sync('alice')[0]
+    return alice, bob, remote_id(bob, 'Film')
+
+
+def track_asks(network):
+    return [url for _, url in network.requests if '/subtitles/' in url]
+
+
+def test_a_peers_tracks_are_cached_and_still_load_when_the_peer_is_offline(network):
+    alice, bob, item_id = peers_film(network)
+    viewer = bob.sign_in('ann')
+    assert 'Hello <i>there</i>' in viewer.get('/subtitles/%s/file-en' % item_id).text
+    assert len(track_asks(network)) == 1                                 # the first view: from alice
+    assert 'Hello <i>there</i>' in viewer.get('/subtitles/%s/file-en' % item_id).text
+    assert len(track_asks(network)) == 1                                 # the next: from bob's cache
+    del network.handlers['http://alice.test']                            # alice goes offline
+    track = viewer.get('/subtitles/%s/file-en' % item_id)
+    assert track.content_type == 'text/vtt' and 'Second line' in track.text
+    cached = bob.node.registry.subtitles.item_folder(item_id)
+    assert os.path.exists(os.path.join(cached, 'file-en.vtt'))
+    assert cached.startswith(os.path.join(os.path.dirname(bob.node.database.path), 'cache'))
+
+
+def test_a_peers_cached_tracks_go_when_the_item_is_removed(network):
+    alice, bob, item_id = peers_film(network)
+    bob.sign_in('ann').get('/subtitles/%s/file-en' % item_id)
+    cached = bob.node.registry.subtitles.item_folder(item_id)
+    assert os.path.isdir(cached)
+    Item = alice.node.database.Item
+    alice.store.items.delete(Item.get(Item.title == 'Film'))
+    assert bob.node.registry.sync('alice')[0]
+    assert not bob.node.database.Item.select().where(bob.node.database.Item.id == item_id).exists()
+    assert not os.path.exists(cached)
+
+
+def test_a_peers_cached_tracks_are_fetched_again_when_its_list_changes(network):
+    alice, bob, item_id = peers_film(network)
+    viewer = bob.sign_in('ann')
+    viewer.get('/subtitles/%s/file-en' % item_id)
+    folder = os.path.join(alice.media_dir, 'Films')
+    write(os.path.join(folder, 'Film.fr.srt'), SRT.replace(b'Hello', b'Bonjour'))
+    write(os.path.join(folder, 'Film.en.srt'), SRT.replace(b'Hello', b'Hi again'))
+    scanned(alice)                                          # a new sidecar: alice's list changes
+    assert bob.node.registry.sync('alice')[0]
+    assert not os.path.exists(bob.node.registry.subtitles.item_folder(item_id))     # dropped by the sync
+    assert 'Hi again' in viewer.get('/subtitles/%s/file-en' % item_id).text
+    assert 'Bonjour' in viewer.get('/subtitles/%s/file-fr' % item_id).text
+    assert len(track_asks(network)) == 3
+
+
+def test_a_cached_track_is_not_served_for_a_list_that_changed_before_the_prune(network):
+    alice, bob, item_id = peers_film(network)
+    viewer = bob.sign_in('ann')
+    viewer.get('/subtitles/%s/file-en' % item_id)
+    item = bob.store.items.get(item_id)
+    item.subtitles = [{'id': 'file-en', 'lang': 'en', 'label': 'English (new)'}]
+    item.save()
+    assert bob.node.registry.subtitles.read(item, 'file-en') is None
+
+
+# --- forced tracks ---------------------------------------------------------------------------------------
+
+def track(sid, lang, label):
+    return {'id': sid, 'lang': lang, 'label': label}
+
+
+@pytest.mark.parametrize('tracks, chosen', [
+    ([track('file-en', 'en', 'English'), track('file-de-forced', 'de', 'Deutsch (forced)')], 'file-de-forced'),
+    ([track('file-de-forced', 'de', 'Deutsch (forced)'), track('file-en-forced', 'en', 'English (forced)')],
+     'file-en-forced'),                                           # two forced tracks: the page's language
+    ([track('track-0', 'fr', 'Français (forced)'), track('track-1', 'de', 'Deutsch (forced)')], None),
+    ([track('track-2', 'en-GB', 'English (forced, for the hard of hearing)')], 'track-2'),
+    ([track('file-en', 'en', 'English'), track('file-en-sdh', 'en', 'English (for the hard of hearing)')], None),
+    ([track('track-0', 'en', 'Forced entry (director)')], None),   # "forced" in a title is no flag
+    ([], None),
+])
+def test_the_forced_track_of_the_pages_language_or_the_only_one_is_on(tracks, chosen):
+    assert subtitles.default_track(tracks) == chosen
+
+
+def test_the_watch_page_switches_on_the_forced_track_and_leaves_the_others_off(node, film):
+    page = node.sign_in('mia').get('/watch/' + film.id).text
+    tracks = re.findall(r'<track [^>]*>', page)
+    assert tracks == ['<track kind="subtitles" src="/subtitles/%s/file-de-forced" srclang="de" '
+                      'label="Deutsch (forced)" default>' % film.id,
+                      '<track kind="subtitles" src="/subtitles/%s/file-en" srclang="en" label="English">' % film.id]
+
+
+def test_a_peers_forced_track_is_on_as_well(network):
+    alice, bob = network.make('alice'), network.make('bob')
+    folder = os.path.join(alice.media_dir, 'Films')
+    make_video(os.path.join(folder, 'Film.mp4'))
+    write(os.path.join(folder, 'Film.en.forced.srt'), SRT)
+    write(os.path.join(folder, 'Film.fr.srt'), SRT)
+    scanned(alice)
+    link(network, alice, bob)
+    assert bob.node.registry.sync('alice')[0]
+    item_id = remote_id(bob, 'Film')
+    tracks = re.findall(r'<track [^>]*>', bob.sign_in('ann').get('/watch/' + item_id).text)
+    assert [t.endswith(' default>') for t in tracks] == [True, False] and 'file-en-forced' in tracks[0]

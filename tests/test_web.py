@@ -122,6 +122,7 @@ def snapshot(node):
         'uploads': sorted(os.listdir(node.store.uploads_dir)),
         'albums': sorted((a.id, a.name, a.description, a.cover_id) for a in d.Album.select()),
         'album_items': sorted((m.album_id, m.item_id, m.position) for m in d.AlbumItem.select()),
+        'playback': sorted((p.user_id, p.item_id, p.position, p.finished) for p in d.Playback.select()),
     }
 
 
@@ -739,6 +740,9 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/watch/%s/comments/%s/delete' % (item.id, comment['id']), {}, None, None),
         ('/watch/%s/view' % item.id, {}, None, None),
         ('/watch/%s/position' % item.id, {'position': '50'}, None, None),
+        ('/watch/%s/watched' % item.id, {}, None, None),
+        ('/watch/%s/unwatched' % item.id, {}, None, None),
+        ('/continue/%s/remove' % item.id, {}, None, None),
         ('/upload', {'title': 'x'}, upload_files, None),
         ('/upload?title=x&filename=x.mp4', DATA, None, raw),
         ('/edit/%s' % item.id, {'title': 'changed', 'description': '', 'tags': ''}, None, None),

@@ -1,6 +1,7 @@
 % selectable = get('selectable', ())
 % notes = get('notes', {})
 % marks = get('marks', {})
+% removable = get('removable', False)
 <ul class="cards{{' selectable' if selectable else ''}}">
 % for item, kind in items:
   <li>
@@ -23,6 +24,13 @@
     <span class="artist">{{item.artist}}{{' · track %d' % item.track if item.track else ''}}</span>
     % end
     <span class="meta">{{notes[item.id] + ' · ' if item.id in notes else ''}}{{item.views}} view{{'' if item.views == 1 else 's'}} · {{shown_date(item.taken) if item.taken else item.created[:10]}}{{'' if item.is_local else ' · from ' + item.origin}}</span>
-  </a></li>
+  </a>
+    % if removable:
+    <form method="post" action="/continue/{{item.id}}/remove" class="leave-continue">
+      <input type="hidden" name="csrf" value="{{csrf}}">
+      <button type="submit" title="Remove from Continue watching" aria-label="Remove {{item.title}} from Continue watching">×</button>
+    </form>
+    % end
+  </li>
 % end
 </ul>

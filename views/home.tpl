@@ -13,7 +13,7 @@
 % end
 % if resuming:
 <section class="continue"><h2>Continue watching</h2>
-% include('cards', items=resuming, marks=marks)
+% include('cards', items=resuming, marks=marks, removable=True)
 </section>
 % end
 <section><h2>Recent</h2>

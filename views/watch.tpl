@@ -3,10 +3,11 @@
 % if kind == 'video':
   <video id="player" src="{{src}}" controls preload="metadata" playsinline poster="{{'/thumb/' + item.id if item.thumbnail else ''}}">
   % for track in subtitles:
+    % on = ' default' if track['id'] == default_track else ''   # a constant: no data unescaped
     % if track['lang']:
-    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" srclang="{{track['lang']}}" label="{{track['label']}}">
+    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" srclang="{{track['lang']}}" label="{{track['label']}}"{{!on}}>
     % else:
-    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" label="{{track['label']}}">
+    <track kind="subtitles" src="/subtitles/{{item.id}}/{{track['id']}}" label="{{track['label']}}"{{!on}}>
     % end
   % end
   </video>
@@ -72,6 +73,13 @@
    · <a href="/edit/{{item.id}}">Edit</a>
   % end
   </p>
+  % if kind in ('video', 'audio'):
+  <form method="post" action="/watch/{{item.id}}/{{'unwatched' if watched else 'watched'}}" class="inline mark-watched">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <span class="watched-state" role="status">{{'Watched' if watched else ''}}</span>
+    <button type="submit">{{'Mark as not watched' if watched else 'Mark as watched'}}</button>
+  </form>
+  % end
   % if reach is not None:
   % include('reach', reach=reach)
   % end

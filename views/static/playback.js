@@ -1,6 +1,8 @@
 // privtube: where you stopped. On a watch page the player resumes from the saved position (data-resume) and
 // tells the node where it is every few seconds while playing, on pause and seek, and when the page is left.
 // Without this file the player simply starts at the beginning.
+// It also sends the "Mark as watched" and "Remove from Continue watching" buttons' forms in place (without
+// it they are plain forms that reload the page).
 (function () {
   'use strict';
 
@@ -54,6 +56,7 @@
       if (source === null) source = player.currentSrc;
       played = true;
     });
+    document.addEventListener('marked', function () { played = false; });   // only playing again reports
     player.addEventListener('pause', function () { report(false); });
     player.addEventListener('seeked', function () { report(false); });
     player.addEventListener('ended', function () { report(false); });
@@ -63,6 +66,52 @@
       if (document.visibilityState === 'hidden') report(true);
     });
   }
+
+  function send(form) {
+    var body = new URLSearchParams(new FormData(form));
+    return fetch(form.action, {method: 'POST', credentials: 'same-origin', body: body,
+                               headers: {'Accept': 'application/json', 'X-CSRF-Token': body.get('csrf')}})
+      .then(function (answer) {
+        if (!answer.ok) throw new Error('refused');
+        return answer.json();
+      });
+  }
+
+  function markWatched(form, answer) {
+    // the form now does the opposite; the page stops reporting a position until the player plays again
+    var item = form.action.replace(/\/(un)?watched$/, '');
+    form.action = item + (answer.watched ? '/unwatched' : '/watched');
+    form.querySelector('.watched-state').textContent = answer.watched ? 'Watched' : '';
+    form.querySelector('button').textContent = answer.watched ? 'Mark as not watched' : 'Mark as watched';
+    document.dispatchEvent(new Event('marked'));
+  }
+
+  function leaveRow(form) {
+    var card = form.closest('li');
+    var row = card.closest('section');
+    var next = card.nextElementSibling || card.previousElementSibling;
+    card.remove();
+    if (next) next.querySelector('a').focus();
+    else if (row) {
+      var after = row.nextElementSibling;
+      row.remove();
+      if (after) {
+        var heading = after.querySelector('h2');
+        if (heading) { heading.tabIndex = -1; heading.focus(); }
+      }
+    }
+  }
+
+  document.addEventListener('submit', function (event) {
+    var form = event.target;
+    var watched = form.classList.contains('mark-watched');
+    if (!watched && !form.classList.contains('leave-continue')) return;
+    event.preventDefault();
+    send(form).then(function (answer) {
+      if (watched) markWatched(form, answer);
+      else leaveRow(form);
+    }).catch(function () { form.submit(); });     // let the page say what went wrong
+  });
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
   else start();
