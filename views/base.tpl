@@ -3,7 +3,7 @@
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{title}} · privtube</title>
+<title>{{title}} · {{site + ' · privtube' if get('site') else 'privtube'}}</title>
 % if get('refresh'):
 <meta http-equiv="refresh" content="{{refresh}}">
 % end
@@ -12,9 +12,9 @@
 </head>
 <body>
 <header>
-  <a class="brand" href="/">privtube</a>
+  <a class="brand" href="/">{{get('site') or 'privtube'}}{{!'<small> · privtube</small>' if get('site') else ''}}</a>
   % if user:
-  <form class="find" action="/search" method="get"><input type="search" name="q" placeholder="Search" aria-label="Search"></form>
+  <form class="find" action="/search" method="get"><input type="search" name="q" value="{{get('q', '')}}" placeholder="Search" aria-label="Search"></form>
   <nav>
     <a href="/albums">Albums</a>
     <a href="/timeline">Timeline</a>

@@ -15,6 +15,9 @@
     <span class="kind kind-{{kind}}">{{kind}}</span>
     <span class="title">{{item.title}}</span>
     <span class="meta">{{notes[item.id] + ' · ' if item.id in notes else ''}}{{item.views}} view{{'' if item.views == 1 else 's'}} · {{shown_date(item.taken) if item.taken else item.created[:10]}}{{'' if item.is_local else ' · from ' + item.origin}}</span>
+    % if item.origin in get('offline_origins', {}):
+    <span class="offline">{{item.origin}}: offline since {{offline_origins[item.origin]}}</span>
+    % end
   </a></li>
 % end
 </ul>
