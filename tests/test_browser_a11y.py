@@ -4,10 +4,15 @@ violation, and on a phone the grids have two columns or more, nothing scrolls si
 
 A real `serve` (tests/test_browser.py's fixtures) with real media made by ffmpeg: a video, a photo, a song.
 """
+import os
+import subprocess
+import sys
+
 import pytest
 from axe_check import assert_accessible, new_context, require_axe
 from media_samples import make_sample
-from test_browser import browser, cli, node_url  # noqa: F401 (fixtures)
+from test_browser import ROOT, browser, cli, node_url, require_tools  # noqa: F401 (fixtures)
+from test_serve import free_port, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -196,3 +201,25 @@ def test_the_axe_check_names_the_rules_a_page_breaks(browser):  # noqa: F811
     for rule in ('image-alt', 'label', 'color-contrast', 'link-name'):
         assert rule in str(failed.value)
     assert 'a broken page' in str(failed.value) and 'img' in str(failed.value)
+
+
+def test_the_setup_form_of_a_new_node_passes_axe_and_fits_a_phone(browser, tmp_path):  # noqa: F811
+    require_tools()
+    require_axe()
+    config = tmp_path / 'config.ini'
+    config.write_text('[node]\nname = home\n[server]\nport = %d\n' % free_port())
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', str(config), 'serve'],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        link = next(word for line in process.stdout for word in line.split() if '/setup?token=' in word)
+        wait_for(link)
+        for width, height in SIZES:
+            problems = []
+            page = new_context(browser, width, height).new_page()
+            page.goto(link)
+            assert page.inner_text('h1') == 'Welcome to privtube'
+            check(page, 'the setup form', width < 600, problems)
+            assert problems == [], '\n'.join(problems)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -37,7 +37,7 @@
 <table class="arrange stack">
 <tr><th>#</th><th>Item</th></tr>
 % for item, place, up, down in arrange:
-<tr><td data-label="#">{{place}}</td><td><strong>{{item.title}}</strong>{{' (cover)' if album.cover_id == item.id else ''}}
+<tr><td data-label="Place">{{place}}</td><td><strong>{{item.title}}</strong>{{' (cover)' if album.cover_id == item.id else ''}}
 <div class="actions">
   % if reorder:
   <form method="post" action="/albums/{{album.id}}/move" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
