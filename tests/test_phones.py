@@ -78,3 +78,22 @@ def test_offline_origins_cost_one_query_per_page_however_many_cards(network, mon
     monkeypatch.setattr(privtube_web, 'offline_origins', lambda database: calls.append(1) or real(database))
     page = viewer.get('/search', {'q': 'clip'})
     assert page.text.count('alice: offline since') == 6 and len(calls) == 1
+
+
+def test_every_cell_of_a_stacked_table_names_its_column(tmp_path):
+    """On a phone the admin tables stack their cells, each under its column's name (data-label)."""
+    peer = '[peer:alice]\nurl = http://alice.test\nkey = %s\n' % ('k' * 43)
+    admin_node = NodeFixture(tmp_path, config_text=peer)
+    try:
+        admin = admin_node.sign_in('root', admin=True)
+        admin_node.accounts.create_key('grandma', ['*'])
+        item = admin_node.add('picnic.mp4', title='Lakeside picnic')
+        for path in ('/admin/users', '/admin/groups', '/admin/keys', '/admin/peers', '/watch/' + item.id):
+            text = admin.get(path).text
+            tables = re.findall(r'<table class="[^"]*stack[^"]*">(.*?)</table>', text, re.S)
+            assert tables, 'no stacked table on %s' % path
+            for cell in re.findall(r'<td([^>]*)>(.*?)</td>', ''.join(tables), re.S):
+                labelled = 'data-label=' in cell[0] or '<form' in cell[1] or not cell[1].strip()
+                assert labelled, 'a cell without its column on %s: %s' % (path, cell[1][:60])
+    finally:
+        admin_node.close()
