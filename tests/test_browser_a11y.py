@@ -25,7 +25,7 @@ SMALL_TARGETS = '''() => {
   const prose = p => { const copy = p.cloneNode(true); copy.querySelectorAll('a').forEach(a => a.remove());
                        return copy.textContent.replace(/\\s+/g, ' ').trim().length >= 20; };
   const small = [];
-  for (const el of document.querySelectorAll('a[href], button, input[type=checkbox], select')) {
+  for (const el of document.querySelectorAll('a[href], button, input[type=checkbox], input[type=file], select')) {
     const target = el.type === 'checkbox' && el.closest('label') ? el.closest('label') : el;
     const box = target.getBoundingClientRect();
     if (!box.width || !box.height || getComputedStyle(el).visibility === 'hidden') continue;

@@ -2,7 +2,7 @@
 % include('admin_nav')
 <h1>Groups</h1>
 <table class="stack">
-<tr><th>Name</th><th>Rules</th><th></th></tr>
+<tr><th>Name</th><th>Rules</th><th><span class="sr-only">Remove</span></th></tr>
 % for group in groups:
 <tr><td data-label="Name">{{group.name}}</td><td data-label="Rules">{{' '.join(load_rules(group.rules))}}</td>
 <td><form method="post" action="/admin/groups"><input type="hidden" name="csrf" value="{{csrf}}">

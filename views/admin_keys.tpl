@@ -13,7 +13,7 @@
 <p class="empty">No keys yet. Issue one for each peer node or script that should read this node.</p>
 % end
 <table class="stack">
-<tr><th>Name</th><th>Rules</th><th>Manage</th><th>Created</th><th></th></tr>
+<tr><th>Name</th><th>Rules</th><th>Manage</th><th>Created</th><th><span class="sr-only">Revoke</span></th></tr>
 % for key in keys:
 <tr><td data-label="Name">{{key.name}}</td><td data-label="Rules">{{' '.join(load_rules(key.rules))}}</td><td data-label="Manage">{{'yes' if key.manage else 'no'}}</td><td data-label="Created">{{key.created[:10]}}</td>
 <td><form method="post" action="/admin/keys"><input type="hidden" name="csrf" value="{{csrf}}">

@@ -9,7 +9,7 @@
 <code>privtube peer add NAME URL --key KEY</code> on this node.</p>
 % else:
 <table class="stack">
-<tr><th>Name</th><th>Status</th><th>Last success</th><th>Items</th><th>Last error</th><th></th></tr>
+<tr><th>Name</th><th>Status</th><th>Last success</th><th>Items</th><th>Last error</th><th><span class="sr-only">Sync</span></th></tr>
 % for name, url, state in peers:
 <tr><td data-label="Name">{{name}}<br><small>{{url}}</small></td>
 <td data-label="Status">{{state.status if state else 'never synced'}}</td>

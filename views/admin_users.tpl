@@ -2,7 +2,7 @@
 % include('admin_nav')
 <h1>Users</h1>
 <table class="stack">
-<tr><th>Name</th><th>Role</th><th>Groups</th><th></th></tr>
+<tr><th>Name</th><th>Role</th><th>Groups</th><th><span class="sr-only">Remove</span></th></tr>
 % for someone, names in users:
 <tr><td data-label="Name">{{someone.name}}</td><td data-label="Role">{{'admin' if someone.is_admin else 'member'}}</td><td data-label="Groups">{{', '.join(names)}}</td>
 <td>

@@ -20,7 +20,7 @@
 % else:
 <p class="empty">This album has no items yet. Select items on a grid and add them to it.</p>
 % end
-<nav class="pages">
+<nav class="pages" aria-label="Pages of the album">
 % if number > 1:
 <a href="/albums/{{album.id}}?page={{number - 1}}">Previous</a>
 % end

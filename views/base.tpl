@@ -15,7 +15,7 @@
   <a class="brand" href="/">{{get('site') or 'privtube'}}{{!'<small> · privtube</small>' if get('site') else ''}}</a>
   % if user:
   <form class="find" action="/search" method="get"><input type="search" name="q" value="{{get('q', '')}}" placeholder="Search" aria-label="Search"></form>
-  <nav>
+  <nav aria-label="Main">
     <a href="/albums">Albums</a>
     <a href="/timeline">Timeline</a>
     <a href="/upload">Upload</a>
