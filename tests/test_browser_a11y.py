@@ -203,6 +203,14 @@ def test_the_axe_check_names_the_rules_a_page_breaks(browser):  # noqa: F811
     assert 'a broken page' in str(failed.value) and 'img' in str(failed.value)
 
 
+def test_the_axe_check_works_where_the_pages_policy_refuses_inline_scripts(node_url, browser):  # noqa: F811
+    require_axe()
+    page = browser.new_context(viewport={'width': 1280, 'height': 800}).new_page()
+    page.goto(node_url + '/login')
+    assert_accessible(page, 'the sign-in page in a context that keeps the CSP')
+    assert page.evaluate('() => typeof window.axe.run') == 'function'
+
+
 def test_the_setup_form_of_a_new_node_passes_axe_and_fits_a_phone(browser, tmp_path):  # noqa: F811
     require_tools()
     require_axe()
