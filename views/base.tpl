@@ -12,7 +12,11 @@
 </head>
 <body>
 <header>
-  <a class="brand" href="/">{{get('site') or 'privtube'}}{{!'<small> · privtube</small>' if get('site') else ''}}</a>
+  % if get('site'):
+  <a class="brand" href="/">{{site}}<small> · privtube</small></a>
+  % else:
+  <a class="brand" href="/">privtube</a>
+  % end
   % if user:
   <form class="find" action="/search" method="get"><input type="search" name="q" value="{{get('q', '')}}" placeholder="Search" aria-label="Search"></form>
   <nav aria-label="Main">
