@@ -216,6 +216,11 @@ class Web:
         self.throttle = SignInThrottle()
         self.passwords = PasswordGate(max(1, node.config.get('server', 'threads') // 2))
         self.dummy_hash = auth.hash_password('not a real password')
+        self.site = node.config.get('node', 'name')    # '' when unset: pages then say just "privtube"
+
+    def render(self, name, **values):
+        """A page of this node: its header and title carry the node's name when one is set."""
+        return render(name, site=self.site, **values)
 
     # sessions
     def start_session(self, user):
@@ -266,7 +271,7 @@ class Web:
             self.database.Session.update(last_seen=time.time()).where(
                 self.database.Session.id_hash == session.id_hash).execute()
         user = session.user
-        return Page(session, user, self.node.accounts.user_principal(user))
+        return Page(self, session, user, self.node.accounts.user_principal(user))
 
     def check_csrf(self, session):
         sent = bottle.request.headers.raw('X-CSRF-Token') or ''
@@ -331,12 +336,14 @@ class Web:
 class Page:
     """What a signed-in page's handler is given: the session, its user and principal, and `render()`."""
 
-    def __init__(self, session, user, principal):
-        self.session, self.user, self.principal = session, user, principal
+    def __init__(self, web, session, user, principal):
+        self.web, self.session, self.user, self.principal = web, session, user, principal
 
     def render(self, name, **values):
-        """The page `name` for this user, its forms carrying the session's CSRF token."""
-        return render(name, user=self.user, csrf=self.session.csrf, **values)
+        """The page `name` for this user, its forms carrying the session's CSRF token; its cards say which
+        origins are offline (`offline_origins`, one query for the whole page)."""
+        return self.web.render(name, user=self.user, csrf=self.session.csrf,
+                               offline_origins=offline_origins(self.web.database), **values)
 
 
 def own_address():
@@ -398,9 +405,9 @@ def register_setup(app, web):
         expected = web.setup_token()
         if expected is None or not same_secret(token, expected):
             bottle.response.status = 404
-            return render('message', title='Setup is done', user=None,
+            return web.render('message', title='Setup is done', user=None,
                           message='This node already has an administrator. Sign in instead.')
-        return render('setup', user=None, token=token, error=None)
+        return web.render('setup', user=None, token=token, error=None)
 
     @app.post('/setup', anonymous=True)
     def setup_submit():
@@ -413,7 +420,7 @@ def register_setup(app, web):
                                              admin=True)
         except auth.AuthError as exc:
             bottle.response.status = 400
-            return render('setup', user=None, token=expected, error=str(exc))
+            return web.render('setup', user=None, token=expected, error=str(exc))
         node.database.Secret.delete().where(node.database.Secret.name == 'setup_token').execute()
         web.start_session(user)
         see_other('/')
@@ -822,12 +829,15 @@ def may_delete_comment(user, writer_id):
 
 def offline_since(node, item):
     """When the origin of a peer's item last answered, if its last sync failed; else None."""
-    if item.is_local:
-        return None
-    state = node.database.Peer.get_or_none(node.database.Peer.name == item.origin)
-    if state is None or state.status != 'failed':
-        return None
-    return shown_time(state.last_success, 'ever')
+    return None if item.is_local else offline_origins(node.database).get(item.origin)
+
+
+def offline_origins(database):
+    """{peer name: when it last answered} of the peers whose last sync failed: what cards and the watch
+    page say before anyone clicks an item that cannot be fetched now."""
+    Peer = database.Peer
+    failed = Peer.select(Peer.name, Peer.last_success).where(Peer.status == 'failed').tuples()
+    return {name: shown_time(last_success, 'never') for name, last_success in failed}
 
 
 def viewer_id(node, user):
@@ -894,7 +904,7 @@ def try_later(refused):
 def login_page(web, error):
     """The sign-in form, with this browser's token and where to go after."""
     refuse_control_characters()
-    return render('login', user=None, error=error, next=safe_next(), csrf=web.login_token())
+    return web.render('login', user=None, error=error, next=safe_next(), csrf=web.login_token())
 
 
 CONTROL = re.compile('[\x00-\x1f\x7f]')
@@ -960,7 +970,7 @@ class PagePlugin:
                 bottle.response.status = getattr(exc, 'status', 400)
                 if wants_json():
                     return {'error': str(exc)}
-                return render('message', title='Sorry', message=str(exc), user=None)
+                return self.web.render('message', title='Sorry', message=str(exc), user=None)
 
         return wrapper
 

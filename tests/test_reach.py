@@ -19,7 +19,7 @@ def reach_rows(page):
     """[(who, why)] of a watch page's "Who can see this?" table."""
     section = page.split('id="reach"')[1].split('</section>')[0]
     return [(re.sub(r'<[^>]+>', '', who).strip(), why.strip())
-            for who, why in re.findall(r'<tr><td>(.*?)</td>\s*<td>(.*?)</td>', section, re.S)]
+            for who, why in re.findall(r'<tr><td[^>]*>(.*?)</td>\s*<td[^>]*>(.*?)</td>', section, re.S)]
 
 
 def test_the_reach_shown_is_the_reach_enforced(tmp_path):

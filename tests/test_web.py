@@ -1194,7 +1194,8 @@ def test_admin_adds_users_and_groups(node):
         field.checked = field._value == 'family'
     form.submit(status=303)
     assert node.accounts.group_names(node.accounts.user('carol')) == ['family']
-    assert '<td>carol</td><td>member</td><td>family</td>' in admin.get('/admin/users').text
+    assert '<td data-label="Name">carol</td><td data-label="Role">member</td><td data-label="Groups">family</td>' \
+        in admin.get('/admin/users').text
     sign_in(browser(node, '192.0.2.40'), 'carol', status=303)
     # the admin cannot remove themself, and duplicates are refused
     csrf = csrf_of(page)

@@ -1,10 +1,10 @@
 % rebase('base', title='Groups', user=user)
 % include('admin_nav')
 <h1>Groups</h1>
-<table>
-<tr><th>Name</th><th>Rules</th><th></th></tr>
+<table class="stack">
+<tr><th>Name</th><th>Rules</th><th><span class="sr-only">Remove</span></th></tr>
 % for group in groups:
-<tr><td>{{group.name}}</td><td>{{' '.join(load_rules(group.rules))}}</td>
+<tr><td data-label="Name">{{group.name}}</td><td data-label="Rules">{{' '.join(load_rules(group.rules))}}</td>
 <td><form method="post" action="/admin/groups"><input type="hidden" name="csrf" value="{{csrf}}">
 <input type="hidden" name="action" value="remove"><input type="hidden" name="name" value="{{group.name}}">
 <button class="link">Remove</button></form></td></tr>

@@ -12,10 +12,10 @@
 % if not keys:
 <p class="empty">No keys yet. Issue one for each peer node or script that should read this node.</p>
 % end
-<table>
-<tr><th>Name</th><th>Rules</th><th>Manage</th><th>Created</th><th></th></tr>
+<table class="stack">
+<tr><th>Name</th><th>Rules</th><th>Manage</th><th>Created</th><th><span class="sr-only">Revoke</span></th></tr>
 % for key in keys:
-<tr><td>{{key.name}}</td><td>{{' '.join(load_rules(key.rules))}}</td><td>{{'yes' if key.manage else 'no'}}</td><td>{{key.created[:10]}}</td>
+<tr><td data-label="Name">{{key.name}}</td><td data-label="Rules">{{' '.join(load_rules(key.rules))}}</td><td data-label="Manage">{{'yes' if key.manage else 'no'}}</td><td data-label="Created">{{key.created[:10]}}</td>
 <td><form method="post" action="/admin/keys"><input type="hidden" name="csrf" value="{{csrf}}">
 <input type="hidden" name="action" value="revoke"><input type="hidden" name="name" value="{{key.name}}">
 <button class="link">Revoke</button></form></td></tr>

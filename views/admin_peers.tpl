@@ -8,14 +8,14 @@
 <p class="empty">No peers yet. Ask another home for a key, then run
 <code>privtube peer add NAME URL --key KEY</code> on this node.</p>
 % else:
-<table>
-<tr><th>Name</th><th>Status</th><th>Last success</th><th>Items</th><th>Last error</th><th></th></tr>
+<table class="stack">
+<tr><th>Name</th><th>Status</th><th>Last success</th><th>Items</th><th>Last error</th><th><span class="sr-only">Sync</span></th></tr>
 % for name, url, state in peers:
-<tr><td>{{name}}<br><small>{{url}}</small></td>
-<td>{{state.status if state else 'never synced'}}</td>
-<td>{{shown_time(state.last_success) if state else 'never'}}</td>
-<td>{{state.item_count if state else 0}}</td>
-<td>{{state.last_error if state else ''}}</td>
+<tr><td data-label="Name">{{name}}<br><small>{{url}}</small></td>
+<td data-label="Status">{{state.status if state else 'never synced'}}</td>
+<td data-label="Last success">{{shown_time(state.last_success) if state else 'never'}}</td>
+<td data-label="Items">{{state.item_count if state else 0}}</td>
+<td data-label="Last error">{{state.last_error if state else ''}}</td>
 <td><form method="post" action="/admin/peers"><input type="hidden" name="csrf" value="{{csrf}}">
 <input type="hidden" name="name" value="{{name}}"><button>Sync now</button></form></td></tr>
 % end

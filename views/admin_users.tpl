@@ -1,10 +1,10 @@
 % rebase('base', title='Users', user=user)
 % include('admin_nav')
 <h1>Users</h1>
-<table>
-<tr><th>Name</th><th>Role</th><th>Groups</th><th></th></tr>
+<table class="stack">
+<tr><th>Name</th><th>Role</th><th>Groups</th><th><span class="sr-only">Remove</span></th></tr>
 % for someone, names in users:
-<tr><td>{{someone.name}}</td><td>{{'admin' if someone.is_admin else 'member'}}</td><td>{{', '.join(names)}}</td>
+<tr><td data-label="Name">{{someone.name}}</td><td data-label="Role">{{'admin' if someone.is_admin else 'member'}}</td><td data-label="Groups">{{', '.join(names)}}</td>
 <td>
 % if someone.id != user.id:
 <form method="post" action="/admin/users"><input type="hidden" name="csrf" value="{{csrf}}">

@@ -25,7 +25,7 @@
 % elif not music:
 <p class="empty">This album has no items yet. Select items on a grid and add them to it.</p>
 % end
-<nav class="pages">
+<nav class="pages" aria-label="Pages of the album">
 % if number > 1:
 <a href="/albums/{{album.id}}?page={{number - 1}}">Previous</a>
 % end
@@ -39,10 +39,10 @@
 % if manage:
 % if arrange:
 <h2>Arrange</h2>
-<table class="arrange">
+<table class="arrange stack">
 <tr><th>#</th><th>Item</th></tr>
 % for item, place, up, down in arrange:
-<tr><td>{{place}}</td><td><strong>{{item.title}}</strong>{{' (cover)' if album.cover_id == item.id else ''}}
+<tr><td data-label="Place">{{place}}</td><td><strong>{{item.title}}</strong>{{' (cover)' if album.cover_id == item.id else ''}}
 <div class="actions">
   % if reorder:
   <form method="post" action="/albums/{{album.id}}/move" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">

@@ -3,7 +3,7 @@
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{title}} · privtube</title>
+<title>{{title}} · {{site + ' · privtube' if get('site') else 'privtube'}}</title>
 % if get('refresh'):
 <meta http-equiv="refresh" content="{{refresh}}">
 % end
@@ -17,10 +17,14 @@
 </head>
 <body>
 <header>
+  % if get('site'):
+  <a class="brand" href="/">{{site}}<small> · privtube</small></a>
+  % else:
   <a class="brand" href="/">privtube</a>
+  % end
   % if user:
-  <form class="find" action="/search" method="get"><input type="search" name="q" placeholder="Search" aria-label="Search"></form>
-  <nav>
+  <form class="find" action="/search" method="get"><input type="search" name="q" value="{{get('q', '')}}" placeholder="Search" aria-label="Search"></form>
+  <nav aria-label="Main">
     <a href="/albums">Albums</a>
     <a href="/timeline">Timeline</a>
     <a href="/upload">Upload</a>

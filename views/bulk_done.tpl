@@ -1,4 +1,4 @@
 % rebase('base', title='Changed', user=user)
 <h1>Done</h1>
 <p class="message" id="summary">{{summary}}</p>
-<p><a href="{{back}}">Back</a></p>
+<p class="actions"><a href="{{back}}">Back</a></p>

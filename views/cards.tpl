@@ -24,6 +24,9 @@
     <span class="artist">{{item.artist}}{{' · track %d' % item.track if item.track else ''}}</span>
     % end
     <span class="meta">{{notes[item.id] + ' · ' if item.id in notes else ''}}{{item.views}} view{{'' if item.views == 1 else 's'}} · {{shown_date(item.taken) if item.taken else item.created[:10]}}{{'' if item.is_local else ' · from ' + item.origin}}</span>
+    % if item.origin in get('offline_origins', {}):
+    <span class="offline">{{item.origin}}: offline since {{offline_origins[item.origin]}}</span>
+    % end
   </a>
     % if removable:
     <form method="post" action="/continue/{{item.id}}/remove" class="leave-continue">

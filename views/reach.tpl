@@ -6,14 +6,14 @@
   % elif not reach.rows:
   <p>No group, person or key can see {{'it' if reach.total == 1 else 'these items'}} now, besides you and admins.</p>
   % else:
-  <table>
+  <table class="stack">
     <thead><tr><th>Who</th><th>Why</th>{{!'<th>Sees</th>' if reach.total > 1 else ''}}</tr></thead>
     <tbody>
     % for row in reach.rows:
-    <tr><td>{{ {'group': 'group', 'user': 'person', 'key': 'key (peer)'}[row.kind] }} <strong>{{row.name}}</strong></td>
-      <td>{{', '.join(row.why)}}</td>
+    <tr><td data-label="Who">{{ {'group': 'group', 'user': 'person', 'key': 'key (peer)'}[row.kind] }} <strong>{{row.name}}</strong></td>
+      <td data-label="Why">{{', '.join(row.why)}}</td>
       % if reach.total > 1:
-      <td>{{row.seen}} of {{reach.total}}</td>
+      <td data-label="Sees">{{row.seen}} of {{reach.total}}</td>
       % end
     </tr>
     % end

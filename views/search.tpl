@@ -39,7 +39,7 @@
 % include('bulk')
 % include('cards', items=results, selectable=selectable)
 % end
-<nav class="pages">
+<nav class="pages" aria-label="Pages of results">
 % from urllib.parse import urlencode
 % if page > 1:
 <a href="/search?{{urlencode(dict(q=q, tag=tag, kind=kind, origin=origin, sort=sort, page=page - 1))}}">Previous</a>

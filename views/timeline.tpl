@@ -19,5 +19,5 @@
 % end
 % if older:
 % from urllib.parse import urlencode
-<nav class="pages"><a href="/timeline?{{urlencode({'before': older[0], 'id': older[1]})}}" rel="next">Older</a></nav>
+<nav class="pages" aria-label="Older months"><a href="/timeline?{{urlencode({'before': older[0], 'id': older[1]})}}" rel="next">Older</a></nav>
 % end

@@ -42,7 +42,7 @@
   <p class="notice">privtube could not read this file ({{item.media_error}}); it may be damaged or incomplete.</p>
   % end
   <h1>{{item.title}}</h1>
-  <p class="meta"><span id="views">{{item.views}}</span> views ·
+  <p class="meta"><span id="views">{{item.views}}</span> <span id="views-unit">{{'view' if item.views == 1 else 'views'}}</span> ·
   % if item.taken:
   taken <time datetime="{{item.taken}}">{{shown_date(item.taken)}}</time> ·
   % end

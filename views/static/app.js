@@ -280,6 +280,7 @@
         headers: {'X-CSRF-Token': article.dataset.csrf}
       }).then(function (r) { return r.json(); }).then(function (answer) {
         document.getElementById('views').textContent = answer.views;
+        document.getElementById('views-unit').textContent = answer.views === 1 ? 'view' : 'views';
       }).catch(function () { sent = false; });
     }
     if (!player) return;
