@@ -1180,6 +1180,7 @@ class Items(Part):
             self.store.search.unindex(item.id)
             self.database.Item.delete_by_id(item.id)
         remove_quietly(self.store.thumbnail_path(item.id))
+        remove_quietly(self.store.preview_path(item.id))
 
     def delete(self, item):
         """Remove the item and its file."""
@@ -1201,12 +1202,20 @@ class Items(Part):
                 setattr(fresh, name, found.get(name))
             if media.media_kind(fresh.mime) == 'image':
                 fresh.duration = None      # ffprobe gives a still picture one frame's time
+            fresh.preview, fresh.preview_owed = bool(found.get('preview')), bool(found.get('preview_owed'))
             if found.get('taken') and privtube_taken.better('container', fresh.taken_source):
                 fresh.taken, fresh.taken_source = found['taken'], 'container'
             fresh.content_hash = found.get('content_hash') or fresh.content_hash
             fresh.media_state, fresh.media_error = 'done', ''
             self.store.catalog.touch(fresh)
             fresh.save()
+
+    def record_preview(self, item, made):
+        """A photo's preview was made (or could not be): it is owed no longer. Peers are not told (they
+        ask the origin for a preview when they show the photo), so the change number stays."""
+        Item = self.database.Item
+        Item.update(preview=made, preview_owed=False).where(
+            (Item.id == item.id) & (Item.mtime_ns == item.mtime_ns)).execute()
 
     def record_probe_failure(self, item, reason, content_hash=None):
         """Mark the item unreadable with a short `reason`; what an earlier probe found is cleared (peers
@@ -1218,7 +1227,7 @@ class Items(Part):
                 return
             for name in ('duration', 'width', 'height', 'container', 'codecs'):
                 setattr(fresh, name, None)
-            fresh.thumbnail = False
+            fresh.thumbnail = fresh.preview = fresh.preview_owed = False
             fresh.content_hash = content_hash or fresh.content_hash
             fresh.media_state, fresh.media_error = 'failed', reason[:100]
             self.store.catalog.touch(fresh)

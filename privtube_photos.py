@@ -1,0 +1,296 @@
+"""Thumbnails and display previews of photos, decoded in process by Pillow (ffmpeg stays for video and audio).
+
+A JPEG is decoded at reduced scale (`draft`: the decoder skips what the target size does not need, so a
+12-megapixel photo becomes a 480 px thumbnail several times faster than through ffmpeg); EXIF orientation
+is applied, so a portrait phone photo is never shown sideways; one decode serves both the preview and the
+thumbnail when both are made. HEIC/HEIF (iPhones) is read through pillow-heif when it is installed.
+
+Pillow reads only the open file it is handed. A picture whose decoded pixels would not fit the memory
+budget (a decompression bomb, or an honest but enormous panorama) fails with a reason a person can read
+before any pixel is decoded.
+"""
+import hashlib
+import io
+import logging
+import os
+
+import privtube_media as media
+
+logger = logging.getLogger('privtube.photos')
+
+THUMBNAIL_WIDTH = 480           # as wide as today's thumbnails (cards are at most this wide)
+PREVIEW_SIZE = 1920             # the long side of a display preview
+THUMBNAIL_QUALITY, PREVIEW_QUALITY = 80, 85
+MAX_DECODED_BYTES = 64 * 1024 * 1024    # what one decoded picture may take, so the worker stays small
+MAX_PIXELS = 250 * 1000 * 1000  # what a file may claim at all, whatever its format (Pillow's bomb check)
+HASH_CHUNK = 1024 * 1024
+# Types Pillow reads here; browsers show all but HEIC/HEIF, whose previews are what pages show.
+TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif')
+CODECS = {'JPEG': 'mjpeg', 'PNG': 'png', 'GIF': 'gif', 'WEBP': 'webp', 'HEIF': 'hevc'}   # as ffprobe names them
+TURNED = (5, 6, 7, 8)           # EXIF orientations that swap width and height
+
+
+def transposes():
+    from PIL import Image
+    t = Image.Transpose
+    return {2: t.FLIP_LEFT_RIGHT, 3: t.ROTATE_180, 4: t.FLIP_TOP_BOTTOM, 5: t.TRANSPOSE, 6: t.ROTATE_270,
+            7: t.TRANSVERSE, 8: t.ROTATE_90}
+
+UNREADABLE = 'not a picture this node can read'
+TOO_LARGE = 'the picture is too large to show'
+NO_HEIF = 'HEIC photos need pillow-heif, which is not installed'
+
+
+class PhotoError(Exception):
+    """A picture could not be read: `reason` is stored on the item, `detail` only logged."""
+
+    def __init__(self, reason, detail=''):
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail or reason
+
+
+def is_photo(mime):
+    return mime in TYPES
+
+
+def register_heif():
+    """Teach Pillow HEIC/HEIF when pillow-heif is installed; False when it is not."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def render(fh, mime, thumbnail=None, preview=None):
+    """Decode the photo in `fh` once and write a JPEG thumbnail to the path `thumbnail` and/or a preview
+    to `preview` (either may be None; the preview only when `needs_preview`). Returns {'width', 'height'}
+    as displayed (after orientation), 'frames', and 'preview': whether one was written. Raises PhotoError."""
+    picture = open_picture(fh, mime)
+    try:
+        width, height = displayed_size(picture)
+        frames = getattr(picture, 'n_frames', 1)
+        preview = preview if needs_preview(mime, width, height, frames) else None
+        if thumbnail or preview:
+            draw(picture, width, height, thumbnail, preview)
+        return {'width': width, 'height': height, 'frames': frames, 'preview': preview is not None,
+                'container': (picture.format or '').lower()[:100] or None,
+                'codecs': CODECS.get(picture.format)}
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:
+        raise PhotoError(UNREADABLE, 'Pillow: %s' % exc)
+    finally:
+        picture.close()
+
+
+def draw(picture, width, height, thumbnail, preview):
+    """Decode once, at the larger of the sizes asked for, and write each JPEG."""
+    check_pixels(picture)
+    shown = decoded(picture, preview_size(width, height) if preview else thumbnail_size(width, height))
+    if preview:
+        write_jpeg(shown, preview, PREVIEW_QUALITY)
+    if thumbnail:
+        small = shown.resize(thumbnail_size(width, height), reducing_gap=2.0) if preview else shown
+        write_jpeg(small, thumbnail, THUMBNAIL_QUALITY)
+
+
+def open_picture(fh, mime):
+    """The picture of `fh`, headers read, no pixel decoded yet."""
+    from PIL import Image, UnidentifiedImageError
+    if mime in ('image/heic', 'image/heif') and not register_heif():
+        raise PhotoError(NO_HEIF)
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2        # Pillow refuses twice this with DecompressionBombError
+    fh.seek(0)
+    try:
+        return Image.open(fh, formats=None)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoError(TOO_LARGE, str(exc))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise PhotoError(UNREADABLE, 'Pillow: %s' % exc)
+
+
+def orientation(picture):
+    try:
+        return int(picture.getexif().get(0x0112) or 1)
+    except (ValueError, TypeError, SyntaxError, OSError):
+        return 1
+
+
+def displayed_size(picture):
+    width, height = picture.size
+    return (height, width) if orientation(picture) in TURNED else (width, height)
+
+
+def thumbnail_size(width, height):
+    """THUMBNAIL_WIDTH wide at the photo's aspect ratio (never enlarged)."""
+    if width <= THUMBNAIL_WIDTH:
+        return width, height
+    return THUMBNAIL_WIDTH, max(1, round(height * THUMBNAIL_WIDTH / width))
+
+
+def preview_size(width, height):
+    """PREVIEW_SIZE on the long side at the photo's aspect ratio (never enlarged)."""
+    scale = min(1.0, PREVIEW_SIZE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def check_pixels(picture):
+    """Refuse a picture whose decode would take more than MAX_DECODED_BYTES. A JPEG is decoded at reduced
+    scale, so for it the smallest scale (1/8) counts."""
+    width, height = picture.size
+    if width * height > MAX_PIXELS:
+        raise PhotoError(TOO_LARGE, '%dx%d pixels' % (width, height))
+    shrink = 64 if picture.format == 'JPEG' else 1
+    if width * height * max(3, len(picture.getbands())) / shrink > MAX_DECODED_BYTES:
+        raise PhotoError(TOO_LARGE, '%dx%d %s pixels' % (width, height, picture.format))
+
+
+def decoded(picture, size):
+    """The first frame, upright and RGB, at `size` (as displayed): a JPEG is decoded at the smallest scale
+    that is still at least that large."""
+    from PIL import Image
+    turn = orientation(picture)
+    stored = (size[1], size[0]) if turn in TURNED else size
+    if picture.format == 'JPEG':
+        picture.draft('RGB', stored)
+        if picture.size[0] * picture.size[1] * 3 > MAX_DECODED_BYTES:
+            raise PhotoError(TOO_LARGE, 'still %dx%d after draft' % picture.size)
+    picture.seek(0)
+    frame = picture.convert('RGB') if picture.mode != 'RGB' else picture
+    if frame.size != stored:
+        frame = frame.resize(stored, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    method = transposes().get(turn)
+    return frame.transpose(method) if method is not None else frame
+
+
+def write_jpeg(picture, target, quality):
+    """Write `picture` as a JPEG to `target` through a temporary file, so a reader never sees half of one."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    temp = target + '.tmp.jpg'
+    buffer = io.BytesIO()
+    picture.save(buffer, 'JPEG', quality=quality, optimize=False, progressive=False)
+    try:
+        with open(temp, 'wb') as out:
+            out.write(buffer.getbuffer())
+        os.replace(temp, target)
+    except OSError:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+def needs_preview(mime, width, height, frames=1):
+    """A preview is made when pages cannot show the file itself (HEIC) or it is larger than a screen;
+    a moving GIF or WebP keeps showing itself."""
+    if mime not in media.PLAYABLE_IMAGES:
+        return True
+    return frames <= 1 and max(width or 0, height or 0) > PREVIEW_SIZE
+
+
+# --- one job of the worker: what a process of the pool runs ----------------------------------------------
+
+def examine(path, mime, thumbnail=None, preview=None, known_hash=None):
+    """The work for one photo, run in a pool process (or inline): open the file at `path` (checked by the
+    caller to be inside the media folder), hash it unless its hash is known, and render what is asked.
+    Returns a dict of what was found (with 'preview_owed' when a preview is wanted but was not asked for
+    now), or {'error': reason, 'detail': ...}; never raises, so nothing odd crosses the pool's pipe."""
+    try:
+        with open(path, 'rb') as fh:
+            digest = known_hash or file_digest(fh)
+            try:
+                found = render(fh, mime, thumbnail, preview)
+            except PhotoError as exc:
+                return {'error': exc.reason, 'detail': exc.detail, 'content_hash': digest}
+    except OSError as exc:
+        return {'error': 'the file is missing', 'detail': str(exc), 'content_hash': known_hash}
+    frames = found.pop('frames')
+    owed = preview is None and needs_preview(mime, found['width'], found['height'], frames)
+    return dict(found, content_hash=digest, thumbnail=thumbnail is not None, preview_owed=owed)
+
+
+def file_digest(fh):
+    digest = hashlib.sha256()
+    fh.seek(0)
+    for chunk in iter(lambda: fh.read(HASH_CHUNK), b''):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def warm():
+    """Imported and ready: the first job a pool process runs (so the first photo is not slower)."""
+    import PIL.Image  # noqa: F401
+    register_heif()
+    return os.getpid()
+
+
+# --- the pool: both cores for decoding, the worker's thread for the database ------------------------------
+
+PROCESSES = 2
+DIED = object()     # what a job whose process died returns
+
+
+class PhotoPool:
+    """Runs `examine` jobs in a few worker processes once `start`ed (started at the first job, so a node
+    without photos starts none), else inline in the caller's thread (commands and tests). Processes are
+    spawned, not forked, from a node that has threads; each imports only this module and Pillow."""
+
+    def __init__(self, processes=PROCESSES):
+        self.processes = processes
+        self.started = False
+        self.executor = None
+
+    def start(self):
+        self.started = True
+
+    def stop(self):
+        self.started = False
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+    def run(self, jobs):
+        """The result of each job (a tuple of `examine`'s arguments), in order, as each is ready; None for
+        a job cancelled because the pool is stopping. When a process dies (a picture that exhausted its
+        memory, say) the job is tried once more alone in a new pool: if that dies too, the job fails."""
+        if not self.started or self.processes < 1:
+            for job in jobs:
+                yield examine(*job)
+            return
+        jobs = list(jobs)
+        futures = [self.pool().submit(examine, *job) for job in jobs]
+        for index, job in enumerate(jobs):
+            found = self.result(futures[index])
+            if found is DIED:
+                self.renew()
+                found = self.result(self.pool().submit(examine, *job))
+                if found is DIED:
+                    self.renew()
+                    found = {'error': UNREADABLE, 'detail': 'its decoding process died', 'content_hash': None}
+                futures[index + 1:] = [self.pool().submit(examine, *later) for later in jobs[index + 1:]]
+            yield found
+
+    @staticmethod
+    def result(future):
+        from concurrent.futures import CancelledError
+        from concurrent.futures.process import BrokenProcessPool
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            return DIED
+        except CancelledError:
+            return None
+
+    def pool(self):
+        if self.executor is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            self.executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context('spawn'),
+                                                initializer=warm)
+        return self.executor
+
+    def renew(self):
+        executor, self.executor = self.executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
