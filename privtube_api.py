@@ -57,6 +57,12 @@ def register_reading(api, node):
         return media.file_response(bottle.response, media_headers(), store.open_thumbnail(found),
                                    'image/jpeg')
 
+    @api.get('/content/<item_id>/preview')
+    def preview(principal, item_id):
+        """A photo's display-sized JPEG (long side about 1920 px); 404 when it has none."""
+        found = store.items.visible(principal, item_id)
+        return media.file_response(bottle.response, media_headers(), store.open_preview(found), 'image/jpeg')
+
 
 def register_comments_and_views(api, node):
     """Comments and views of the items a key may see."""

@@ -180,7 +180,8 @@ MIGRATIONS = {
            # HEIC photos once sniffed as MP4 videos known for what they are
         "ALTER TABLE item ADD COLUMN preview_owed INTEGER NOT NULL DEFAULT 0",
         """UPDATE item SET mime = CASE WHEN lower(path) LIKE '%.heif' THEN 'image/heif' ELSE 'image/heic' END
-           WHERE origin = 'local' AND mime = 'video/mp4' AND (lower(path) LIKE '%.heic' OR lower(path) LIKE '%.heif')""",
+           WHERE origin = 'local' AND mime = 'video/mp4'
+             AND (lower(path) LIKE '%.heic' OR lower(path) LIKE '%.heif')""",
         """UPDATE item SET media_state = 'pending', media_error = '' WHERE origin = 'local'
            AND mime IN ('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif')""",
         "CREATE INDEX item_preview_owed ON item (preview_owed) WHERE preview_owed",

@@ -336,14 +336,15 @@ PLAYABLE_CONTAINERS = {'video/mp4', 'video/webm', 'audio/mp4', 'audio/webm', 'vi
 PLAYABLE_IMAGES = {'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif'}
 
 
-def playability(mime, codecs):
+def playability(mime, codecs, preview=False):
     """(True, '') when browsers can play the file in place, else (False, a reason a person can read).
+    `preview`: the photo has (or is getting) a JPEG preview, which pages show instead of the file.
 
     Without probe results (no ffprobe) the container type alone decides.
     """
     kind = media_kind(mime)
     if kind == 'image':
-        return (True, '') if mime in PLAYABLE_IMAGES else (False, 'browsers cannot show %s images' % mime)
+        return (True, '') if mime in PLAYABLE_IMAGES or preview else (False, 'browsers cannot show %s images' % mime)
     if kind == 'other':
         return False, 'this is not audio, video or an image'
     if mime not in PLAYABLE_CONTAINERS:

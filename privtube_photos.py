@@ -9,6 +9,7 @@ Pillow reads only the open file it is handed. A picture whose decoded pixels wou
 budget (a decompression bomb, or an honest but enormous panorama) fails with a reason a person can read
 before any pixel is decoded.
 """
+import functools
 import hashlib
 import io
 import logging
@@ -53,8 +54,9 @@ def is_photo(mime):
     return mime in TYPES
 
 
+@functools.cache
 def register_heif():
-    """Teach Pillow HEIC/HEIF when pillow-heif is installed; False when it is not."""
+    """Teach Pillow HEIC/HEIF (once) when pillow-heif is installed; False when it is not."""
     try:
         import pillow_heif
     except ImportError:

@@ -494,8 +494,10 @@ def register_browse(app, web):
     def watch(page, item_id):
         item = store.items.visible(page.principal, item_id)
         comments, comments_error = item_comments(node, item, page.user)
-        playable, why_not = media.playability(item.mime, item.codecs)
+        # a photo Pillow could read has (or soon has) a JPEG preview, which the page shows
+        playable, why_not = media.playability(item.mime, item.codecs, preview=item.preview or item.thumbnail)
         return page.render('watch', item=item, tags=store.items.tags_of(item.id),
+                           original=item.mime in media.PLAYABLE_IMAGES,
                            kind=media.media_kind(item.mime) if playable else 'other', why_not=why_not,
                            comments=comments, comments_error=comments_error,
                            may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
@@ -520,6 +522,9 @@ def register_browse(app, web):
         item = store.items.visible(page.principal, item_id)
         if item.is_local and item.preview:
             return media.file_response(bottle.response, media_headers(), store.open_preview(item), 'image/jpeg')
+        cached = None if item.is_local else node.registry.previews.fetched(item)
+        if cached:
+            return media.file_response(bottle.response, media_headers(), open(cached, 'rb'), 'image/jpeg')
         bottle.redirect('/media/%s' % item.id, 302)
 
     @app.get('/thumb/<item_id>')

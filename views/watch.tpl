@@ -5,7 +5,11 @@
 % elif kind == 'audio':
   <audio id="player" src="/media/{{item.id}}" controls preload="metadata"></audio>
 % elif kind == 'image':
-  <img id="player" src="/media/{{item.id}}" alt="{{item.title}}">
+  % if item.width and item.height:
+  <img id="player" class="photo" src="/preview/{{item.id}}" alt="{{item.title}}" width="{{item.width}}" height="{{item.height}}">
+  % else:
+  <img id="player" class="photo" src="/preview/{{item.id}}" alt="{{item.title}}">
+  % end
 % else:
   <p class="notice" id="unplayable">This file cannot be played in the browser ({{why_not}}). Download it and open
   it with a media player such as VLC.</p>
@@ -41,6 +45,9 @@
   <p class="description">{{item.description}}</p>
   % end
   <p class="actions"><a href="/media/{{item.id}}?download=1">Download</a>
+  % if kind == 'image' and original:
+   · <a href="/media/{{item.id}}">Original</a>
+  % end
   % if may_edit:
    · <a href="/edit/{{item.id}}">Edit</a>
   % end
