@@ -12,8 +12,11 @@ before any pixel is decoded.
 import functools
 import hashlib
 import io
+import json
 import logging
 import os
+import subprocess
+import sys
 
 import privtube_media as media
 
@@ -220,79 +223,100 @@ def file_digest(fh):
     return digest.hexdigest()
 
 
-def warm():
-    """Imported and ready: the first job a pool process runs (so the first photo is not slower)."""
-    import PIL.Image  # noqa: F401
-    register_heif()
-    return os.getpid()
-
-
 # --- the pool: both cores for decoding, the worker's thread for the database ------------------------------
 
 PROCESSES = 2
-DIED = object()     # what a job whose process died returns
+STOP_SECONDS = 5
 
 
 class PhotoPool:
-    """Runs `examine` jobs in a few worker processes once `start`ed (started at the first job, so a node
-    without photos starts none), else inline in the caller's thread (commands and tests). Processes are
-    spawned, not forked, from a node that has threads; each imports only this module and Pillow."""
+    """Runs `examine` jobs in a few decoding processes once `start`ed, else inline in the caller's thread
+    (commands and tests). Each process is this file run by the same Python (it imports Pillow and nothing
+    of the node, so it stays small), started at the first job (a node without photos starts none), fed
+    one JSON line per job on its standard input and answering one per job on its standard output."""
 
     def __init__(self, processes=PROCESSES):
         self.processes = processes
         self.started = False
-        self.executor = None
+        self.workers = []
 
     def start(self):
         self.started = True
 
     def stop(self):
         self.started = False
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-            self.executor = None
+        workers, self.workers = self.workers, []
+        for worker in workers:
+            close_worker(worker)
 
     def run(self, jobs):
-        """The result of each job (a tuple of `examine`'s arguments), in order, as each is ready; None for
-        a job cancelled because the pool is stopping. When a process dies (a picture that exhausted its
-        memory, say) the job is tried once more alone in a new pool: if that dies too, the job fails."""
-        if not self.started or self.processes < 1:
-            for job in jobs:
-                yield examine(*job)
-            return
+        """The result of each job (a tuple of `examine`'s arguments), in order, as each is ready. Jobs go
+        round robin to the processes, so each process answers its own in order; when one dies (a picture
+        that exhausted its memory, say) the job it was on fails, the processes are renewed, and the jobs
+        not yet answered yield None (they stay owed and come again at the next pass)."""
         jobs = list(jobs)
-        futures = [self.pool().submit(examine, *job) for job in jobs]
+        if not self.started or self.processes < 1:
+            yield from (examine(*job) for job in jobs)
+            return
+        workers = self.ready_workers()
         for index, job in enumerate(jobs):
-            found = self.result(futures[index])
-            if found is DIED:
-                self.renew()
-                found = self.result(self.pool().submit(examine, *job))
-                if found is DIED:
-                    self.renew()
-                    found = {'error': UNREADABLE, 'detail': 'its decoding process died', 'content_hash': None}
-                futures[index + 1:] = [self.pool().submit(examine, *later) for later in jobs[index + 1:]]
+            send(workers[index % len(workers)], job)
+        for index in range(len(jobs)):
+            found = receive(workers[index % len(workers)])
+            if found is None:
+                self.stop()
+                self.started = True
+                yield {'error': UNREADABLE, 'detail': 'its decoding process died', 'content_hash': None}
+                yield from (None for _ in jobs[index + 1:])
+                return
             yield found
 
-    @staticmethod
-    def result(future):
-        from concurrent.futures import CancelledError
-        from concurrent.futures.process import BrokenProcessPool
-        try:
-            return future.result()
-        except BrokenProcessPool:
-            return DIED
-        except CancelledError:
-            return None
+    def ready_workers(self):
+        self.workers = [worker for worker in self.workers if worker.poll() is None]
+        while len(self.workers) < self.processes:
+            self.workers.append(subprocess.Popen([sys.executable, os.path.abspath(__file__)], stdin=subprocess.PIPE,
+                                                 stdout=subprocess.PIPE, close_fds=True))
+        return self.workers
 
-    def pool(self):
-        if self.executor is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-            self.executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context('spawn'),
-                                                initializer=warm)
-        return self.executor
+    def pids(self):
+        return [worker.pid for worker in self.workers]
 
-    def renew(self):
-        executor, self.executor = self.executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+
+def send(worker, job):
+    try:
+        worker.stdin.write(json.dumps(list(job)).encode('ascii') + b'\n')
+        worker.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass        # it died: its answer is missing, and that is handled there
+
+
+def receive(worker):
+    """The next answer of `worker`; None when it died."""
+    line = worker.stdout.readline()
+    try:
+        return json.loads(line) if line else None
+    except ValueError:
+        return None
+
+
+def close_worker(worker):
+    try:
+        worker.stdin.close()
+        worker.wait(STOP_SECONDS)
+    except (OSError, subprocess.TimeoutExpired):
+        worker.kill()
+        worker.wait()
+    worker.stdout.close()
+
+
+def serve_jobs(source, answers):
+    """A decoding process: one JSON job per line of `source`, one JSON answer per line to `answers`, until
+    `source` ends (the node closed it)."""
+    register_heif()
+    for line in source:
+        answers.write(json.dumps(examine(*json.loads(line))).encode('ascii') + b'\n')
+        answers.flush()
+
+
+if __name__ == '__main__':
+    serve_jobs(sys.stdin.buffer, sys.stdout.buffer)

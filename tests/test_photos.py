@@ -211,9 +211,27 @@ def test_the_pool_makes_thumbnails_and_previews_in_other_processes(node):
         ends = time.monotonic() + 60
         while time.monotonic() < ends and not all(fresh(node, item).preview for item in items):
             time.sleep(0.2)
-        pids = set(worker.photos.executor._processes)
+        pids = worker.photos.pids()
     finally:
         worker.stop()
-    assert all(fresh(node, item).preview for item in items) and os.getpid() not in pids and len(pids) == 2
+    assert all(fresh(node, item).preview for item in items) and os.getpid() not in pids and len(set(pids)) == 2
     assert all(is_upright(node.store.preview_path(item.id)) for item in items)
-    assert worker.photos.executor is None
+    assert worker.photos.workers == [] and all(not os.path.exists('/proc/%d/cmdline' % pid)
+                                               or not open('/proc/%d/cmdline' % pid).read() for pid in pids)
+
+
+@pytest.mark.slow
+def test_a_decoding_process_that_dies_fails_its_job_only(tmp_path):
+    good = make_photo(tmp_path, 'good.jpg', (800, 600))
+    pool = privtube_photos.PhotoPool(processes=1)
+    pool.start()
+    try:
+        unanswerable = ('seven arguments examine cannot take',) * 7       # its process raises and exits
+        jobs = [(good, 'image/jpeg', str(tmp_path / 't1.jpg')), unanswerable,
+                (good, 'image/jpeg', str(tmp_path / 't2.jpg'))]
+        first, dead, later = list(pool.run(jobs))
+        assert first['width'] == 800 and dead['error'] == privtube_photos.UNREADABLE and later is None
+        again = list(pool.run(jobs[2:]))        # new processes take the next pass
+        assert again[0]['thumbnail'] and size_of(tmp_path / 't2.jpg') == (480, 360)
+    finally:
+        pool.stop()
