@@ -312,7 +312,6 @@ def close_worker(worker):
 def serve_jobs(source, answers):
     """A decoding process: one JSON job per line of `source`, one JSON answer per line to `answers`, until
     `source` ends (the node closed it)."""
-    register_heif()
     for line in source:
         answers.write(json.dumps(examine(*json.loads(line))).encode('ascii') + b'\n')
         answers.flush()

