@@ -10,7 +10,6 @@ budget (a decompression bomb, or an honest but enormous panorama) fails with a r
 before any pixel is decoded.
 """
 import functools
-import hashlib
 import io
 import json
 import logging
@@ -27,7 +26,6 @@ PREVIEW_SIZE = 1920             # the long side of a display preview
 THUMBNAIL_QUALITY, PREVIEW_QUALITY = 80, 85
 MAX_DECODED_BYTES = 64 * 1024 * 1024    # what one decoded picture may take, so the worker stays small
 MAX_PIXELS = 250 * 1000 * 1000  # what a file may claim at all, whatever its format (Pillow's bomb check)
-HASH_CHUNK = 1024 * 1024
 # Types Pillow reads here; browsers show all but HEIC/HEIF, whose previews are what pages show.
 TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif')
 CODECS = {'JPEG': 'mjpeg', 'PNG': 'png', 'GIF': 'gif', 'WEBP': 'webp', 'HEIF': 'hevc'}   # as ffprobe names them
@@ -196,31 +194,22 @@ def needs_preview(mime, width, height, frames=1):
 
 # --- one job of the worker: what a process of the pool runs ----------------------------------------------
 
-def examine(path, mime, thumbnail=None, preview=None, known_hash=None):
-    """The work for one photo, run in a pool process (or inline): open the file at `path` (checked by the
-    caller to be inside the media folder), hash it unless its hash is known, and render what is asked.
-    Returns a dict of what was found (with 'preview_owed' when a preview is wanted but was not asked for
-    now), or {'error': reason, 'detail': ...}; never raises, so nothing odd crosses the pool's pipe."""
+def examine(path, mime, thumbnail=None, preview=None):
+    """The work for one photo, run in a decoding process (or inline): open the file at `path` (checked by
+    the caller to be inside the media folder) and render what is asked. Returns a dict of what was found
+    (with 'preview_owed' when a preview is wanted but was not asked for now), or {'error': reason,
+    'detail': ...}; never raises, so a decoding process keeps going. The file is not hashed here: the
+    worker hashes it after every photo is shown (privtube_probe's hash pass)."""
     try:
         with open(path, 'rb') as fh:
-            digest = known_hash or file_digest(fh)
-            try:
-                found = render(fh, mime, thumbnail, preview)
-            except PhotoError as exc:
-                return {'error': exc.reason, 'detail': exc.detail, 'content_hash': digest}
+            found = render(fh, mime, thumbnail, preview)
+    except PhotoError as exc:
+        return {'error': exc.reason, 'detail': exc.detail}
     except OSError as exc:
-        return {'error': 'the file is missing', 'detail': str(exc), 'content_hash': known_hash}
+        return {'error': 'the file is missing', 'detail': str(exc)}
     frames = found.pop('frames')
     owed = preview is None and needs_preview(mime, found['width'], found['height'], frames)
-    return dict(found, content_hash=digest, thumbnail=thumbnail is not None, preview_owed=owed)
-
-
-def file_digest(fh):
-    digest = hashlib.sha256()
-    fh.seek(0)
-    for chunk in iter(lambda: fh.read(HASH_CHUNK), b''):
-        digest.update(chunk)
-    return digest.hexdigest()
+    return dict(found, thumbnail=thumbnail is not None, preview_owed=owed)
 
 
 # --- the pool: both cores for decoding, the worker's thread for the database ------------------------------
@@ -241,6 +230,7 @@ class PhotoPool:
         self.workers = []
 
     def start(self):
+        """From now on jobs go to the decoding processes, started at the first job."""
         self.started = True
 
     def stop(self):
@@ -266,7 +256,7 @@ class PhotoPool:
             if found is None:
                 self.stop()
                 self.started = True
-                yield {'error': UNREADABLE, 'detail': 'its decoding process died', 'content_hash': None}
+                yield {'error': UNREADABLE, 'detail': 'its decoding process died'}
                 yield from (None for _ in jobs[index + 1:])
                 return
             yield found
@@ -312,6 +302,7 @@ def close_worker(worker):
 def serve_jobs(source, answers):
     """A decoding process: one JSON job per line of `source`, one JSON answer per line to `answers`, until
     `source` ends (the node closed it)."""
+    import PIL.Image  # noqa: F401  (imported while the node writes the jobs)
     for line in source:
         answers.write(json.dumps(examine(*json.loads(line))).encode('ascii') + b'\n')
         answers.flush()

@@ -403,10 +403,9 @@ class MediaWorker:
         for item, targets in jobs:
             path = self.node.store.full_path(item.path)
             if path is None:
-                record(item, {'error': MISSING, 'detail': 'no file at %s' % item.path,
-                              'content_hash': item.content_hash})
+                record(item, {'error': MISSING, 'detail': 'no file at %s' % item.path})
             else:
-                ready.append((item, (path, item.mime) + targets + (item.content_hash,)))
+                ready.append((item, (path, item.mime) + targets))
         results = self.photos.run([job for _, job in ready])
         for (item, _), found in zip(ready, results):
             if found is None:
@@ -419,7 +418,7 @@ class MediaWorker:
             logger.warning('could not read the photo %s: %s', item.path, found['detail'])
             remove_quietly(store.thumbnail_path(item.id))
             remove_quietly(store.preview_path(item.id))
-            store.items.record_probe_failure(item, found['error'], found.get('content_hash'))
+            store.items.record_probe_failure(item, found['error'])
             return
         if not found['preview']:
             remove_quietly(store.preview_path(item.id))     # an earlier version's
