@@ -86,7 +86,7 @@ def test_portrait_photo_keeps_its_shape_and_loads_the_preview(photo_node, browse
                         'const p = document.getElementById("player"); '
                         'return {width: r.width, height: r.height, natural: [p.naturalWidth, p.naturalHeight]}; }')
     os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SHOTS, 'watch-portrait-%d.png' % width))
+    page.screenshot(path=os.path.join(SHOTS, 'watch-portrait-%d.png' % width), full_page=True)
     assert abs(box['width'] / box['height'] - UPRIGHT[0] / UPRIGHT[1]) <= 0.02 * UPRIGHT[0] / UPRIGHT[1], box
     assert box['natural'] == [1440, 1920]        # the preview, upright, not the 3200x2400 original
     assert box['height'] <= height * 0.8 + 1 and box['width'] <= width
