@@ -134,6 +134,18 @@ def test_api_preview_refuses_a_key_that_may_not_see_the_item(node):
     assert reply.status_int in (403, 404) and reply.body[:3] != b'\xff\xd8\xff'
 
 
+def test_web_preview_of_a_hidden_photo_answers_like_an_unknown_id(node):
+    shown = add_photo(node, 'family.jpg', (3200, 2400), tags=['family'])
+    hidden = add_photo(node, 'secret.jpg', (3200, 2400), tags=['secret'])
+    node.node.media.run_pending()
+    node.accounts.create_group('family', ['tag:family'])
+    fred = node.sign_in('fred', groups=['family'])
+    assert fred.get('/preview/' + shown.id).content_type == 'image/jpeg'
+    unknown = fred.get('/preview/' + 'A' * 22, status=404)
+    refused = fred.get('/preview/' + hidden.id, status=404)
+    assert refused.body == unknown.body and b'\xff\xd8\xff' not in refused.body
+
+
 def test_preview_leaves_with_the_item(node):
     item = add_photo(node, 'gone.jpg', (3200, 2400))
     node.node.media.run_pending()
