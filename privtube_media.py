@@ -333,6 +333,7 @@ PLAYABLE_VIDEO = {'h264', 'vp8', 'vp9', 'av1'}
 PLAYABLE_AUDIO = {'aac', 'mp3', 'opus', 'vorbis', 'flac'}
 PLAYABLE_CONTAINERS = {'video/mp4', 'video/webm', 'audio/mp4', 'audio/webm', 'video/ogg', 'audio/ogg', 'audio/mpeg',
                        'audio/aac', 'audio/flac', 'audio/wav', 'audio/opus'}
+IMAGE_NAMES = {'image/heic': 'HEIC', 'image/heif': 'HEIF', 'image/svg+xml': 'SVG', 'image/tiff': 'TIFF'}
 PLAYABLE_IMAGES = {'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif'}
 
 
@@ -344,7 +345,9 @@ def playability(mime, codecs, preview=False):
     """
     kind = media_kind(mime)
     if kind == 'image':
-        return (True, '') if mime in PLAYABLE_IMAGES or preview else (False, 'browsers cannot show %s images' % mime)
+        if mime in PLAYABLE_IMAGES or preview:
+            return True, ''
+        return False, 'browsers cannot show %s pictures' % IMAGE_NAMES.get(mime, mime.split('/')[1].upper())
     if kind == 'other':
         return False, 'this is not audio, video or an image'
     if mime not in PLAYABLE_CONTAINERS:

@@ -58,6 +58,7 @@ def test_heic_photo_is_shown_through_jpegs(node):
     page = viewer.get('/watch/' + item.id).text
     assert 'cannot be played' not in page and 'src="/preview/%s"' % item.id in page
     assert '>Original</a>' not in page          # browsers cannot show the HEIC file itself; Download stays
+    assert 'cannot show HEIC' in viewer.get('/watch/' + add_photo(node, 'IMG_0003.heic', (90, 120), 1, 'HEIF').id).text
     assert '/media/%s?download=1' % item.id in page
 
 
@@ -174,6 +175,26 @@ def test_peers_photo_preview_is_fetched_from_its_origin_and_kept(network):
     # an origin with no preview (a small photo, or an older privtube): the original is shown
     small = remote_id(bob, 'small.jpg')
     assert viewer.get('/preview/' + small, status=302).headers['Location'].endswith('/media/' + small)
+
+
+def test_schema_14_reads_photos_again_and_knows_heic_for_what_it_is(tmp_path):
+    from peewee import SqliteDatabase
+
+    import privtube_db
+    path = str(tmp_path / 'old.db')
+    db = SqliteDatabase(path, pragmas=privtube_db.PRAGMAS)
+    privtube_db.migrate(db, target=13)
+    rows = [('A' * 22, 'IMG_1.HEIC', 'video/mp4'), ('B' * 22, 'IMG_2.jpg', 'image/jpeg'),
+            ('C' * 22, 'film.mp4', 'video/mp4')]
+    for seq, (item_id, name, mime) in enumerate(rows, 1):
+        db.execute_sql("INSERT INTO item (id, path, title, mime, size, mtime_ns, created, updated, seq, media_state) "
+                       "VALUES (?, ?, ?, ?, 10, 1, 'x', 'x', ?, 'done')", (item_id, name, name, mime, seq))
+    db.close()
+    database = privtube_db.Database(path)
+    found = {item.path: (item.mime, item.media_state) for item in database.Item.select()}
+    assert found == {'IMG_1.HEIC': ('image/heic', 'pending'), 'IMG_2.jpg': ('image/jpeg', 'pending'),
+                     'film.mp4': ('video/mp4', 'done')}
+    database.close()
 
 
 def bomb_png(width, height):
