@@ -12,32 +12,24 @@ before any pixel is decoded.
 import functools
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
 
 import privtube_media as media
 
-logger = logging.getLogger('privtube.photos')
-
 THUMBNAIL_WIDTH = 480           # as wide as today's thumbnails (cards are at most this wide)
 PREVIEW_SIZE = 1920             # the long side of a display preview
 THUMBNAIL_QUALITY, PREVIEW_QUALITY = 80, 85
 MAX_DECODED_BYTES = 64 * 1024 * 1024    # what one decoded picture may take, so the worker stays small
 MAX_PIXELS = 250 * 1000 * 1000  # what a file may claim at all, whatever its format (Pillow's bomb check)
-# Types Pillow reads here; browsers show all but HEIC/HEIF, whose previews are what pages show.
-TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif')
+# Types Pillow reads here, each with the one decoder it may use (so no other of Pillow's plugins, EPS with its
+# Ghostscript say, ever sees an upload); browsers show all but HEIC/HEIF, whose previews pages show instead.
+DECODERS = {'image/jpeg': 'JPEG', 'image/png': 'PNG', 'image/gif': 'GIF', 'image/webp': 'WEBP',
+            'image/heic': 'HEIF', 'image/heif': 'HEIF'}
+TYPES = tuple(DECODERS)
 CODECS = {'JPEG': 'mjpeg', 'PNG': 'png', 'GIF': 'gif', 'WEBP': 'webp', 'HEIF': 'hevc'}   # as ffprobe names them
 TURNED = (5, 6, 7, 8)           # EXIF orientations that swap width and height
-
-
-def transposes():
-    from PIL import Image
-    t = Image.Transpose
-    return {2: t.FLIP_LEFT_RIGHT, 3: t.ROTATE_180, 4: t.FLIP_TOP_BOTTOM, 5: t.TRANSPOSE, 6: t.ROTATE_270,
-            7: t.TRANSVERSE, 8: t.ROTATE_90}
-
 UNREADABLE = 'not a picture this node can read'
 TOO_LARGE = 'the picture is too large to show'
 NO_HEIF = 'HEIC photos need pillow-heif, which is not installed'
@@ -105,11 +97,19 @@ def open_picture(fh, mime):
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2        # Pillow refuses twice this with DecompressionBombError
     fh.seek(0)
     try:
-        return Image.open(fh, formats=None)
+        return Image.open(fh, formats=[DECODERS[mime]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoError(TOO_LARGE, str(exc))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise PhotoError(UNREADABLE, 'Pillow: %s' % exc)
+
+
+def transposes():
+    """What turns a picture of each EXIF orientation upright (as ImageOps.exif_transpose does)."""
+    from PIL import Image
+    turn = Image.Transpose
+    return {2: turn.FLIP_LEFT_RIGHT, 3: turn.ROTATE_180, 4: turn.FLIP_TOP_BOTTOM, 5: turn.TRANSPOSE,
+            6: turn.ROTATE_270, 7: turn.TRANSVERSE, 8: turn.ROTATE_90}
 
 
 def orientation(picture):
@@ -159,11 +159,24 @@ def decoded(picture, size):
         if picture.size[0] * picture.size[1] * 3 > MAX_DECODED_BYTES:
             raise PhotoError(TOO_LARGE, 'still %dx%d after draft' % picture.size)
     picture.seek(0)
-    frame = picture.convert('RGB') if picture.mode != 'RGB' else picture
+    frame = opaque(picture)
     if frame.size != stored:
         frame = frame.resize(stored, Image.Resampling.LANCZOS, reducing_gap=3.0)
     method = transposes().get(turn)
     return frame.transpose(method) if method is not None else frame
+
+
+def opaque(picture):
+    """The picture in RGB; transparent parts (PNG, GIF, WebP) on white, as a page shows them."""
+    from PIL import Image
+    if picture.mode == 'RGB':
+        return picture
+    if 'A' not in picture.getbands() and 'transparency' not in picture.info:
+        return picture.convert('RGB')
+    clear = picture.convert('RGBA')
+    white = Image.new('RGB', clear.size, (255, 255, 255))
+    white.paste(clear, mask=clear.getchannel('A'))
+    return white
 
 
 def write_jpeg(picture, target, quality):

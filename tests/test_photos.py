@@ -268,3 +268,19 @@ def test_a_decoding_process_that_dies_fails_its_job_only(tmp_path):
         assert again[0]['thumbnail'] and size_of(tmp_path / 't2.jpg') == (480, 360)
     finally:
         pool.stop()
+
+
+def test_transparent_picture_is_shown_on_white(node):
+    path = os.path.join(node.media_dir, 'logo.png')
+    Image.new('RGBA', (600, 400), (255, 0, 0, 0)).save(path)
+    item = node.store.items.create(path, 'logo')
+    node.node.media.run_pending()
+    with Image.open(node.store.thumbnail_path(item.id)) as thumbnail:
+        assert thumbnail.getpixel((10, 10)) == (255, 255, 255)
+
+
+def test_a_file_is_decoded_only_by_the_decoder_of_its_sniffed_type(tmp_path):
+    png = tmp_path / 'really.png'
+    Image.new('RGB', (64, 48)).save(png)
+    found = privtube_photos.examine(str(png), 'image/jpeg', str(tmp_path / 't.jpg'))
+    assert found['error'] == privtube_photos.UNREADABLE and not (tmp_path / 't.jpg').exists()
