@@ -1,7 +1,8 @@
 """What a media file holds, from ffprobe when it is installed, and the worker that records it.
 
 Probing runs in one background thread owned by the node (one file at a time, so a small box stays
-responsive), never inside a request. Items wait in the database with `media_state = 'pending'`, so work
+responsive), never inside a request; photos are read by Pillow instead (privtube_photos), in two small
+decoding processes when the node serves. Items wait in the database with `media_state = 'pending'`, so work
 queued by `scan` or `content add` in another process is picked up too. A failure is recorded on the
 item as a short reason a person can read (the detail goes to the log, once); it is not retried until the
 file changes.
@@ -430,10 +431,10 @@ class MediaWorker:
         self.node.store.items.record_preview(item, not found.get('error') and found['preview'])
 
     def hash_unhashed(self, batch=HASH_BATCH):
-        """Hash up to `batch` probed items that have no content hash yet (recorded before hashes were
-        kept); '' marks a file that cannot be read. The files are read outside any transaction and the
-        hashes written in one. Returns how many were handled. The hash is not sent to peers, so the items
-        keep their change numbers."""
+        """Hash up to `batch` probed items that have no content hash yet (photos, hashed once they are
+        shown, and items recorded before hashes were kept); '' marks a file that cannot be read. The files
+        are read outside any transaction and the hashes written in one. Returns how many were handled. The
+        hash is not sent to peers, so the items keep their change numbers."""
         Item = self.node.database.Item
         with self.node.database.db.connection_context():
             rows = list(Item.select(Item.id, Item.path, Item.mtime_ns).where(
