@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import privtube_media as media
 
@@ -241,14 +242,21 @@ class PhotoPool:
         self.processes = processes
         self.started = False
         self.workers = []
+        self.lock = threading.Lock()        # the node's stop and the worker's thread both change `workers`
 
     def start(self):
         """From now on jobs go to the decoding processes, started at the first job."""
         self.started = True
 
     def stop(self):
-        self.started = False
-        workers, self.workers = self.workers, []
+        """Stop the decoding processes now (what they were doing is done again at the next start)."""
+        with self.lock:
+            self.started = False
+        self.close_workers()
+
+    def close_workers(self):
+        with self.lock:
+            workers, self.workers = self.workers, []
         for worker in workers:
             close_worker(worker)
 
@@ -262,24 +270,31 @@ class PhotoPool:
             yield from (examine(*job) for job in jobs)
             return
         workers = self.ready_workers()
+        if not workers:         # stopped meanwhile
+            yield from (None for _ in jobs)
+            return
         for index, job in enumerate(jobs):
             send(workers[index % len(workers)], job)
         for index in range(len(jobs)):
             found = receive(workers[index % len(workers)])
+            if found is None and not self.started:      # stopped meanwhile: nothing failed
+                yield from (None for _ in jobs[index:])
+                return
             if found is None:
-                self.stop()
-                self.started = True
+                self.close_workers()
                 yield {'error': UNREADABLE, 'detail': 'its decoding process died'}
                 yield from (None for _ in jobs[index + 1:])
                 return
             yield found
 
     def ready_workers(self):
-        self.workers = [worker for worker in self.workers if worker.poll() is None]
-        while len(self.workers) < self.processes:
-            self.workers.append(subprocess.Popen([sys.executable, os.path.abspath(__file__)], stdin=subprocess.PIPE,
-                                                 stdout=subprocess.PIPE, close_fds=True))
-        return self.workers
+        """The running decoding processes, started as needed; none once the pool is stopped."""
+        with self.lock:
+            self.workers = [worker for worker in self.workers if worker.poll() is None]
+            while self.started and len(self.workers) < self.processes:
+                self.workers.append(subprocess.Popen([sys.executable, os.path.abspath(__file__)],
+                                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True))
+            return list(self.workers)
 
     def pids(self):
         return [worker.pid for worker in self.workers]
@@ -294,19 +309,24 @@ def send(worker, job):
 
 
 def receive(worker):
-    """The next answer of `worker`; None when it died."""
-    line = worker.stdout.readline()
+    """The next answer of `worker`; None when it died (or was stopped meanwhile, its pipe closed)."""
     try:
+        line = worker.stdout.readline()
         return json.loads(line) if line else None
-    except ValueError:
+    except (ValueError, OSError):
         return None
 
 
 def close_worker(worker):
+    """End a decoding process without waiting for the jobs queued on its pipe."""
     try:
         worker.stdin.close()
+    except OSError:
+        pass
+    worker.terminate()
+    try:
         worker.wait(STOP_SECONDS)
-    except (OSError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:
         worker.kill()
         worker.wait()
     worker.stdout.close()

@@ -340,9 +340,9 @@ class MediaWorker:
     def stop(self, timeout=5.0):
         self.stopping.set()
         self.wake.set()
+        self.photos.stop()      # first: the thread may be waiting for a decoding process
         if self.thread is not None and self.thread.is_alive():
             self.thread.join(timeout)
-        self.photos.stop()
 
     def loop(self):
         while not self.stopping.is_set():

@@ -284,3 +284,20 @@ def test_a_file_is_decoded_only_by_the_decoder_of_its_sniffed_type(tmp_path):
     Image.new('RGB', (64, 48)).save(png)
     found = privtube_photos.examine(str(png), 'image/jpeg', str(tmp_path / 't.jpg'))
     assert found['error'] == privtube_photos.UNREADABLE and not (tmp_path / 't.jpg').exists()
+
+
+@pytest.mark.slow
+def test_stopping_the_node_mid_batch_fails_no_photo(node):
+    items = [add_photo(node, 'stop%d.jpg' % n, (3200, 2400)) for n in range(8)]
+    worker = node.node.media
+    worker.start()
+    ends = time.monotonic() + 30
+    while time.monotonic() < ends and not worker.photos.workers:
+        time.sleep(0.01)
+    started = time.monotonic()
+    worker.stop()
+    assert time.monotonic() - started < 5 and worker.photos.workers == []
+    states = {fresh(node, item).media_state for item in items}
+    assert 'failed' not in states
+    privtube_probe.MediaWorker(node.node).run_pending()      # what was cut short is done at the next start
+    assert all(fresh(node, item).preview for item in items)
