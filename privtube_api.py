@@ -63,6 +63,11 @@ def register_reading(api, node):
         """One of the item's subtitle tracks as WebVTT; 404 for an id the item does not list."""
         found = store.items.visible(principal, item_id)
         return webvtt_response(Subtitles(store).read(found, sid))
+    @api.get('/content/<item_id>/preview')
+    def preview(principal, item_id):
+        """A photo's display-sized JPEG (long side about 1920 px); 404 when it has none."""
+        found = store.items.visible(principal, item_id)
+        return media.file_response(bottle.response, media_headers(), store.open_preview(found), 'image/jpeg')
 
 
 def register_comments_and_views(api, node):

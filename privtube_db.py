@@ -196,6 +196,16 @@ MIGRATIONS = {
         "UPDATE item SET media_state = 'pending', media_error = '' WHERE origin = 'local' AND trashed IS NULL "
         "AND media_state = 'done' AND mime IN ('video/mp4', 'video/quicktime', 'video/webm', 'video/x-matroska')",
     ],
+    16: [  # photos are read by Pillow now: upright thumbnails, display previews owed after them, and the
+           # HEIC photos once sniffed as MP4 videos known for what they are
+        "ALTER TABLE item ADD COLUMN preview_owed INTEGER NOT NULL DEFAULT 0",
+        """UPDATE item SET mime = CASE WHEN lower(path) LIKE '%.heif' THEN 'image/heif' ELSE 'image/heic' END
+           WHERE origin = 'local' AND mime = 'video/mp4'
+             AND (lower(path) LIKE '%.heic' OR lower(path) LIKE '%.heif')""",
+        """UPDATE item SET media_state = 'pending', media_error = '' WHERE origin = 'local'
+           AND mime IN ('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif')""",
+        "CREATE INDEX item_preview_owed ON item (preview_owed) WHERE preview_owed",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

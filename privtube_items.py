@@ -140,6 +140,7 @@ ITEM_FIELDS = (
     Field('content_hash', 'text', null=True),   # SHA-256 of the file, hex: duplicates and moved files
     Field('trashed', 'real', null=True),        # Unix time it went to the trash; None when it is not there
     Field('preview', 'bool', default=False),    # a display-sized JPEG (long side about 1920 px) is cached
+    Field('preview_owed', 'bool', default=False),   # a photo's preview is still to be made (after thumbnails)
     Field('artist', 'text', MAX_TAG_TEXT, null=True, api=True, peers=True),    # a song's artist
     Field('album_artist', 'text', MAX_TAG_TEXT, null=True),
     Field('music_album', 'text', MAX_TAG_TEXT, null=True),     # the album its tags name

@@ -25,6 +25,7 @@ EXTENSIONS = {
     'video/x-matroska': '.mkv', 'audio/mpeg': '.mp3', 'audio/mp4': '.m4a', 'audio/aac': '.aac',
     'audio/ogg': '.ogg', 'audio/flac': '.flac', 'audio/wav': '.wav', 'audio/webm': '.weba', 'audio/opus': '.opus',
     'image/jpeg': '.jpg', 'image/png': '.png', 'image/gif': '.gif', 'image/webp': '.webp', 'image/avif': '.avif',
+    'image/heic': '.heic', 'image/heif': '.heif',
     'image/svg+xml': '.svg', 'text/html': '.html', 'application/pdf': '.pdf', 'text/plain': '.txt',
 }
 # Bytes of a file one stream maps at a time: as much as a socket's send buffer takes at once (fewer maps and
@@ -65,6 +66,11 @@ def file_hash(path):
         return None
 
 
+# ISO base media files that hold pictures (iPhones' photos): HEVC-coded HEIC, or any HEIF
+HEIC_BRANDS = (b'heic', b'heix', b'hevc', b'hevx', b'heim', b'heis')
+HEIF_BRANDS = (b'mif1', b'msf1')
+
+
 def mime_from_magic(head):
     if head[4:8] == b'ftyp':
         brand = head[8:12]
@@ -72,8 +78,12 @@ def mime_from_magic(head):
             return 'audio/mp4'
         if brand == b'qt  ':
             return 'video/quicktime'
-        if brand in (b'avif', b'avis'):
+        if brand in (b'avif', b'avis') or (brand in HEIF_BRANDS and b'avif' in head[16:64]):
             return 'image/avif'
+        if brand in HEIC_BRANDS:
+            return 'image/heic'
+        if brand in HEIF_BRANDS:
+            return 'image/heif'
         return 'video/mp4'
     if head.startswith(b'\x1a\x45\xdf\xa3'):
         return 'video/webm' if b'webm' in head else 'video/x-matroska'
@@ -326,16 +336,18 @@ PLAYABLE_CONTAINERS = {'video/mp4', 'video/webm', 'audio/mp4', 'audio/webm', 'vi
 PLAYABLE_IMAGES = {'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif'}
 
 
-def playability(mime, codecs):
+def playability(mime, codecs, preview=False):
     """(True, '') when browsers can play the file in place, else (False, why, in words a person knows:
     the format's common name and what does play it; never a media type).
+    `preview`: the photo has (or is getting) a JPEG preview, which pages show instead of the file.
 
     Without probe results (no ffprobe, or a peer's item) the container type alone decides.
     """
     kind = media_kind(mime)
     if kind == 'image':
-        return (True, '') if mime in PLAYABLE_IMAGES else (False, 'Browsers cannot show %s pictures.'
-                                                           % format_name(mime))
+        if mime in PLAYABLE_IMAGES or preview:
+            return True, ''
+        return False, 'Browsers cannot show %s pictures.' % format_name(mime)
     if kind == 'other':
         return False, 'This is not a video, a song or a photo, so it is not shown here.'
     unknown = [c for c in (codecs or '').split(',') if c and c not in PLAYABLE_VIDEO | PLAYABLE_AUDIO

@@ -14,6 +14,7 @@ CATALOG_PAGE = 1000
 MAX_CATALOG_BYTES = 16 * 1024 * 1024
 MAX_SMALL_BYTES = 2 * 1024 * 1024
 MAX_THUMBNAIL_BYTES = 1024 * 1024
+MAX_PREVIEW_BYTES = 8 * 1024 * 1024
 REQUEST_DEADLINE = 30.0
 
 
@@ -291,7 +292,15 @@ class PeerClient:
 
     def thumbnail(self, remote_id):
         """The item's JPEG thumbnail from the origin, or None when it has none (or sends no JPEG)."""
-        reply = self.request('GET', '/content/%s/thumbnail' % remote_id, max_bytes=MAX_THUMBNAIL_BYTES)
+        return self.jpeg('/content/%s/thumbnail' % remote_id, MAX_THUMBNAIL_BYTES)
+
+    def preview(self, remote_id):
+        """A photo's display-sized JPEG preview from the origin, or None when it has none (an origin older
+        than previews answers 404 too) or sends no JPEG."""
+        return self.jpeg('/content/%s/preview' % remote_id, MAX_PREVIEW_BYTES)
+
+    def jpeg(self, path, max_bytes):
+        reply = self.request('GET', path, max_bytes=max_bytes)
         if reply.status != 200 or not bytes(reply.body[:3]) == b'\xff\xd8\xff':
             return None
         return bytes(reply.body)

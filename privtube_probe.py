@@ -1,7 +1,8 @@
 """What a media file holds, from ffprobe when it is installed, and the worker that records it.
 
 Probing runs in one background thread owned by the node (one file at a time, so a small box stays
-responsive), never inside a request. Items wait in the database with `media_state = 'pending'`, so work
+responsive), never inside a request; photos are read by Pillow instead (privtube_photos), in two small
+decoding processes when the node serves. Items wait in the database with `media_state = 'pending'`, so work
 queued by `scan` or `content add` in another process is picked up too. A failure is recorded on the
 item as a short reason a person can read (the detail goes to the log, once); it is not retried until the
 file changes.
@@ -21,6 +22,7 @@ import threading
 
 import privtube_media as media
 import privtube_music
+import privtube_photos as photos
 import privtube_taken
 from privtube_store import remove_quietly
 
@@ -29,6 +31,8 @@ logger = logging.getLogger('privtube.probe')
 PROBE_SECONDS = 60
 POLL_SECONDS = 5.0
 HASH_BATCH = 200
+PHOTO_BATCH = 32        # photos handed to the decoding processes at a time
+TOGETHER = 2            # this few new photos get their thumbnail and preview from one decode
 
 # The one demuxer each type may be read with. None of them opens a second input (mov's external data
 # references stay off); types not listed are never handed to ffmpeg.
@@ -328,21 +332,28 @@ def positive_int(value):
 
 
 class MediaWorker:
-    """Probes pending items one at a time in a daemon thread; `run_pending()` does the same inline."""
+    """Probes pending items in a daemon thread; `run_pending()` does the same inline.
+
+    Photos are decoded by Pillow (privtube_photos) in a small pool of processes, the database written
+    here. A new library is browsable early: every pending item gets its thumbnail before any photo gets
+    its display preview (`preview_owed` in the database, so the order survives a restart)."""
 
     def __init__(self, node):
         self.node = node
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread = None
+        self.photos = photos.PhotoPool()
 
     def start(self):
+        self.photos.start()
         self.thread = threading.Thread(target=self.loop, name='privtube-media', daemon=True)
         self.thread.start()
 
     def stop(self, timeout=5.0):
         self.stopping.set()
         self.wake.set()
+        self.photos.stop()      # first: the thread may be waiting for a decoding process
         if self.thread is not None and self.thread.is_alive():
             self.thread.join(timeout)
 
@@ -358,25 +369,87 @@ class MediaWorker:
             self.wake.clear()
 
     def run_pending(self, limit=None):
-        """Probe pending items until none is left (or `limit`), then bring the music albums in line with
-        the tags read; returns how many were handled."""
+        """Probe pending items until none is left (or `limit`), then make the previews owed while no new
+        item waits; returns how many items were handled."""
         done = 0
         with self.node.database.db.connection_context():
             while not self.stopping.is_set() and (limit is None or done < limit):
-                item = self.next_pending()
-                if item is None:
-                    break
-                self.handle(item)
-                done += 1
+                batch = self.pending(PHOTO_BATCH if limit is None else min(PHOTO_BATCH, limit - done))
+                if not batch:
+                    batch = self.owed_previews(PHOTO_BATCH if limit is None else min(PHOTO_BATCH, limit - done))
+                    if not batch:
+                        break
+                    self.make_previews(batch)
+                else:
+                    self.handle_batch(batch)
+                done += len(batch)
             if done:
                 privtube_music.MusicAlbums(self.node.store).sync()
         return done
 
+    def pending(self, limit):
+        Item = self.node.database.Item
+        return list(Item.select().where((Item.origin == 'local') & (Item.media_state == 'pending'))
+                    .order_by(Item.seq).limit(limit))
+
+    def owed_previews(self, limit):
+        Item = self.node.database.Item
+        return list(Item.select().where((Item.origin == 'local') & (Item.preview_owed == True)  # noqa: E712
+                                        & (Item.media_state == 'done')).order_by(Item.seq).limit(limit))
+
+    def handle_batch(self, items):
+        """Probe other files one by one; decode the photos in the pool, thumbnails only unless they are few."""
+        found = [item for item in items if photos.is_photo(item.mime)]
+        for item in items:
+            if not photos.is_photo(item.mime) and not self.stopping.is_set():
+                self.handle(item)
+        together = len(found) <= TOGETHER
+        store = self.node.store
+        jobs = [(item, (store.thumbnail_path(item.id), store.preview_path(item.id) if together else None))
+                for item in found]
+        self.run_photos(jobs, self.record_photo)
+
+    def make_previews(self, items):
+        store = self.node.store
+        self.run_photos([(item, (None, store.preview_path(item.id))) for item in items], self.record_preview)
+
+    def run_photos(self, jobs, record):
+        """Hand each photo to the pool with the targets asked for; `record(item, found)` each result."""
+        ready = []
+        for item, targets in jobs:
+            path = self.node.store.full_path(item.path)
+            if path is None:
+                record(item, {'error': MISSING, 'detail': 'no file at %s' % item.path})
+            else:
+                ready.append((item, (path, item.mime) + targets))
+        results = self.photos.run([job for _, job in ready])
+        for (item, _), found in zip(ready, results):
+            if found is None:
+                return          # cancelled: the node is stopping, the item stays as it was
+            record(item, found)
+
+    def record_photo(self, item, found):
+        store = self.node.store
+        if found.get('error'):
+            logger.warning('could not read the photo %s: %s', item.path, found['detail'])
+            remove_quietly(store.thumbnail_path(item.id))
+            remove_quietly(store.preview_path(item.id))
+            store.items.record_probe_failure(item, found['error'])
+            return
+        if not found['preview']:
+            remove_quietly(store.preview_path(item.id))     # an earlier version's
+        store.items.record_probe(item, dict(EMPTY, **found))
+
+    def record_preview(self, item, found):
+        if found.get('error'):
+            logger.warning('no preview for the photo %s: %s', item.path, found['detail'])
+        self.node.store.items.record_preview(item, not found.get('error') and found['preview'])
+
     def hash_unhashed(self, batch=HASH_BATCH):
-        """Hash up to `batch` probed items that have no content hash yet (recorded before hashes were
-        kept); '' marks a file that cannot be read. The files are read outside any transaction and the
-        hashes written in one. Returns how many were handled. The hash is not sent to peers, so the items
-        keep their change numbers."""
+        """Hash up to `batch` probed items that have no content hash yet (photos, hashed once they are
+        shown, and items recorded before hashes were kept); '' marks a file that cannot be read. The files
+        are read outside any transaction and the hashes written in one. Returns how many were handled. The
+        hash is not sent to peers, so the items keep their change numbers."""
         Item = self.node.database.Item
         with self.node.database.db.connection_context():
             rows = list(Item.select(Item.id, Item.path, Item.mtime_ns).where(
@@ -393,11 +466,6 @@ class MediaWorker:
         full = self.node.store.full_path(path)
         return (media.file_hash(full) if full else None) or ''
 
-    def next_pending(self):
-        Item = self.node.database.Item
-        return (Item.select().where((Item.origin == 'local') & (Item.media_state == 'pending'))
-                .order_by(Item.seq).first())
-
     def handle(self, item):
         """Probe one item; its content hash is taken on the way, whether or not the probe succeeds (larger
         files are hashed here, in the background, rather than when a scan records them)."""
@@ -411,6 +479,7 @@ class MediaWorker:
         except ProbeError as exc:
             logger.warning('could not probe %s: %s', item.path, exc.detail)
             remove_quietly(store.thumbnail_path(item.id))
+            remove_quietly(store.preview_path(item.id))
             store.items.record_probe_failure(item, exc.reason, digest)
 
     def open_item(self, item):

@@ -4,6 +4,7 @@ Every request to a peer goes through a `PeerClient` (privtube_peer, the one outb
 items are stored as `ORIGIN:ID` rows of the item table, so search and visibility treat them like local
 items; a peer can only ever add, change or remove rows under its own name.
 """
+import datetime
 import json
 import logging
 import os
@@ -78,6 +79,7 @@ class Registry:
         self.thumbnails = ThumbnailCache(self, os.path.join(os.path.dirname(node.database.path), 'cache', 'thumbs'))
         self.subtitles = SubtitleCache(self, os.path.join(os.path.dirname(node.database.path), 'cache',
                                                           'peer-subtitles'))
+        self.previews = PreviewCache(self, os.path.join(os.path.dirname(node.database.path), 'cache', 'previews'))
 
     def peers(self):
         """The configured peers, re-read when `peer add` or `peer rm` changed the config file."""
@@ -217,6 +219,7 @@ class Registry:
             self.node.store.search.unindex(row_id)
             self.thumbnails.forget(row_id)
             self.subtitles.forget(row_id)
+            self.previews.forget(row_id)
         return Item.delete().where(Item.id.in_(row_ids) & (Item.origin != 'local')).execute() if row_ids else 0
 
     def drop_many(self, row_ids):
@@ -402,6 +405,39 @@ def modified(path):
         return os.stat(path).st_mtime
     except OSError:
         return 0.0
+class PreviewCache(ThumbnailCache):
+    """Peers' photo previews, fetched when someone first looks at the photo and kept on disk (a gallery
+    shows a photo again and again), fetched again when the item changed since."""
+
+    def fetched(self, item):
+        """The path of the item's cached preview, fetched from its origin when missing or older than the
+        item; None when the origin has none (or cannot be reached and none is cached)."""
+        path = self.path(item.id)
+        if path is None:
+            return None
+        if os.path.exists(path) and os.path.getmtime(path) >= unix_time(item.updated):
+            return path
+        origin, remote_id = split_remote(item.id)
+        try:
+            data = self.registry.client(origin).preview(remote_id)
+        except PeerError as exc:
+            logger.info('preview of %s not fetched: %s', item.id, exc)
+            return path if os.path.exists(path) else None
+        if not data:
+            return None
+        write_atomically(path, data)
+        return path
+
+
+def unix_time(text):
+    """An ISO 8601 time as a Unix time; 0 when it is not one (then any cached copy counts as fresh)."""
+    try:
+        moment = datetime.datetime.fromisoformat((text or '').replace('Z', '+00:00'))
+    except ValueError:
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
 
 
 def write_atomically(path, data):

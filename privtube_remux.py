@@ -89,7 +89,8 @@ def playback(node, item):
     """What the watch page plays (src None: nothing in place) and, when nothing, why, in plain words;
     `preparing` while a copy for the browser is on its way."""
     kind = media.media_kind(item.mime)
-    playable, why_not = media.playability(item.mime, item.codecs)
+    # a photo Pillow could read has (or soon has) a JPEG preview, which the page shows
+    playable, why_not = media.playability(item.mime, item.codecs, preview=item.preview or item.thumbnail)
     if playable:
         return Playback('/media/%s' % item.id, kind, '', False)
     if not item.is_local:

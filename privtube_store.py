@@ -1198,6 +1198,7 @@ class Items(Part):
         self.store.scanner.subtitles.forget(item.id)
         for extension in ('mp4', 'webm'):
             remove_quietly(self.store.remux_path(item.id, extension))
+        remove_quietly(self.store.preview_path(item.id))
 
     def delete(self, item):
         """Remove the item and its file."""
@@ -1219,6 +1220,7 @@ class Items(Part):
                 setattr(fresh, name, found.get(name))
             if media.media_kind(fresh.mime) == 'image':
                 fresh.duration = None      # ffprobe gives a still picture one frame's time
+            fresh.preview, fresh.preview_owed = bool(found.get('preview')), bool(found.get('preview_owed'))
             if found.get('taken') and privtube_taken.better('container', fresh.taken_source):
                 fresh.taken, fresh.taken_source = found['taken'], 'container'
             fresh.content_hash = found.get('content_hash') or fresh.content_hash
@@ -1238,6 +1240,13 @@ class Items(Part):
         if song.get('title') and item.path and item.title == title_from_name(item.path):
             item.title = song['title']
 
+    def record_preview(self, item, made):
+        """A photo's preview was made (or could not be): it is owed no longer. Peers are not told (they
+        ask the origin for a preview when they show the photo), so the change number stays."""
+        Item = self.database.Item
+        Item.update(preview=made, preview_owed=False).where(
+            (Item.id == item.id) & (Item.mtime_ns == item.mtime_ns)).execute()
+
     def record_probe_failure(self, item, reason, content_hash=None):
         """Mark the item unreadable with a short `reason`; what an earlier probe found is cleared (peers
         see the change), so nothing read from a file that failed now stays on the item. Its content hash
@@ -1248,7 +1257,7 @@ class Items(Part):
                 return
             for name in ('duration', 'width', 'height', 'container', 'codecs'):
                 setattr(fresh, name, None)
-            fresh.thumbnail = False
+            fresh.thumbnail = fresh.preview = fresh.preview_owed = False
             fresh.subtitles = [track for track in fresh.subtitles if not track['id'].startswith('track-')]
             self.record_song(fresh, {})
             fresh.content_hash = content_hash or fresh.content_hash

@@ -16,6 +16,7 @@ import re
 import struct
 
 from privtube_items import iso, iso_of
+from privtube_photos import register_heif
 
 SOURCES = ('exif', 'container', 'name', 'mtime')      # best first
 EXIF_IFD = 0x8769
@@ -84,24 +85,9 @@ def exif_taken(path):
                     if found:
                         return found
     except (OSError, ValueError, SyntaxError, UnidentifiedImageError, KeyError, TypeError, IndexError,
-            struct.error):      # Pillow's parsers raise all of these on damaged headers
+            struct.error, Image.DecompressionBombError):    # Pillow raises all of these on damaged headers
         return None
     return None
-
-
-HEIF_OPENER = []
-
-
-def register_heif():
-    """Teach Pillow HEIC/HEIF once (pillow-heif); without it those photos fall back to name and mtime."""
-    if HEIF_OPENER:
-        return
-    try:
-        from pillow_heif import register_heif_opener
-        register_heif_opener()
-    except ImportError:
-        pass
-    HEIF_OPENER.append(True)
 
 
 def exif_moment(value, offset):

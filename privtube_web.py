@@ -520,6 +520,7 @@ def register_browse(app, web):
         return page.render('watch', item=item, tags=store.items.tags_of(item.id), kind=kind, src=play.src,
                            why_not=play.why_not, preparing=play.preparing, comments=comments,
                            comments_error=comments_error, seek_links=kind in ('video', 'audio'),
+                           original=item.mime in media.PLAYABLE_IMAGES,
                            may_edit=may_edit(page.user, item), owner=item.owner.name if item.owner_id else None,
                            reach=item_reach(store, node.accounts, item) if may_edit(page.user, item) else None,
                            origin=node.name if item.is_local else item.origin, offline=offline_since(node, item),
@@ -556,6 +557,9 @@ def register_browse(app, web):
         item = store.items.visible(page.principal, item_id)
         if item.is_local and item.preview:
             return media.file_response(bottle.response, media_headers(), store.open_preview(item), 'image/jpeg')
+        cached = None if item.is_local else node.registry.previews.fetched(item)
+        if cached:
+            return media.file_response(bottle.response, media_headers(), open(cached, 'rb'), 'image/jpeg')
         bottle.redirect('/media/%s' % item.id, 302)
 
     @app.get('/thumb/<item_id>')

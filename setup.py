@@ -6,7 +6,8 @@ setup(
     description='A private media network for a few trusted homes, on small hardware.',
     py_modules=['privtube', 'privtube_admin', 'privtube_albums', 'privtube_api', 'privtube_app', 'privtube_auth',
                 'privtube_bulk', 'privtube_config', 'privtube_db', 'privtube_gateway', 'privtube_items',
-                'privtube_library', 'privtube_media', 'privtube_peer', 'privtube_probe', 'privtube_reach',
+                'privtube_library', 'privtube_media', 'privtube_peer', 'privtube_photos', 'privtube_probe',
+                'privtube_reach',
                 'privtube_registry', 'privtube_remote', 'privtube_scan', 'privtube_search', 'privtube_store',
                 'privtube_taken', 'privtube_timeline', 'privtube_tus', 'privtube_web'],
     # templates sit beside the modules, where privtube_web.VIEWS finds them

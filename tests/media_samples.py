@@ -38,3 +38,35 @@ RECIPES['song_with_cover.mp3'] = ['-f', 'lavfi', '-i', 'sine=frequency=440:durat
 RECIPES['hevc.mkv'] = ['-f', 'lavfi', '-i', 'testsrc=duration=1:size=160x120:rate=10', '-c:v', 'libx265',
                        '-x265-params', 'log-level=error']
 RECIPES['mpeg4.avi'] = ['-f', 'lavfi', '-i', 'testsrc=duration=1:size=160x120:rate=10', '-c:v', 'mpeg4']
+
+
+# Photos made with Pillow, drawn upright (red top-left quarter, blue elsewhere) and stored turned as a
+# camera stores them, with the EXIF orientation that turns them upright again.
+STORED_TURN = {1: None, 3: 'ROTATE_180', 6: 'ROTATE_90', 8: 'ROTATE_270'}
+
+
+def make_photo(folder, name, size, orientation=1, fmt='JPEG'):
+    """A photo whose upright (displayed) size is `size`, saved as `fmt` with EXIF `orientation`."""
+    from PIL import Image
+    if fmt == 'HEIF':
+        import pillow_heif
+        pillow_heif.register_heif_opener()
+    upright = Image.new('RGB', size, (0, 0, 255))
+    upright.paste((255, 0, 0), (0, 0, size[0] // 2, size[1] // 2))
+    turn = STORED_TURN[orientation]
+    stored = upright.transpose(getattr(Image.Transpose, turn)) if turn else upright
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = os.path.join(str(folder), name)
+    stored.save(path, fmt, exif=exif.tobytes(), quality=90)
+    return path
+
+
+def is_upright(path):
+    """True when the picture at `path` shows the red quarter at its top left (and blue at the bottom right)."""
+    from PIL import Image
+    with Image.open(path) as picture:
+        rgb = picture.convert('RGB')
+        width, height = rgb.size
+        red, blue = rgb.getpixel((width // 8, height // 8)), rgb.getpixel((width * 7 // 8, height * 7 // 8))
+    return red[0] > 200 and red[2] < 60 and blue[2] > 200 and blue[0] < 60

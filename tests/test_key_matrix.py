@@ -20,7 +20,7 @@ NO_KEY = ('revoked', 'unknown', 'anonymous')
 CALLERS = list(VISIBLE) + list(NO_KEY) + ['in query']
 ITEMS = ['tagged', 'untagged', 'private']
 MANAGE_ACTIONS = {'patch', 'delete'}
-ALLOWED = {'catalog': 200, 'item': 200, 'media': 200, 'head': 200, 'range': 206, 'thumbnail': 404,
+ALLOWED = {'catalog': 200, 'item': 200, 'media': 200, 'head': 200, 'range': 206, 'thumbnail': 404, 'preview': 404,
            'comments': 200, 'comment': 201, 'view': 204, 'patch': 200, 'delete': 204}
 
 
@@ -51,7 +51,8 @@ class Setup:
         headers = dict(self.keys.get(caller, {}))
         path = '/api/v1/catalog' if action == 'catalog' else '/api/v1/content/' + item_id
         path += {'media': '/media', 'head': '/media', 'range': '/media', 'thumbnail': '/thumbnail',
-                 'comments': '/comments', 'comment': '/comments', 'view': '/views'}.get(action, '')
+                 'preview': '/preview', 'comments': '/comments', 'comment': '/comments',
+                 'view': '/views'}.get(action, '')
         if caller == 'in query':
             path += '?key=' + self.query_token
         if action == 'range':

@@ -292,6 +292,7 @@ def test_a_peers_mkv_says_it_plays_after_download(node):
     class PeerItem:
         id, mime, codecs, origin, is_local, remux, media_state = 'x' * 16, 'video/x-matroska', None, 'alice', False, \
             None, 'done'
+        preview = thumbnail = False
     play = remux.playback(node.node, PeerItem())
     assert play.src is None and 'alice' in play.why_not and 'after you download it' in play.why_not
     assert 'x-matroska' not in play.why_not

@@ -276,8 +276,8 @@ def test_upgrading_probes_videos_again_for_their_subtitle_streams(node):
     photo = node.add('photo.jpg', data=b'\xff\xd8\xff\xe0' + bytes(200))
     Item, db = node.node.database.Item, node.node.database.db
     Item.update(media_state='done').execute()
-    db.execute_sql('PRAGMA user_version = 13')
-    privtube_db.migrate(db)
+    db.execute_sql('PRAGMA user_version = 14')      # the step before subtitle streams were read
+    privtube_db.migrate(db, target=15)
     assert Item.get_by_id(film.id).media_state == 'pending' and Item.get_by_id(photo.id).media_state == 'done'
 
 

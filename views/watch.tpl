@@ -30,7 +30,11 @@
     </div>
   </div>
 % elif kind == 'image':
-  <img id="player" src="/media/{{item.id}}" alt="{{item.title}}">
+  % if item.width and item.height:
+  <img id="player" class="photo" src="/preview/{{item.id}}" alt="{{item.title}}" width="{{item.width}}" height="{{item.height}}">
+  % else:
+  <img id="player" class="photo" src="/preview/{{item.id}}" alt="{{item.title}}">
+  % end
 % else:
   % if item.thumbnail:
   <img class="still" src="/thumb/{{item.id}}" alt="">
@@ -69,6 +73,9 @@
   <p class="description">{{item.description}}</p>
   % end
   <p class="actions"><a href="/media/{{item.id}}?download=1">Download</a>
+  % if kind == 'image' and original:
+   · <a href="/media/{{item.id}}">Original</a>
+  % end
   % if may_edit:
    · <a href="/edit/{{item.id}}">Edit</a>
   % end
