@@ -1,15 +1,16 @@
+import glob
+import os
+
 from setuptools import setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 setup(
     name='privtube',
     version='0.1.0',
     description='A private media network for a few trusted homes, on small hardware.',
-    py_modules=['privtube', 'privtube_admin', 'privtube_albums', 'privtube_api', 'privtube_app', 'privtube_auth',
-                'privtube_bulk', 'privtube_config', 'privtube_db', 'privtube_gateway', 'privtube_items',
-                'privtube_library', 'privtube_media', 'privtube_peer', 'privtube_photos', 'privtube_probe',
-                'privtube_reach',
-                'privtube_registry', 'privtube_remote', 'privtube_scan', 'privtube_search', 'privtube_store',
-                'privtube_taken', 'privtube_timeline', 'privtube_tus', 'privtube_web'],
+    # every flat module of the node, whatever its number: privtube.py and privtube_*.py
+    py_modules=sorted(os.path.basename(path)[:-3] for path in glob.glob(os.path.join(HERE, 'privtube*.py'))),
     # templates sit beside the modules, where privtube_web.VIEWS finds them
     packages=['views'],
     package_data={'views': ['*.tpl', 'static/*']},
