@@ -43,23 +43,24 @@ class NewsError(Exception):
     """A digest setting that cannot be kept; the message says why, in plain words."""
 
 
-def news_models(database):
+def news_models(node_database):
     """The model classes of schema step 25, bound to this node's database."""
+    db, Item, User = node_database.db, node_database.Item, node_database.User
 
     class Base(Model):
         class Meta:
-            database = database.db
+            database = db
             legacy_table_names = False
 
     class Arrival(Base):
-        item = ForeignKeyField(database.Item, primary_key=True, on_delete='CASCADE')
+        item = ForeignKeyField(Item, primary_key=True, on_delete='CASCADE')
         arrived = FloatField()
 
         class Meta:
             table_name = 'item_arrival'
 
     class Reader(Base):
-        user = ForeignKeyField(database.User, primary_key=True, on_delete='CASCADE')
+        user = ForeignKeyField(User, primary_key=True, on_delete='CASCADE')
         last_seen_home = FloatField(null=True)
         previous_visit = FloatField(null=True)
         email = TextField(default='')
