@@ -26,6 +26,7 @@ import privtube_media as media
 logger = logging.getLogger('privtube.news')
 
 VISIT_GAP = 30 * 60         # seconds without a home page view that end a visit
+VISIT_TOUCH = 60            # a view this soon after the last one recorded is not written down
 NEW_CARDS = 12              # cards in the home page's row
 MAIL_ITEMS = 50             # items listed in one e-mail
 DIGEST_CHECK_MINUTES = 10   # how often the schedule loop looks for digests that are due
@@ -99,19 +100,26 @@ class News:
     def reader(self, user):
         """The person's row, made on first use."""
         Reader = self.Reader
-        Reader.insert(user=user.id).on_conflict_ignore().execute()
-        return Reader.get(Reader.user == user.id)
+        row = Reader.get_or_none(Reader.user == user.id)
+        if row is None:
+            Reader.insert(user=user.id).on_conflict_ignore().execute()
+            row = Reader.get(Reader.user == user.id)
+        return row
 
     def visit(self, user):
         """Record a home page view; returns the start of what is new for this visit: the last view of the
         visit before (None on a first visit). Within a visit the value stays, so a reload keeps the row."""
         row, now = self.reader(user), self.clock()
-        previous = row.previous_visit
         if row.last_seen_home is None or now - row.last_seen_home > VISIT_GAP:
-            previous = row.last_seen_home
+            self.remember_visit(user, now, previous=row.last_seen_home)
+            return row.last_seen_home
+        if now - row.last_seen_home > VISIT_TOUCH:      # a write per view would cost an fsync each
+            self.remember_visit(user, now, previous=row.previous_visit)
+        return row.previous_visit
+
+    def remember_visit(self, user, now, previous):
         self.Reader.update(last_seen_home=now, previous_visit=previous).where(
             self.Reader.user == user.id).execute()
-        return previous
 
     def arrived_between(self, user, principal, since, until=None):
         """The items `principal` may see that arrived after `since` (and not after `until`), not `user`'s own."""

@@ -318,3 +318,21 @@ def test_the_digest_form_saves_and_shows_the_choice(node):
 def test_the_digest_form_needs_the_csrf_token(node):
     ann = node.sign_in('ann')
     ann.post('/account/digest', {'email': 'ann@example.org', 'digest': 'daily'}, status=403)
+
+
+def test_a_visit_ends_after_the_gap_and_views_within_it_keep_its_start(node):
+    """The visit logic on its own clock: views 10 minutes apart are one visit, however long it lasts."""
+    node.accounts.create_user('ann', 'password-123')
+    user = node.node.database.User.get()
+    clock = Clock()
+    news = privtube_news.News(node.store, clock)
+    assert news.visit(user) is None
+    first = clock.now
+    clock.now += privtube_news.VISIT_GAP + 5
+    assert news.visit(user) == first
+    second = clock.now
+    for _ in range(6):                          # an hour of views, each within the gap of the one before
+        clock.now += 600
+        assert news.visit(user) == first
+    clock.now += privtube_news.VISIT_GAP + 5
+    assert news.visit(user) == second + 3600
