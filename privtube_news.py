@@ -142,14 +142,14 @@ class News:
             kinds[kind] = kinds.get(kind, 0) + count
         return found
 
-    def sentences(self, query, node_name):
+    def sentences(self, query):
         """One sentence per home that added something, this node's first, then its peers by name."""
         by_home = self.kinds_by_home(query)
         homes = sorted(by_home, key=lambda origin: (origin != 'local', origin.lower()))
         return [added_sentence('This home' if origin == 'local' else "%s's home" % origin, by_home[origin])
                 for origin in homes]
 
-    def home_row(self, user, principal, node_name):
+    def home_row(self, user, principal):
         """What the home page's "New since your last visit" row shows (None: nothing is new)."""
         since = self.visit(user)
         if since is None:
@@ -160,7 +160,7 @@ class News:
             return None
         total = query.count()
         return {'items': [(item, media.media_kind(item.mime)) for item in items], 'more': total - len(items),
-                'sentences': self.sentences(query, node_name)}
+                'sentences': self.sentences(query)}
 
     # the e-mail digest's settings
     def settings(self, user):
@@ -261,7 +261,7 @@ class Digest:
         base = self.node.config.base_url
         items = self.news.newest(query, MAIL_ITEMS)
         lines = ['Hello %s,' % user.name, '', 'New on %s since your last e-mail:' % self.node.name, '']
-        lines += ['- ' + sentence for sentence in self.news.sentences(query, self.node.name)] + ['']
+        lines += ['- ' + sentence for sentence in self.news.sentences(query)] + ['']
         lines += ['%s\n  %s/watch/%s' % (one_line(item.title), base, item.id) for item in items]
         if total > len(items):
             lines.append('... and %d more: %s/' % (total - len(items), base))

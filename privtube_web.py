@@ -493,7 +493,7 @@ def register_browse(app, web):
         recent = list(visible.order_by(Item.created.desc(), SQL('rowid DESC')).limit(12))
         popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
         resuming = playback.continue_watching(page.user, page.principal)
-        new = news.home_row(page.user, page.principal, node.name)
+        new = news.home_row(page.user, page.principal)
         return page.render('home', recent=cards(recent), popular=cards(popular), resuming=cards(resuming),
                            news=new, marks=playback.marks(page.user, resuming + recent + popular + (
                                [item for item, _ in new['items']] if new else [])),
