@@ -336,3 +336,8 @@ def test_a_visit_ends_after_the_gap_and_views_within_it_keep_its_start(node):
         assert news.visit(user) == first
     clock.now += privtube_news.VISIT_GAP + 5
     assert news.visit(user) == second + 3600
+
+
+def test_a_title_in_a_mail_is_one_line_of_printable_text():
+    """A peer's title could carry line breaks meant to forge lines (or headers) of the mail."""
+    assert privtube_news.one_line('Picnic\r\nBcc: x@evil.example\x00\x1b[31m') == 'Picnic Bcc: x@evil.example [31m'
