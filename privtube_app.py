@@ -18,6 +18,7 @@ from waitress.utilities import RequestEntityTooLarge
 
 import privtube_auth as auth
 import privtube_media as media
+import privtube_news
 from privtube_api import bearer_of, make_api
 from privtube_db import Database
 from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
@@ -56,6 +57,7 @@ class Node:
         self.fetch_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix='privtube-download')
         self.sync_loop = None
         self.housekeeping = None
+        self.digest_loop = None
         self.scan_loop = ScanLoop(self, config.get('store', 'scan_minutes'))    # its thread starts later
 
     def forget_removed_peers(self):
@@ -81,6 +83,7 @@ class Node:
         self.housekeeping.start()
         if self.config.get('store', 'scan_minutes'):
             self.scan_loop.start()
+        self.digest_loop = privtube_news.start_digests(self)    # None without a [mail] server
 
     def key_principal(self, token):
         principal = self.accounts.key_principal(token)
@@ -106,6 +109,8 @@ class Node:
             self.sync_loop.stop()
         if self.housekeeping is not None:
             self.housekeeping.stop()
+        if self.digest_loop is not None:
+            self.digest_loop.stop()
         self.scan_loop.stop()
         self.media.stop()
         self.remux.stop()

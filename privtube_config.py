@@ -61,6 +61,15 @@ OPTIONS = [
     Option('registry', 'sync_minutes', 'int', 15, 'Minutes between syncs of the peers\' catalogs.', 1, 10080),
     Option('registry', 'max_peer_items', 'int', 200000, 'Most items one peer may list here; a sync that would '
            'pass it fails and keeps the peer\'s last good listing.', 1, 100000000),
+    Option('mail', 'smtp_host', 'str', '', 'Mail server that sends the daily or weekly "what\'s new" e-mails '
+           'people ask for on their account page (empty: no e-mail is sent).'),
+    Option('mail', 'smtp_port', 'int', 587, 'Port of the mail server (587 with starttls, 25 without).', 1, 65535),
+    Option('mail', 'smtp_user', 'str', '', 'User name at the mail server (empty: send without signing in).'),
+    Option('mail', 'smtp_password', 'str', '', 'Password at the mail server.'),
+    Option('mail', 'from', 'str', '', 'Sender address of the e-mails, e.g. privtube@example.org (empty: '
+           'privtube@ and the host of [node] public_url).'),
+    Option('mail', 'starttls', 'int', 1, '1: encrypt the connection to the mail server with STARTTLS (and refuse '
+           'to send without it); 0: send in the clear (a server on this machine or the home network).', 0, 1),
 ]
 
 PEER_KEYS = {'url', 'key', 'ca_file'}

@@ -206,6 +206,23 @@ MIGRATIONS = {
            AND mime IN ('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif')""",
         "CREATE INDEX item_preview_owed ON item (preview_owed) WHERE preview_owed",
     ],
+    17: [  # what's new: when each item arrived on this node (a peer's `created` is the peer's time), each
+           # person's visits of the home page and their e-mail digest (privtube_news); IF NOT EXISTS: tests
+           # set an older user_version on a new database and upgrade it again
+        """CREATE TABLE IF NOT EXISTS item_arrival (
+            item_id TEXT PRIMARY KEY REFERENCES item (id) ON DELETE CASCADE, arrived REAL NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS item_arrival_arrived ON item_arrival (arrived)",
+        "INSERT OR IGNORE INTO item_arrival (item_id, arrived) "
+        "SELECT id, coalesce(CAST(strftime('%s', created) AS REAL), 0) FROM item",
+        # an upsert that updates a row fires no INSERT trigger: only items new to this node get a time
+        """CREATE TRIGGER IF NOT EXISTS item_arrived AFTER INSERT ON item BEGIN
+            INSERT OR IGNORE INTO item_arrival (item_id, arrived)
+            VALUES (new.id, (julianday('now') - 2440587.5) * 86400.0); END""",
+        """CREATE TABLE IF NOT EXISTS news_reader (
+            user_id INTEGER PRIMARY KEY REFERENCES user (id) ON DELETE CASCADE,
+            last_seen_home REAL, previous_visit REAL, email TEXT NOT NULL DEFAULT '',
+            digest TEXT NOT NULL DEFAULT 'none', last_digest REAL)""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -25,6 +25,7 @@ from peewee import SQL
 import privtube_auth as auth
 import privtube_media as media
 import privtube_music as music
+import privtube_news
 import privtube_remux
 from privtube_api import media_headers
 from privtube_bulk import ACTIONS
@@ -390,7 +391,8 @@ def make_web(node):
     import privtube_subtitles
     for register in (register_setup, register_sign_in, register_browse, register_uploads, register_trash,
                      register_comments, privtube_library.register, privtube_albums.register, privtube_admin.register,
-                     privtube_tus.register, privtube_playback.register, privtube_subtitles.register):
+                     privtube_tus.register, privtube_playback.register, privtube_subtitles.register,
+                     privtube_news.register):
         register(app, web)
     return app
 
@@ -429,6 +431,7 @@ def register_setup(app, web):
 def register_sign_in(app, web):
     """Sign-in and sign-out, and the account page (a password change)."""
     node = web.node
+    news = privtube_news.News(node.store)
 
     @app.get('/login', anonymous=True)
     def login_form():
@@ -464,7 +467,7 @@ def register_sign_in(app, web):
 
     @app.get('/account')
     def account(page):
-        return page.render('account', error=None, done=False)
+        return page.render('account', error=None, done=False, digest=digest_form(page, bottle.request.query))
 
     @app.post('/account')
     def change_password(page):
@@ -472,19 +475,24 @@ def register_sign_in(app, web):
         try:
             matches = web.login(page.user.name, form.getunicode('current', '') or '') is not None
         except TryLater as refused:
-            return page.render('account', error=try_later(refused), done=False)
+            return page.render('account', error=try_later(refused), done=False, digest=digest_form(page))
         if not matches:
             bottle.response.status = 400
-            return page.render('account', error='The current password is wrong.', done=False)
+            return page.render('account', error='The current password is wrong.', done=False,
+                               digest=digest_form(page))
         node.accounts.set_password(page.user.name, form.getunicode('password', '') or '',
                                    keep_session=page.session.id_hash)
-        return page.render('account', error=None, done=True)
+        return page.render('account', error=None, done=True, digest=digest_form(page))
+
+    def digest_form(page, query=None):
+        return privtube_news.digest_form(node, news, page.user, saved=bool(query and query.get('digest') == 'saved'))
 
 
 def register_browse(app, web):
     """The start page, search, the watch page, and the media and thumbnails they show."""
     node, store = web.node, web.node.store
     playback = Playback(store)
+    news = privtube_news.News(store)
 
     @app.get('/')
     def home(page):
@@ -494,9 +502,11 @@ def register_browse(app, web):
         popular = list(visible.where(Item.views > 0).order_by(Item.views.desc(), Item.id).limit(12))
         resuming = playback.continue_watching(page.user, page.principal)
         years_ago = Timeline(store).on_this_day(page.principal, utcnow())
-        shown = resuming + recent + popular + [item for item, _ in years_ago]
+        new = news.home_row(page.user, page.principal)
+        shown = resuming + recent + popular + [item for item, _ in years_ago] + (
+            [item for item, _ in new['items']] if new else [])
         return page.render('home', recent=cards(recent), popular=cards(popular), resuming=cards(resuming),
-                           marks=card_marks(store, page, shown), on_this_day=on_this_day(years_ago))
+                           news=new, marks=card_marks(store, page, shown), on_this_day=on_this_day(years_ago))
 
     @app.get('/search')
     def search(page):

@@ -752,6 +752,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/upload/tus', b'', None, {'Tus-Resumable': '1.0.0', 'Upload-Length': '10'}),
         ('/bulk', {'action': 'make_private', 'id': item.id}, None, None),
         ('/account', {'current': PASSWORD, 'password': 'another password'}, None, None),
+        ('/account/digest', {'email': 'mallory@example.org', 'digest': 'daily'}, None, None),
         ('/admin/users', {'name': 'mallory', 'password': PASSWORD, 'admin': '1'}, None, None),
         ('/admin/users', {'action': 'remove', 'name': 'bob'}, None, None),
         ('/admin/groups', {'name': 'evil', 'rules': '*'}, None, None),

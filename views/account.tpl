@@ -12,3 +12,4 @@
   <label>New password ({{limits['password_min']}} characters or more) <input type="password" name="password" required minlength="{{limits['password_min']}}" maxlength="{{limits['password']}}" autocomplete="new-password"></label>
   <button type="submit">Change password</button>
 </form>
+% include('news_account', digest=digest)

@@ -7,6 +7,7 @@
 </section>
 % else:
 <h1 class="sr-only">{{get('site') or 'privtube'}}</h1>
+% include('news', news=get('news'), marks=marks)
 % if on_this_day:
 <section class="on-this-day"><h2>On this day</h2>
 % include('cards', items=[(item, kind) for item, kind, _ in on_this_day], notes={item.id: note for item, _, note in on_this_day})
