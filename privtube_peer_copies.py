@@ -23,6 +23,7 @@ from privtube_remux import TARGETS
 logger = logging.getLogger('privtube.peer_copies')
 
 CACHE_SECONDS = 30
+CACHE_ITEMS = 1000      # past this many answers kept, the expired ones are dropped
 COPY_TYPES = {target.mime for target in TARGETS}
 PeerCopy = namedtuple('PeerCopy', 'size mime')
 
@@ -43,7 +44,10 @@ class PeerCopies:
             return found
         found = self.ask(item)
         with self.lock:
-            self.known[item.id] = (time.monotonic() + CACHE_SECONDS, found)
+            now = time.monotonic()
+            if len(self.known) >= CACHE_ITEMS:
+                self.known = {key: kept for key, kept in self.known.items() if kept[0] > now}
+            self.known[item.id] = (now + CACHE_SECONDS, found)
         return found
 
     def ask(self, item):

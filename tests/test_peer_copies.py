@@ -2,6 +2,8 @@
 /api/v1/content/ID/playable (404 when it has none), and the reader's /play/ID forwards it through the
 gateway in windows that must be exactly the ones asked, falling back to /media/ID when there is no copy."""
 import os
+import time
+import types
 
 import pytest
 from conftest import LoopbackNetwork, in_own_thread
@@ -157,3 +159,17 @@ def test_an_origin_whose_windows_do_not_fit_the_request_is_refused(network, chan
     viewer = bob.sign_in('ann')
     answer = viewer.get('/play/' + remote, headers={'Range': 'bytes=100-199'}, status=502)
     assert b'\x00' * 64 not in answer.body and 'Content-Range' not in answer.headers
+
+
+def test_the_origin_is_asked_once_about_a_copy_then_again_after_a_while(network, monkeypatch):
+    import privtube_peer_copies
+    alice, bob, item, remote = shared_film(network, rewrap=False)
+    viewer = bob.sign_in('ann')
+    network.windows.clear()
+    for _ in range(3):
+        assert 'after you download it' in viewer.get('/watch/' + remote).text
+    assert network.windows == ['bytes=0-0']                  # asked once, the answer kept
+    assert alice.node.remux.run_pending() == 1               # alice makes her copy meanwhile
+    later = time.monotonic() + privtube_peer_copies.CACHE_SECONDS + 1     # this module's clock only
+    monkeypatch.setattr(privtube_peer_copies, 'time', types.SimpleNamespace(monotonic=lambda: later))
+    assert 'src="/play/%s"' % remote in viewer.get('/watch/' + remote).text
