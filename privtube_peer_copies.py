@@ -18,7 +18,7 @@ from privtube_gateway import Source, content_range, gateway_reply, header
 from privtube_peer import PeerError
 from privtube_registry import split_remote
 from privtube_remote import PAGE_DEADLINE
-from privtube_remux import TARGETS
+from privtube_remux import REMUXABLE, TARGETS
 
 logger = logging.getLogger('privtube.peer_copies')
 
@@ -84,8 +84,9 @@ def copy_source(node, item, copy):
 
 def play_reply(node, item, headers, response):
     """A browser's request for the copy of a peer's item, through the gateway; None when the origin has no
-    copy (the caller then sends the original)."""
-    copy = node.peer_copies.copy_of(item)
+    copy (the caller then sends the original). Only files in containers browsers do not open have copies:
+    the gallery plays every video through /play, and a peer's MP4 costs its origin no question."""
+    copy = node.peer_copies.copy_of(item) if item.mime in REMUXABLE else None
     if copy is None:
         return None
     try:

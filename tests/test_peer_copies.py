@@ -173,3 +173,16 @@ def test_the_origin_is_asked_once_about_a_copy_then_again_after_a_while(network,
     later = time.monotonic() + privtube_peer_copies.CACHE_SECONDS + 1     # this module's clock only
     monkeypatch.setattr(privtube_peer_copies, 'time', types.SimpleNamespace(monotonic=lambda: later))
     assert 'src="/play/%s"' % remote in viewer.get('/watch/' + remote).text
+
+
+def test_a_peers_mp4_goes_to_the_original_without_asking_for_a_copy(network):
+    alice, bob = network.make('alice'), network.make('bob')
+    alice.add('picnic.mp4', tags=['family'], title='Picnic', data=b'\x00\x00\x00\x18ftypmp42' + b'\x00' * 500)
+    link(network, alice, bob, ['*'])
+    assert bob.node.registry.sync('alice')[0]
+    Item = bob.node.database.Item
+    remote = Item.get(Item.title == 'Picnic').id
+    network.requests.clear()
+    viewer = bob.sign_in('ann')
+    assert viewer.get('/play/' + remote, status=302).headers['Location'].endswith('/media/' + remote)
+    assert not [url for _, url in network.requests if 'playable' in url]
