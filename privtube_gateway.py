@@ -167,17 +167,17 @@ class Prefetcher:
 
     def __init__(self, buffers):
         self.buffers = buffers
-        self.pending = OrderedDict()     # (item id, range) -> (future reply, buffer)
+        self.pending = OrderedDict()     # (source key: an item id, or its copy's, range) -> (future reply, buffer)
         self.lock = threading.Lock()
         self.executor = None
         self.closed = False
 
-    def start(self, fetch, item_id, asked):
+    def start(self, fetch, key, asked):
         buffer = self.buffers.take(GATEWAY_WINDOW, leave=self.buffers.limit // 2)
         if buffer is None:
             return
         with self.lock:
-            if self.closed or (item_id, asked) in self.pending:
+            if self.closed or (key, asked) in self.pending:
                 self.buffers.give_back(buffer)
                 return
             if self.executor is None:
@@ -185,18 +185,18 @@ class Prefetcher:
             while len(self.pending) >= self.LIMIT:
                 self.discard(*self.pending.popitem(last=False)[1])
             future = self.executor.submit(fetch, asked, buffer)
-            self.pending[(item_id, asked)] = (future, buffer)
+            self.pending[(key, asked)] = (future, buffer)
 
-    def claim(self, item_id, asked):
+    def claim(self, key, asked):
         """The prefetched reply for this window and the buffer holding it, or (None, None)."""
         with self.lock:
-            future, buffer = self.pending.pop((item_id, asked), (None, None))
+            future, buffer = self.pending.pop((key, asked), (None, None))
         if future is None:
             return None, None
         try:
             return future.result(timeout=REQUEST_DEADLINE), buffer
         except Exception as exc:        # the origin failed or was slow: fetch afresh
-            logger.debug('prefetched window of %s unusable: %s', item_id, exc)
+            logger.debug('prefetched window of %s unusable: %s', key, exc)
             self.discard(future, buffer)
             return None, None
 
