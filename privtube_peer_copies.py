@@ -34,6 +34,7 @@ class PeerCopies:
     def __init__(self, registry):
         self.registry = registry
         self.known = {}         # item id -> (until when, PeerCopy or None)
+        self.failing = {}       # origin -> until when it is not asked (it did not answer in time)
         self.lock = threading.Lock()
 
     def copy_of(self, item):
@@ -51,12 +52,20 @@ class PeerCopies:
         return found
 
     def ask(self, item):
+        """Ask the origin (within PAGE_DEADLINE); an origin that did not answer is not asked about any of its
+        items for CACHE_SECONDS, so a slow peer holds the pages of its items for one deadline at most."""
         origin, remote_id = split_remote(item.id)
+        with self.lock:
+            if self.failing.get(origin, 0) > time.monotonic():
+                return None
         try:
             reply = self.registry.client(origin).media_window(remote_id, 'bytes=0-0', bytearray(4096),
                                                               what='playable', deadline=PAGE_DEADLINE)
         except PeerError as exc:
             logger.debug('no copy of %s for browsers: %s', item.id, exc)
+            if exc.status >= 500:
+                with self.lock:
+                    self.failing[origin] = time.monotonic() + CACHE_SECONDS
             return None
         return copy_in(reply)
 

@@ -186,3 +186,19 @@ def test_a_peers_mp4_goes_to_the_original_without_asking_for_a_copy(network):
     viewer = bob.sign_in('ann')
     assert viewer.get('/play/' + remote, status=302).headers['Location'].endswith('/media/' + remote)
     assert not [url for _, url in network.requests if 'playable' in url]
+
+
+def test_an_origin_that_does_not_answer_is_not_asked_about_its_other_items(network):
+    alice, bob, item, remote = shared_film(network)
+    path = make_video(os.path.join(alice.media_dir, 'other.mkv'), seconds=1)
+    alice.store.items.create(path, 'Other film', ['family'])
+    assert bob.node.registry.sync('alice')[0]
+    Item = bob.node.database.Item
+    other = Item.get(Item.title == 'Other film').id
+    handler = network.handlers.pop('http://alice.test')
+    viewer = bob.sign_in('ann')
+    network.requests.clear()
+    assert 'after you download it' in viewer.get('/watch/' + remote).text
+    network.handlers['http://alice.test'] = handler          # back, but not asked again for a while
+    assert 'after you download it' in viewer.get('/watch/' + other).text
+    assert len([url for _, url in network.requests if url.endswith('/playable')]) == 1
