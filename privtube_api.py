@@ -52,6 +52,16 @@ def register_reading(api, node):
         return media.file_response(bottle.response, media_headers(), store.open_media(found), found.mime,
                                    name)
 
+    @api.get('/content/<item_id>/playable')
+    def playable_copy(principal, item_id):
+        """The item's browser-playable copy (privtube_remux), served like the original with its own size,
+        ETag and type; 404 while it has none ready, as an origin from before copies answers too."""
+        found = store.items.visible(principal, item_id)
+        copy = node.remux.open_copy(found)
+        if copy is None:
+            raise StoreError('this item has no copy for browsers', 404)
+        return media.file_response(bottle.response, media_headers(), *copy)
+
     @api.get('/content/<item_id>/thumbnail')
     def thumbnail(principal, item_id):
         found = store.items.visible(principal, item_id)

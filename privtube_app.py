@@ -22,6 +22,7 @@ import privtube_news
 from privtube_api import bearer_of, make_api
 from privtube_db import Database
 from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
+from privtube_peer_copies import PeerCopies
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, SyncLoop
 from privtube_remote import RemoteComments
@@ -51,6 +52,7 @@ class Node:
         self.remote = RemoteComments(self.registry)
         self.media = MediaWorker(self)
         self.remux = RemuxWorker(self)     # browser-playable copies of MKV, AVI...: after probes
+        self.peer_copies = PeerCopies(self.registry)     # which peers' items have such a copy at their origin
         self.window_buffers = WindowBuffers(MEMORY_BUDGET, config.get('server', 'spool_mb') * 1024 * 1024)
         self.prefetcher = Prefetcher(self.window_buffers)
         # downloads' windows are fetched here, never in a worker thread; threads start with the first one

@@ -15,7 +15,7 @@ import re
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -42,43 +42,58 @@ def window_range(range_header, size):
     return 'bytes=%d-%d' % (start, min(end, start + GATEWAY_WINDOW - 1))
 
 
-def gateway_reply(node, item, headers, response):
-    """Answer a browser's media request for a peer's item with one window fetched from the origin.
+# What the gateway reads from an origin: the prefetcher's key for it, its size and type, fetch(range, buffer)
+# of one window, and whether every window must be exactly the one asked of a file of that size (a copy for
+# browsers, whose size the reader learnt from the origin itself).
+Source = namedtuple('Source', 'key size mime fetch strict')
+
+
+def media_source(node, item):
+    """The Source of a peer's item itself: its size and type as its catalog entry gives them."""
+    origin, remote_id = split_remote(item.id)
+    return Source(item.id, item.size, item.mime, partial(node.registry.client(origin).media_window, remote_id),
+                  False)
+
+
+def gateway_reply(node, item, headers, response, source=None):
+    """Answer a browser's media request for a peer's item (or for `source`, another file of that item
+    at its origin) with one window fetched from the origin.
 
     The window is read into one of the node's window buffers and handed back as a file, so a slow browser
     drains it without a worker thread; a request without Range, or whose If-Range names an old version,
     gets the whole file as a Download. While the browser drains a window, the next one is prefetched; it
     is only used once the origin has answered this request too.
     """
-    origin, remote_id = split_remote(item.id)
-    client = node.registry.client(origin)
-    asked = window_range(headers.get('Range'), item.size)
+    source = source or media_source(node, item)
+    asked = window_range(headers.get('Range'), source.size)
     if asked is None:
-        return download_reply(node, client, remote_id, item, response)
+        return download_reply(node, source, response)
     buffers, prefetcher = node.window_buffers, node.prefetcher
-    reply, buffer = prefetcher.claim(item.id, asked)
+    reply, buffer = prefetcher.claim(source.key, asked)
     try:
-        if reply is not None and not origin_confirms(client, remote_id, asked, reply):
+        if reply is not None and not origin_confirms(source.fetch, asked, reply):
             buffers.give_back(buffer)
             reply = buffer = None
         if reply is None:
             buffer = take_window_buffer(buffers, response)
-            reply = client.media_window(remote_id, cut_to(asked, len(buffer)), buffer)
+            reply = source.fetch(cut_to(asked, len(buffer)), buffer)
         check_window_status(reply)
+        if source.strict:
+            check_window_fits(reply, cut_to(asked, len(buffer)), source.size)
         if not media.if_range_allows(headers.get('If-Range'), header(reply, 'ETag'), header(reply, 'Last-Modified')):
             buffers.give_back(buffer)        # RFC 9110: the range is for another version; send the whole file
             buffer = None
-            return download_reply(node, client, remote_id, item, response)
-        body = window_body(item, reply, response, buffer, buffers)
+            return download_reply(node, source, response)
+        body = window_body(source.mime, reply, response, buffer, buffers)
     except BaseException:
         buffers.give_back(buffer)
         raise
     if not isinstance(body, media.BufferWindow):     # the buffer is not being sent: free it now
         buffers.give_back(buffer)
     if response.status_code == 206 and len(reply.body) == GATEWAY_WINDOW:
-        following = following_window(reply, item.size)
+        following = following_window(reply, source.size)
         if following:
-            prefetcher.start(client, remote_id, item.id, following)
+            prefetcher.start(source.fetch, source.key, following)
     return body
 
 
@@ -101,13 +116,13 @@ def cut_to(asked, length):
     return 'bytes=%d-%d' % (start, min(end, start + length - 1))
 
 
-def origin_confirms(client, remote_id, asked, prefetched):
+def origin_confirms(fetch, asked, prefetched):
     """Ask the origin again for the first byte of a prefetched window: the origin decides every request.
 
     True when it still shares the item unchanged (same ETag and length); a refusal is final.
     """
     start = asked[len('bytes='):].split('-', 1)[0]
-    check = client.media_window(remote_id, 'bytes=%s-%s' % (start, start), bytearray(4096))   # room for an error
+    check = fetch('bytes=%s-%s' % (start, start), bytearray(4096))   # room for an error
     if check.status in (401, 403, 404):
         raise PeerError('the origin no longer shares this item', 404)
     same = ('ETag', 'Last-Modified')
@@ -152,36 +167,36 @@ class Prefetcher:
 
     def __init__(self, buffers):
         self.buffers = buffers
-        self.pending = OrderedDict()     # (item id, range) -> (future reply, buffer)
+        self.pending = OrderedDict()     # (source key: an item id, or its copy's, range) -> (future reply, buffer)
         self.lock = threading.Lock()
         self.executor = None
         self.closed = False
 
-    def start(self, client, remote_id, item_id, asked):
+    def start(self, fetch, key, asked):
         buffer = self.buffers.take(GATEWAY_WINDOW, leave=self.buffers.limit // 2)
         if buffer is None:
             return
         with self.lock:
-            if self.closed or (item_id, asked) in self.pending:
+            if self.closed or (key, asked) in self.pending:
                 self.buffers.give_back(buffer)
                 return
             if self.executor is None:
                 self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix='privtube-prefetch')
             while len(self.pending) >= self.LIMIT:
                 self.discard(*self.pending.popitem(last=False)[1])
-            future = self.executor.submit(client.media_window, remote_id, asked, buffer)
-            self.pending[(item_id, asked)] = (future, buffer)
+            future = self.executor.submit(fetch, asked, buffer)
+            self.pending[(key, asked)] = (future, buffer)
 
-    def claim(self, item_id, asked):
+    def claim(self, key, asked):
         """The prefetched reply for this window and the buffer holding it, or (None, None)."""
         with self.lock:
-            future, buffer = self.pending.pop((item_id, asked), (None, None))
+            future, buffer = self.pending.pop((key, asked), (None, None))
         if future is None:
             return None, None
         try:
             return future.result(timeout=REQUEST_DEADLINE), buffer
         except Exception as exc:        # the origin failed or was slow: fetch afresh
-            logger.debug('prefetched window of %s unusable: %s', item_id, exc)
+            logger.debug('prefetched window of %s unusable: %s', key, exc)
             self.discard(future, buffer)
             return None, None
 
@@ -206,9 +221,21 @@ def check_window_status(reply):
         raise PeerError('the origin answered %d' % reply.status, 502)
 
 
-def window_body(item, reply, response, buffer, buffers):
+def check_window_fits(reply, asked, size):
+    """PeerError 502 unless the origin's `reply` is exactly the window `asked` of a file of `size` bytes, or,
+    for a range past its end, its 416 naming that size: never more bytes, or other ones, than asked."""
+    match = re.match(r'^bytes=(\d+)-(\d+)$', asked)
+    if reply.status == 416:
+        fits = content_range(reply) == (None, None, size) and not len(reply.body)
+    else:
+        fits = bool(match) and is_window(reply, int(match.group(1)), min(int(match.group(2)), size - 1), size)
+    if not fits:
+        raise PeerError('the origin answered with another window or version than asked', 502)
+
+
+def window_body(mime, reply, response, buffer, buffers):
     """The origin's `reply` for one window as a body for Bottle; a BufferWindow body holds `buffer` until closed."""
-    copy_safe_headers(reply, response, item)
+    copy_safe_headers(reply, response, mime)
     response.status = reply.status
     response.set_header('Content-Length', str(len(reply.body)))
     if not reply.body:
@@ -283,13 +310,13 @@ def mapped_temporary_file(size):
         return mmap.mmap(fh.fileno(), size)
 
 
-def copy_safe_headers(reply, response, item, names=('Content-Range', 'ETag', 'Last-Modified')):
+def copy_safe_headers(reply, response, mime, names=('Content-Range', 'ETag', 'Last-Modified')):
     """Only allow-listed headers pass, and only allow-listed types are shown inline."""
     for name in names:
         value = header(reply, name)
         if value and len(value) < 200 and '\n' not in value and '\r' not in value:
             response.set_header(name, value)
-    content_type, disposition = media.served_type(item.mime)
+    content_type, disposition = media.served_type(mime)
     response.set_header('Content-Type', content_type)
     if disposition:
         response.set_header('Content-Disposition', 'attachment')
@@ -298,23 +325,25 @@ def copy_safe_headers(reply, response, item, names=('Content-Range', 'ETag', 'La
     response.set_header('Cache-Control', 'private, max-age=0')
 
 
-def download_reply(node, client, remote_id, item, response):
+def download_reply(node, source, response):
     """The whole file with 200: the first window fetched here, the rest by the node's fetch threads while
     the browser drains it (a Download), so a slow browser holds no worker thread."""
     buffers = node.window_buffers
     first_buffer = take_window_buffer(buffers, response)
     window = len(first_buffer)
     try:
-        first = client.media_window(remote_id, 'bytes=0-%d' % (window - 1), first_buffer)
+        first = source.fetch('bytes=0-%d' % (window - 1), first_buffer)
         total = download_size(first, window)
+        if source.strict and total != source.size:
+            raise PeerError('the origin sent a file of another size than it said', 502)
         more = [take_window_buffer(buffers, response, window, window)] if total > window else []
     except BaseException:
         buffers.give_back(first_buffer)
         raise
-    copy_safe_headers(first, response, item, names=('ETag', 'Last-Modified'))
+    copy_safe_headers(first, response, source.mime, names=('ETag', 'Last-Modified'))
     response.status = 200
     response.set_header('Content-Length', str(total))
-    return Download(partial(client.media_window, remote_id), node.fetch_threads.submit, buffers,
+    return Download(source.fetch, node.fetch_threads.submit, buffers,
                     [first_buffer] + more, first, total)
 
 

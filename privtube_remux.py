@@ -94,8 +94,18 @@ def playback(node, item):
     if playable:
         return Playback('/media/%s' % item.id, kind, '', False)
     if not item.is_local:
-        return Playback(None, 'other', why_not + (PEERS % item.origin if item.mime in REMUXABLE else ''), False)
+        return peer_playback(node, item, kind, why_not)
     return copy_playback(node.remux, item, kind, why_not)
+
+
+def peer_playback(node, item, kind, why_not):
+    """The Playback of a peer's file browsers cannot open as it is: the copy its origin made, when the origin
+    says it has one (privtube_peer_copies asks it once, briefly, and keeps the answer), else why not."""
+    if item.mime not in REMUXABLE:
+        return Playback(None, 'other', why_not, False)
+    if node.peer_copies.copy_of(item) is None:
+        return Playback(None, 'other', why_not + PEERS % item.origin, False)
+    return Playback('/play/%s' % item.id, kind, '', False)
 
 
 def copy_playback(worker, item, kind, why_not):
@@ -119,7 +129,7 @@ READING = ('This file is still being read. If browsers play its picture and soun
            'next and plays here in a few minutes; until then you can download it.')
 TOO_BIG = 'Its copy for the browser would take more room than this node keeps for such copies.'
 FAILED = 'privtube could not prepare a copy of it for the browser.'
-PEERS = (' Copies that browsers play are made only of a node\'s own files, so this one from %s plays after you '
+PEERS = (' Its home, %s, has no copy of it that browsers play (or did not answer just now), so it plays after you '
          'download it.')
 
 

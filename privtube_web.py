@@ -26,6 +26,7 @@ import privtube_auth as auth
 import privtube_media as media
 import privtube_music as music
 import privtube_news
+import privtube_peer_copies
 import privtube_remux
 from privtube_api import media_headers
 from privtube_bulk import ACTIONS
@@ -556,6 +557,11 @@ def register_browse(app, web):
         """What a watch page's player plays when the original will not: the item's browser-playable copy
         (privtube_remux), else the original."""
         item = store.items.visible(page.principal, item_id)
+        if not item.is_local:
+            body = privtube_peer_copies.play_reply(node, item, media_headers(), bottle.response)
+            if body is None:
+                bottle.redirect('/media/%s' % item.id, 302)
+            return body
         copy = node.remux.open_copy(item)
         if copy is None:
             bottle.redirect('/media/%s' % item.id, 302)
