@@ -19,7 +19,8 @@ DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
 SCRIPT = '<script>alert(1)</script>'
 IMG = '"><img src=x onerror=alert(1)>'
 ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;'
-ANONYMOUS_RULES = {'/login', '/setup', '/healthz'}
+ANONYMOUS_RULES = {'/login', '/setup', '/healthz', '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>',
+                   '/s/<token>/item/<item_id>', '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>'}
 
 
 # --- helpers ---------------------------------------------------------------------------------------

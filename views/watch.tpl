@@ -70,6 +70,9 @@
   <p class="actions"><a href="/media/{{item.id}}?download=1">Download</a>
   % if may_edit:
    · <a href="/edit/{{item.id}}">Edit</a>
+  % if item.is_local and not item.private:
+   · <a href="/shares/new?item={{item.id}}">Share link</a>
+  % end
   % end
   </p>
   % if reach is not None:
