@@ -19,8 +19,19 @@ import privtube_auth as auth
 import privtube_media as media
 from privtube_api import media_headers
 from privtube_store import StoreError
-from privtube_web import (SignInThrottle, Throttle, TryLater, WebError, client_bucket, may_change_album,
-                          may_edit, render, same_secret, see_other, try_later)
+from privtube_web import (
+    SignInThrottle,
+    Throttle,
+    TryLater,
+    WebError,
+    client_bucket,
+    may_change_album,
+    may_edit,
+    render,
+    same_secret,
+    see_other,
+    try_later,
+)
 
 DEFAULT_DAYS, MAX_DAYS = 7, 90
 TOKEN = re.compile(r'[A-Za-z0-9_-]{43}')
