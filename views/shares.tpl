@@ -16,11 +16,11 @@
   % for share, (kind, name, href), state in links:
   <tr class="share-{{state}}">
     <td>{{kind}} <a href="{{href}}">{{name}}</a>{{' · password' if share.password_hash else ''}}{{' · download' if share.allow_download else ''}}</td>
-    <td>{{shown_time(share.expires)}}</td>
-    <td>{{share.opens}}</td>
-    <td>{{state}}</td>
+    <td data-label="Expires">{{shown_time(share.expires)}}</td>
+    <td data-label="Opens">{{share.opens}}</td>
+    <td data-label="State">{{state}}</td>
     % if user.is_admin:
-    <td>{{share.created_by.name}}</td>
+    <td data-label="Made by">{{share.created_by.name}}</td>
     % end
     <td>
     % if made is not None and share.id == made.id:
