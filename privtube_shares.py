@@ -300,9 +300,9 @@ def share_target(store, page, fields):
     album = store.albums.get(fields.get('album') or '')
     if album is None:
         raise WebError('choose an item or an album to share', 404)
-    if album.origin != 'local':
-        raise WebError('%s is an album of %s: only its own home may share it with people outside '
-                       '(sharing is not passed on)' % (album.name, album.origin), 403)
+    if album.origin != 'local':     # not named: the album may be one this person cannot see
+        raise WebError('this album belongs to another home: only its own home may share it with people '
+                       'outside (sharing is not passed on)', 403)
     if not may_change_album(page.user, album):
         raise WebError('only the owner of this album or an administrator may share it', 403)
     return None, album

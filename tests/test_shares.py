@@ -243,3 +243,76 @@ def test_unknown_and_expired_tokens_take_the_same_time(shared):
         known.append(timed(expired))
         unknown.append(timed('z' * 43))
     assert abs(min(known) - min(unknown)) < max(min(known), min(unknown)) * 0.5
+
+
+def give_thumbnail(node, item):
+    """A cached thumbnail for `item`, as the media worker would make it."""
+    import os
+
+    from PIL import Image
+    path = node.store.thumbnail_path(item.id)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.new('RGB', (32, 18), (200, 30, 30)).save(path, 'JPEG')
+    Item = node.node.database.Item
+    Item.update(thumbnail=True).where(Item.id == item.id).execute()
+
+
+def test_chat_previews_get_the_title_and_the_links_own_thumbnail(shared):
+    node, ann, item = shared
+    give_thumbnail(node, item)
+    path = make_link(ann, item=item.id)
+    page = stranger(node).get(path)
+    image = re.search(r'<meta property="og:image" content="https?://[^/"]+([^"]+)">', page.text).group(1)
+    assert image == path + '/thumb'
+    thumb = stranger(node).get(image)
+    assert thumb.content_type == 'image/jpeg' and thumb.body[:2] == b'\xff\xd8'
+    stranger(node).get('/thumb/%s' % item.id, status=303)       # the member route still wants a session
+
+
+def test_an_albums_link_previews_its_first_item(node):
+    ann = node.sign_in('ann')
+    first = node.add('b/first.mp4', title='First')
+    give_thumbnail(node, first)
+    album = node.store.albums.create('Beach', owner_id=node.node.database.User.get(name='ann').id,
+                                     item_ids=[first.id])
+    path = make_link(ann, album=album.id)
+    page = stranger(node).get(path)
+    assert '<meta property="og:title" content="Beach">' in page.text
+    assert '%s/item/%s/thumb' % (path, first.id) in page.text
+    stranger(node).get('%s/item/%s/thumb' % (path, first.id), status=200)
+
+
+def test_another_members_album_is_not_theirs_to_share(node):
+    ann = node.sign_in('ann')
+    item = node.add('c/one.mp4', title='One')
+    album = node.store.albums.create('Ann trip', owner_id=node.node.database.User.get(name='ann').id,
+                                     item_ids=[item.id])
+    bob = node.sign_in('bob')
+    assert 'only the owner of this album' in bob.get('/shares/new?album=' + album.id, status=403).text
+    assert 'Share link' not in bob.get('/albums/' + album.id, expect_errors=True).text
+    assert 'Share link' in ann.get('/albums/' + album.id).text
+
+
+def test_every_share_route_with_a_made_up_token_says_only_that_it_does_not_work(shared):
+    node, ann, item = shared
+    make_link(ann, item=item.id)
+    share_rules = [route.rule for route in node.app.routes if route.rule.startswith('/s/')]
+    assert len(share_rules) >= 5
+    for rule in share_rules:
+        url = re.sub(r'<what:[^>]*>', 'media', rule.replace('<token>', 'Q' * 43).replace('<item_id>', item.id))
+        visitor = stranger(node)
+        for method in ('GET', 'POST') if rule == '/s/<token>' else ('GET',):
+            answer = visitor.request(url, method=method, expect_errors=True)
+            assert answer.status_int == 404, (method, url)
+            assert GONE_TEXT in answer.text and 'Birthday clip' not in answer.text
+            assert 'Set-Cookie' not in answer.headers
+            assert answer.headers['Referrer-Policy'] == 'no-referrer'
+
+
+def test_a_peers_album_is_never_shared_on(node):
+    admin = node.sign_in('root', admin=True)
+    album = node.store.albums.create('Their trip')
+    Album = node.node.database.Album
+    Album.update(origin='bob').where(Album.id == album.id).execute()
+    refused = admin.get('/shares/new?album=' + album.id, status=403)
+    assert 'only its own home may share it' in refused.text
