@@ -98,3 +98,38 @@ def shoot_signed_in(page, name):
         page.screenshot(path='%s/%s-%s.png' % (SHOTS, name, label), full_page=True)
         width = page.evaluate('() => document.documentElement.scrollWidth')
         assert width <= size['width'], '%s scrolls sideways at %s px (%d)' % (name, label, width)
+
+
+def test_a_password_link_opens_with_its_password_and_throttles_guesses(node_url, browser, tmp_path):  # noqa: F811
+    video = tmp_path / 'Garden.mp4'
+    make_video(video)
+    admin = sign_in(browser, node_url, 'admin', 'admin-password')
+    upload(admin, video, 'Garden party')
+    admin.click('text=Share link')
+    admin.fill('input[name=password]', 'grandma-knows')
+    admin.check('input[name=allow_download]')
+    admin.click('button:has-text("Make the link")')
+    link = admin.input_value('#share-link')
+
+    friend = browser.new_context(viewport=SIZES['360']).new_page()
+    friend.goto(link)
+    assert friend.inner_text('h1') == 'This link has a password'
+    assert 'Garden party' not in friend.content()
+    shoot(browser, link, 'password')
+    friend.fill('input[name=password]', 'grandma-knows')
+    friend.click('button:has-text("Open")')
+    friend.wait_for_selector('h1:has-text("Garden party")')
+    assert friend.locator('a:has-text("Download")').count() == 1
+    friend.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
+    friend.wait_for_function('() => document.getElementById("player").currentTime > 0.3', timeout=20000)
+
+    guesser = browser.new_context(viewport=SIZES['360']).new_page()   # the password cookie is not theirs
+    guesser.goto(link)
+    for attempt in range(5):
+        guesser.fill('input[name=password]', 'guess-number-%d' % attempt)
+        guesser.click('button:has-text("Open")')
+        guesser.wait_for_selector('text=That is not the password of this link.')
+    guesser.fill('input[name=password]', 'grandma-knows')
+    guesser.click('button:has-text("Open")')
+    guesser.wait_for_selector('text=Too many wrong passwords')
+    assert 'Garden party' not in guesser.content()
