@@ -60,6 +60,7 @@ def test_a_share_link_plays_in_a_fresh_browser_reaches_nothing_else_and_dies_whe
     assert re.fullmatch(re.escape(node_url) + r'/s/[A-Za-z0-9_-]{43}', link), link
     admin.click('.share-made .share-copy')
     admin.wait_for_selector('.share-made .share-copy:has-text("Copied")')
+    shoot_signed_in(admin, 'made')
 
     stranger = browser.new_context(viewport=SIZES['1280']).new_page()   # no session, no cookies
     stranger.goto(link)

@@ -24,6 +24,7 @@
   % if item.description:
   <p class="description">{{item.description}}</p>
   % end
+  % if album or download:
   <p class="actions">
   % if album:
   <a href="/s/{{token}}">Back to the album</a>
@@ -32,4 +33,5 @@
   {{' · ' if album else ''}}<a href="{{base}}/media?download=1">Download</a>
   % end
   </p>
+  % end
 </article>
