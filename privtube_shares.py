@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import time
+from urllib.parse import urlsplit
 
 import bottle
 from peewee import BooleanField, FloatField, ForeignKeyField, IntegerField, Model, TextField
@@ -182,6 +183,12 @@ def link_base(node):
     return '%s://%s' % (parts.scheme, parts.netloc)
 
 
+def loopback(base):
+    """True when a link's address names this computer only (no public_url, opened on loopback)."""
+    host = (urlsplit(base).hostname or '').strip('[]')
+    return host == 'localhost' or host.startswith('127.') or host == '::1'
+
+
 def share_headers(response):
     """The token is in the address: no Referer to anyone, no framing, no sniffing, no caching."""
     response.set_header('Referrer-Policy', 'no-referrer')
@@ -249,7 +256,7 @@ def register_making(app, web, shares):
     @app.get('/shares')
     def listing(page):
         links = [(share, target_name(store, share), share_state(share)) for share in shares.listing(page.user)]
-        return page.render('shares', links=links, made=None, link=None)
+        return page.render('shares', links=links, made=None, link=None, loopback=False)
 
     @app.get('/shares/new')
     def new_form(page):
@@ -271,8 +278,9 @@ def register_making(app, web, shares):
                                max_days=MAX_DAYS)
         share, token = shares.create(page.user, days, password, form.get('allow_download') == 'yes', item, album)
         links = [(one, target_name(store, one), share_state(one)) for one in shares.listing(page.user)]
-        return page.render('shares', links=links, made=share,
-                           link='%s/s/%s' % (link_base(node), token))
+        base = link_base(node)
+        return page.render('shares', links=links, made=share, link='%s/s/%s' % (base, token),
+                           loopback=loopback(base))
 
     @app.route('/shares/<share_id:int>/revoke', method=('GET', 'POST'))
     def revoke(page, share_id):

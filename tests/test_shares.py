@@ -316,3 +316,21 @@ def test_a_peers_album_is_never_shared_on(node):
     Album.update(origin='bob').where(Album.id == album.id).execute()
     refused = admin.get('/shares/new?album=' + album.id, status=403)
     assert 'only its own home may share it' in refused.text
+
+
+def test_a_link_names_public_url_and_says_when_it_only_works_here(tmp_path):
+    from conftest import NodeFixture
+    for config, shown, warned in (('', 'http://localhost', True),
+                                  ('public_url = https://photos.example.org\n', 'https://photos.example.org', False)):
+        folder = tmp_path / ('n%d' % warned)
+        folder.mkdir()
+        node = NodeFixture(folder, config)
+        try:
+            admin = node.sign_in('root', admin=True)
+            item = node.add('x.mp4', title='X')
+            csrf = page_csrf(admin.get('/shares/new?item=' + item.id).text)
+            made = admin.post('/shares', {'csrf': csrf, 'item': item.id, 'days': '3'}).text
+            assert re.search(r'value="%s(:80)?/s/[A-Za-z0-9_-]{43}"' % re.escape(shown), made)
+            assert ('works only on this computer' in made) == warned
+        finally:
+            node.close()

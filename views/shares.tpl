@@ -5,6 +5,10 @@
   <p>Your new link. Copy it now: privtube keeps only a fingerprint of it and cannot show it again.</p>
   <p><input type="text" id="share-link" class="share-link" value="{{link}}" readonly aria-label="The share link">
   <button type="button" class="share-copy" data-copy="share-link">Copy</button></p>
+  % if loopback:
+  <p class="notice">This address works only on this computer. So that others can open links, an administrator
+  sets <code>public_url</code> in the [node] section of config.ini to the address people use to reach this node.</p>
+  % end
 </div>
 % end
 % if not links:
