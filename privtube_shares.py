@@ -374,6 +374,8 @@ def register_showing(app, web, shares, gate):
         share_headers(bottle.response)
         try:
             share = gate.open(token)
+            if share.password_hash is None:
+                see_other('/s/%s' % token)
             form = bottle.request.forms
             sent_form = bottle.request.get_cookie(FORM_COOKIE) or ''
             if not sent_form or not same_secret(form.get('csrf') or '', sent_form):

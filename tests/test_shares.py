@@ -334,3 +334,23 @@ def test_a_link_names_public_url_and_says_when_it_only_works_here(tmp_path):
             assert ('works only on this computer' in made) == warned
         finally:
             node.close()
+
+
+def test_a_link_dies_with_the_person_who_made_it_and_with_its_item(shared):
+    node, ann, item = shared
+    path = make_link(ann, item=item.id)
+    other = node.add('other.mp4', title='Other')
+    admin = node.sign_in('root', admin=True)
+    kept = make_link(admin, item=other.id)
+    node.accounts.remove_user('ann')
+    assert GONE_TEXT in stranger(node).get(path, status=404).text
+    node.store.trash.delete_forever(node.store.trash.move(node.store.items.get(other.id)))
+    stranger(node).get(kept, status=404)
+    assert node.node.database.db.execute_sql('SELECT count(*) FROM share').fetchone()[0] == 0
+
+
+def test_posting_to_a_link_without_a_password_just_opens_it(shared):
+    node, ann, item = shared
+    path = make_link(ann, item=item.id)
+    answer = stranger(node).post(path, {'password': 'whatever'}, status=303)
+    assert answer.headers['Location'].endswith(path)
