@@ -1,8 +1,9 @@
 """A share link in a real browser (Chromium through Playwright, a real `serve`): the owner makes it on the
 watch page, a fresh browser context with no account plays the video, cannot reach another item, and
-sees that the link no longer works once revoked. Screenshots go to /tmp/shots-shares/."""
+sees that the link no longer works once expired or revoked. Screenshots go to /tmp/shots-shares/."""
 import os
 import re
+import sqlite3
 import subprocess
 
 import pytest
@@ -43,7 +44,7 @@ def shoot(browser, url, name):  # noqa: F811
         context.close()
 
 
-def test_a_share_link_plays_in_a_fresh_browser_reaches_nothing_else_and_dies_when_revoked(
+def test_a_share_link_plays_in_a_fresh_browser_reaches_nothing_else_and_dies_when_expired_or_revoked(
         node_url, browser, tmp_path):  # noqa: F811
     shared_video, other_video = tmp_path / 'Lake.mp4', tmp_path / 'Other.mp4'
     make_video(shared_video)
@@ -79,7 +80,18 @@ def test_a_share_link_plays_in_a_fresh_browser_reaches_nothing_else_and_dies_whe
     answer = stranger.request.get('%s/media/%s' % (node_url, shared_id), max_redirects=0)
     assert answer.status == 303
 
+    admin.goto('%s/shares/new?item=%s' % (node_url, shared_id))
+    admin.fill('input[name=days]', '1')
+    admin.click('button:has-text("Make the link")')
+    expiring = admin.input_value('#share-link')
+    stranger.goto(expiring)
+    assert stranger.inner_text('h1') == 'Lakeside picnic'
+    with sqlite3.connect(str(tmp_path / 'privtube.db')) as db:      # a day later, as the node sees it
+        db.execute('UPDATE share SET expires = created - 1 WHERE id = 2')
+    stranger.reload()
+    assert stranger.inner_text('h1') == 'This link does not work'
     admin.goto(node_url + '/shares')
+    assert 'expired' in admin.inner_text('table.shares')
     shoot_signed_in(admin, 'shares')
     admin.click('text=Revoke')
     admin.click('button:has-text("Revoke the link")')
