@@ -255,19 +255,19 @@ def register_making(app, web, shares):
 
     @app.get('/shares')
     def listing(page):
-        links = [(share, target_name(store, share), share_state(share)) for share in shares.listing(page.user)]
-        return page.render('shares', links=links, made=None, link=None, loopback=False)
+        return page.render('shares', links=listed(shares, page.user), made=None, link=None, loopback=False)
 
     @app.get('/shares/new')
     def new_form(page):
         item, album = share_target(store, page, bottle.request.query)
-        return page.render('share_new', item=item, album=album, error=None, days=DEFAULT_DAYS, max_days=MAX_DAYS)
+        return page.render('share_new', item=item, album=album, error=None, days=DEFAULT_DAYS, max_days=MAX_DAYS,
+                           download=False)
 
     @app.post('/shares')
     def create(page):
         form = bottle.request.forms
         item, album = share_target(store, page, form)
-        password = form.getunicode('password') or ''
+        password, download = form.getunicode('password') or '', form.get('allow_download') == 'yes'
         try:
             days = share_days(form.get('days'))
             if password:
@@ -275,11 +275,10 @@ def register_making(app, web, shares):
         except (WebError, auth.AuthError) as exc:
             bottle.response.status = 400
             return page.render('share_new', item=item, album=album, error=str(exc), days=form.get('days', ''),
-                               max_days=MAX_DAYS)
-        share, token = shares.create(page.user, days, password, form.get('allow_download') == 'yes', item, album)
-        links = [(one, target_name(store, one), share_state(one)) for one in shares.listing(page.user)]
+                               max_days=MAX_DAYS, download=download)
+        share, token = shares.create(page.user, days, password, download, item, album)
         base = link_base(node)
-        return page.render('shares', links=links, made=share, link='%s/s/%s' % (base, token),
+        return page.render('shares', links=listed(shares, page.user), made=share, link='%s/s/%s' % (base, token),
                            loopback=loopback(base))
 
     @app.route('/shares/<share_id:int>/revoke', method=('GET', 'POST'))
@@ -291,6 +290,11 @@ def register_making(app, web, shares):
                                button='Revoke the link', back='/shares')
         shares.revoke(page.user, share_id)
         see_other('/shares')
+
+
+def listed(shares, user):
+    """[(share, (kind, name, address), state)] for the Shared links page."""
+    return [(share, target_name(shares.store, share), share_state(share)) for share in shares.listing(user)]
 
 
 def share_target(store, page, fields):

@@ -354,3 +354,24 @@ def test_posting_to_a_link_without_a_password_just_opens_it(shared):
     path = make_link(ann, item=item.id)
     answer = stranger(node).post(path, {'password': 'whatever'}, status=303)
     assert answer.headers['Location'].endswith(path)
+
+
+def test_admins_see_and_revoke_everyones_links_members_only_their_own(shared):
+    node, ann, item = shared
+    path = make_link(ann, item=item.id)
+    bob = node.sign_in('bob')
+    assert 'Birthday clip' not in bob.get('/shares').text
+    admin = node.sign_in('root', admin=True)
+    listing = admin.get('/shares').text
+    assert 'Birthday clip' in listing and 'data-label="Made by">ann<' in listing
+    confirm = admin.get('/shares/1/revoke')
+    admin.post('/shares/1/revoke', {'csrf': page_csrf(confirm.text), 'confirm': 'yes'}, status=303)
+    stranger(node).get(path, status=404)
+
+
+def test_a_refused_form_keeps_what_was_typed(shared):
+    node, ann, item = shared
+    answer = make_link(ann, status=400, item=item.id, days='120', password='short', allow_download='yes')
+    assert 'value="120"' in answer.text and 'value="yes" checked' in answer.text
+    answer = make_link(ann, status=400, item=item.id, days='5', password='short')
+    assert 'at least 8 characters' in answer.text

@@ -14,7 +14,7 @@
   % end
   <label>Expires after (days, at most {{max_days}}) <input type="number" name="days" value="{{days}}" min="1" max="{{max_days}}" required></label>
   <label>Password (optional, {{limits['password_min']}} characters or more) <input type="password" name="password" autocomplete="new-password" minlength="{{limits['password_min']}}" maxlength="{{limits['password']}}"></label>
-  <label class="check"><input type="checkbox" name="allow_download" value="yes"> Allow downloading the file{{'' if item else 's'}}</label>
+  <label class="check"><input type="checkbox" name="allow_download" value="yes"{{!' checked' if download else ''}}> Allow downloading the file{{'' if item else 's'}}</label>
   <button type="submit">Make the link</button>
   <a class="cancel" href="{{'/watch/' + item.id if item else '/albums/' + album.id}}">Cancel</a>
 </form>
