@@ -22,10 +22,11 @@ def make_other_video(path):
                    check=True, timeout=120)
 
 
-def upload(page, path, title):
+def upload(page, path, title, album=''):
     page.click('text=Upload')
     page.set_input_files('input[name=file]', str(path))
     page.fill('input[name=title]', title)
+    page.fill('input[name=new_album]', album)
     page.click('#upload button[type=submit]')
     page.wait_for_url('**/watch/*')
     return page.url.rsplit('/', 1)[1]
@@ -113,11 +114,12 @@ def shoot_signed_in(page, name):
         assert width <= size['width'], '%s scrolls sideways at %s px (%d)' % (name, label, width)
 
 
-def test_a_password_link_opens_with_its_password_and_throttles_guesses(node_url, browser, tmp_path):  # noqa: F811
+def test_a_password_link_opens_with_its_password_throttles_guesses_and_an_album_link_shows_a_grid(
+        node_url, browser, tmp_path):  # noqa: F811
     video = tmp_path / 'Garden.mp4'
     make_video(video)
     admin = sign_in(browser, node_url, 'admin', 'admin-password')
-    upload(admin, video, 'Garden party')
+    item_id = upload(admin, video, 'Garden party', album='Summer')
     admin.click('text=Share link')
     admin.fill('input[name=password]', 'grandma-knows')
     admin.check('input[name=allow_download]')
@@ -146,3 +148,18 @@ def test_a_password_link_opens_with_its_password_and_throttles_guesses(node_url,
     guesser.click('button:has-text("Open")')
     guesser.wait_for_selector('text=Too many wrong passwords')
     assert 'Garden party' not in guesser.content()
+
+    # the album the video is in, shared without a password: a grid whose cards open the items
+    admin.goto(node_url + '/albums')
+    admin.click('text=Summer')
+    admin.click('text=Share link')
+    admin.click('button:has-text("Make the link")')
+    album_link = admin.input_value('#share-link')
+    visitor = browser.new_context(viewport=SIZES['360']).new_page()
+    visitor.goto(album_link)
+    assert visitor.inner_text('h1') == 'Summer'
+    shoot(browser, album_link, 'album')
+    visitor.click('text=Garden party')
+    visitor.wait_for_url('**/item/' + item_id)
+    assert visitor.inner_text('h1') == 'Garden party'
+    assert visitor.locator('a:has-text("Back to the album")').count() == 1

@@ -6,7 +6,7 @@
 % if items:
 <ul class="cards share-cards">
 % for item in items:
-  <li class="card"><a href="/s/{{token}}/item/{{item.id}}">
+  <li><a href="/s/{{token}}/item/{{item.id}}">
   % if item.thumbnail:
     <img src="/s/{{token}}/item/{{item.id}}/thumb" alt="" loading="lazy">
   % else:
