@@ -198,7 +198,7 @@ MIGRATIONS = {
     ],
     24: [  # share links (privtube_shares): one item or album for someone without an account; the token is
            # stored only as its hash, and the link dies with its maker, its item or its album
-        """CREATE TABLE share (
+        """CREATE TABLE IF NOT EXISTS share (
             id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,
             item_id TEXT REFERENCES item (id) ON DELETE CASCADE,
             album_id TEXT REFERENCES album (id) ON DELETE CASCADE,
@@ -207,7 +207,7 @@ MIGRATIONS = {
             allow_download INTEGER NOT NULL DEFAULT 0, revoked REAL, opens INTEGER NOT NULL DEFAULT 0,
             secret TEXT NOT NULL,
             CHECK ((item_id IS NULL) != (album_id IS NULL)))""",
-        "CREATE INDEX share_by_maker ON share (created_by, created)",
+        "CREATE INDEX IF NOT EXISTS share_by_maker ON share (created_by, created)",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
