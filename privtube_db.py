@@ -223,6 +223,19 @@ MIGRATIONS = {
             last_seen_home REAL, previous_visit REAL, email TEXT NOT NULL DEFAULT '',
             digest TEXT NOT NULL DEFAULT 'none', last_digest REAL)""",
     ],
+    18: [  # share links (privtube_shares): one item or album for someone without an account; the token is
+           # stored only as its hash, and the link dies with its maker, its item or its album
+        """CREATE TABLE IF NOT EXISTS share (
+            id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,
+            item_id TEXT REFERENCES item (id) ON DELETE CASCADE,
+            album_id TEXT REFERENCES album (id) ON DELETE CASCADE,
+            created_by INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+            created REAL NOT NULL, expires REAL NOT NULL, password_hash TEXT,
+            allow_download INTEGER NOT NULL DEFAULT 0, revoked REAL, opens INTEGER NOT NULL DEFAULT 0,
+            secret TEXT NOT NULL,
+            CHECK ((item_id IS NULL) != (album_id IS NULL)))""",
+        "CREATE INDEX IF NOT EXISTS share_by_maker ON share (created_by, created)",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -52,7 +52,11 @@ SESSION_IDLE = 30 * 24 * 3600
 SESSION_TOUCH = 600
 PAGE_SIZE = 24
 SEARCH_ALBUMS = 6       # albums shown above a search's items
-ANONYMOUS = {'/login', '/setup', '/healthz'}   # the reviewed routes open without a session
+ANONYMOUS = {'/login', '/setup', '/healthz',   # the reviewed routes open without a session
+             # share links (privtube_shares): the token is the credential, found by its hash; failed
+             # look-ups and wrong passwords are throttled per client; only the one item or album it names
+             '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>', '/s/<token>/item/<item_id>',
+             '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>'}
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')       # every other method changes state: it needs the CSRF token
 # how a state change may be sent: forms POST; scripts (the resumable upload's) also PATCH and DELETE, which no
 # form of another site can send, and always carry the token in the X-CSRF-Token header
@@ -389,11 +393,12 @@ def make_web(node):
 
     import privtube_library  # deferred, as the admin pages
     import privtube_playback
+    import privtube_shares
     import privtube_subtitles
     for register in (register_setup, register_sign_in, register_browse, register_uploads, register_trash,
                      register_comments, privtube_library.register, privtube_albums.register, privtube_admin.register,
                      privtube_tus.register, privtube_playback.register, privtube_subtitles.register,
-                     privtube_news.register):
+                     privtube_news.register, privtube_shares.register):
         register(app, web)
     return app
 

@@ -19,7 +19,8 @@ DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
 SCRIPT = '<script>alert(1)</script>'
 IMG = '"><img src=x onerror=alert(1)>'
 ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;'
-ANONYMOUS_RULES = {'/login', '/setup', '/healthz'}
+ANONYMOUS_RULES = {'/login', '/setup', '/healthz', '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>',
+                   '/s/<token>/item/<item_id>', '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>'}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -118,6 +119,7 @@ def snapshot(node):
         'comments': sorted((c.id, c.body) for c in d.Comment.select()),
         'keys': sorted((k.name, k.rules, k.token_hash) for k in d.ApiKey.select()),
         'sessions': sorted(s.id_hash for s in d.Session.select()),
+        'shares': d.db.execute_sql('SELECT * FROM share ORDER BY id').fetchall(),
         'secrets': sorted((s.name, s.value) for s in d.Secret.select()),
         'uploads': sorted(os.listdir(node.store.uploads_dir)),
         'albums': sorted((a.id, a.name, a.description, a.cover_id) for a in d.Album.select()),
@@ -403,7 +405,7 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     comment = node.store.comments.add(item, 'ann', 'hello')
     album = node.store.albums.create('Trip', item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'change': 'rename',
-              'upload_id': 'A' * 22, 'sid': 'file-en'}
+              'upload_id': 'A' * 22, 'sid': 'file-en', 'share_id': '1'}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
     assert {rule for rule in open_rules if not rule.startswith('/static/')} == ANONYMOUS_RULES
@@ -768,6 +770,8 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/albums/%s/move' % album.id, {'item': other.id, 'position': '1'}, None, None),
         ('/albums/%s/remove' % album.id, {'item': other.id}, None, None),
         ('/albums/%s/delete' % album.id, {}, None, None),
+        ('/shares', {'item': item.id, 'days': '7'}, None, None),
+        ('/shares/1/revoke', {'confirm': 'yes'}, None, None),
     ]
     before = snapshot(node)
     for url, body, files, headers in cases:
@@ -784,7 +788,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     admin.get('/', status=200)
     # every state-changing web route is in the list above
     covered = {re.sub(r'\?.*', '', url) for url, _, _, _ in cases}
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'share_id': '1'}
     posts = {url for r in node.app.routes if r.method == 'POST' and not r.rule.startswith('/api/')
              and r.rule not in ANONYMOUS_RULES for url in album_changes(r.rule, values)}
     assert posts <= covered, posts - covered
@@ -796,7 +800,8 @@ def test_every_non_anonymous_post_route_refuses_a_missing_token(node):
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
     comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id])
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22,
+              'share_id': '1'}
     admin = signed_in(node, 'root')
     before = snapshot(node)
     changing = [r for r in node.app.routes if r.method not in ('GET', 'HEAD', 'OPTIONS')

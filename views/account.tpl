@@ -1,5 +1,6 @@
 % rebase('base', title='Account', user=user)
 <h1>{{user.name}}</h1>
+<p><a href="/shares">Shared links</a>: the links you made for people without an account.</p>
 % if error:
 <p class="error" role="alert">{{error}}</p>
 % end

@@ -36,6 +36,9 @@
 % if reach is not None:
 % include('reach', reach=reach)
 % end
+% if manage and album.origin == 'local':
+<p class="actions"><a href="/shares/new?album={{album.id}}">Share link</a> for people without an account</p>
+% end
 % if manage:
 % if arrange:
 <h2>Arrange</h2>

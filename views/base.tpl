@@ -14,6 +14,7 @@
 <script src="/static/comments.js" defer></script>
 <script src="/static/queue.js" defer></script>
 <script src="/static/remux.js" defer></script>
+<script src="/static/shares.js" defer></script>
 </head>
 <body>
 <header>

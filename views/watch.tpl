@@ -78,6 +78,9 @@
   % end
   % if may_edit:
    · <a href="/edit/{{item.id}}">Edit</a>
+  % if item.is_local and not item.private:
+   · <a href="/shares/new?item={{item.id}}">Share link</a>
+  % end
   % end
   </p>
   % if kind in ('video', 'audio'):
