@@ -49,7 +49,8 @@ SESSION_IDLE = 30 * 24 * 3600
 SESSION_TOUCH = 600
 PAGE_SIZE = 24
 SEARCH_ALBUMS = 6       # albums shown above a search's items
-ANONYMOUS = {'/login', '/setup', '/healthz'}   # the reviewed routes open without a session
+ANONYMOUS = {'/login', '/setup', '/healthz',   # the reviewed routes open without a session
+             '/reset'}    # a password reset link: its one-time token is the credential, wrong ones throttled
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')       # every other method changes state: it needs the CSRF token
 # how a state change may be sent: forms POST; scripts (the resumable upload's) also PATCH and DELETE, which no
 # form of another site can send, and always carry the token in the X-CSRF-Token header
@@ -190,7 +191,16 @@ def render(name, **values):
     gets the text limits (its forms' maxlength) and the time format."""
     return bottle.template(name, template_lookup=VIEWS_LOOKUP, human_size=human_size, limits=LIMITS,
                            shown_time=shown_time, shown_date=shown_date, clock=clock, body_html=body_html,
-                           **values)
+                           current=current, **values)
+
+
+def current(prefix):
+    """` aria-current="page"` for a menu link whose section (`prefix`) holds the page being shown."""
+    try:
+        path = bottle.request.path
+    except RuntimeError:       # rendered outside a request
+        return ''
+    return ' aria-current="page"' if path == prefix or path.startswith(prefix.rstrip('/') + '/') else ''
 
 
 def human_size(size):

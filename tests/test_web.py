@@ -19,7 +19,7 @@ DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
 SCRIPT = '<script>alert(1)</script>'
 IMG = '"><img src=x onerror=alert(1)>'
 ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;'
-ANONYMOUS_RULES = {'/login', '/setup', '/healthz'}
+ANONYMOUS_RULES = {'/login', '/setup', '/healthz', '/reset'}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -267,7 +267,8 @@ def test_removing_the_user_kills_their_session(node):
     # and through the admin page
     admin = signed_in(node, 'root')
     page = admin.get('/admin/users')
-    find_form(page, '/admin/users', action='remove', name='carl').submit(status=303)
+    confirm = find_form(page, '/admin/users', action='remove', name='carl').submit(status=303).follow()
+    find_form(confirm, '/admin/users/carl/remove', confirm='yes').submit(status=303)
     assert_to_login(carl.get('/'))
 
 
@@ -402,7 +403,7 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     comment = node.store.comments.add(item, 'ann', 'hello')
     album = node.store.albums.create('Trip', item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'change': 'rename',
-              'upload_id': 'A' * 22, 'sid': 'file-en'}
+              'upload_id': 'A' * 22, 'sid': 'file-en', 'name': 'ann'}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
     assert {rule for rule in open_rules if not rule.startswith('/static/')} == ANONYMOUS_RULES
@@ -611,7 +612,7 @@ def test_deleted_and_recreated_group_does_not_restore_access(world):
     client.get('/media/' + item.id, headers={'Range': 'bytes=0-99'}, status=206)
     admin = signed_in(world, 'root', address='192.0.2.99')
     page = admin.get('/admin/groups', status=200)
-    find_form(page, '/admin/groups', action='remove', name='family').submit(status=303)
+    admin.post('/admin/groups/family/remove', {'csrf': csrf_of(page), 'confirm': 'yes'}, status=303)
     client.get('/media/' + item.id, headers={'Range': 'bytes=100-199'}, status=404)
     page = admin.get('/admin/groups', status=200)
     form = find_form(page, '/admin/groups', has=('rules',))

@@ -1,1 +1,1 @@
-<nav class="tabs"><a href="/admin/users">Users</a> <a href="/admin/groups">Groups</a> <a href="/admin/keys">Keys</a> <a href="/admin/peers">Peers</a> <a href="/admin/library">Library</a></nav>
+<nav class="tabs" aria-label="Admin pages"><a href="/admin/users"{{!current('/admin/users')}}>Users</a> <a href="/admin/groups"{{!current('/admin/groups')}}>Groups</a> <a href="/admin/keys"{{!current('/admin/keys')}}>Keys</a> <a href="/admin/peers"{{!current('/admin/peers')}}>Peers</a> <a href="/admin/library"{{!current('/admin/library')}}>Library</a></nav>
