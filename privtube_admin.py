@@ -197,7 +197,7 @@ def register_resets(app, web):
     def reset_form():
         token = bottle.request.query.getunicode('token', '') or ''
         user = checked_user(token)
-        return render('reset', user=None, token=token, name=user.name, error=None)
+        return render('reset', user=None, token=token, account=user.name, error=None)
 
     @app.post('/reset', anonymous=True)
     def reset_submit():
@@ -206,12 +206,12 @@ def register_resets(app, web):
         password = bottle.request.forms.getunicode('password', '') or ''
         if password != (bottle.request.forms.getunicode('again', '') or ''):
             bottle.response.status = 400
-            return render('reset', user=None, token=token, name=user.name, error='The two passwords differ.')
+            return render('reset', user=None, token=token, account=user.name, error='The two passwords differ.')
         try:
             accounts.use_reset(token, password)
         except auth.AuthError as exc:
             bottle.response.status = 400
-            return render('reset', user=None, token=token, name=user.name, error=str(exc))
+            return render('reset', user=None, token=token, account=user.name, error=str(exc))
         return render('message', user=None, title='Password changed',
                       message='Your new password is set, and every other sign-in of yours has ended. '
                       'Sign in with it now.')
@@ -244,7 +244,7 @@ def register_network(app, node):
     def peer_page(page, name, error=None, typed=None, result=None):
         peer = node.registry.peers()[name]
         typed = typed or {'url': peer['url'], 'key': peer['key'], 'ca_file': peer.get('ca_file', '')}
-        return page.render('admin_peer', name=name, typed=typed, error=error, result=result,
+        return page.render('admin_peer', peer_name=name, typed=typed, error=error, result=result,
                            state=node.database.Peer.get_or_none(node.database.Peer.name == name))
 
     def known_peer(name):

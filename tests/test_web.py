@@ -266,8 +266,7 @@ def test_removing_the_user_kills_their_session(node):
     assert_to_login(replay.get('/'))
     # and through the admin page
     admin = signed_in(node, 'root')
-    page = admin.get('/admin/users')
-    confirm = find_form(page, '/admin/users', action='remove', name='carl').submit(status=303).follow()
+    confirm = admin.get('/admin/users/carl').click(href='/admin/users/carl/remove')
     find_form(confirm, '/admin/users/carl/remove', confirm='yes').submit(status=303)
     assert_to_login(carl.get('/'))
 
@@ -755,7 +754,17 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/admin/groups', {'action': 'remove', 'name': 'spare'}, None, None),
         ('/admin/keys', {'name': 'evil', 'rules': '*', 'manage': '1'}, None, None),
         ('/admin/keys', {'action': 'revoke', 'name': 'peer'}, None, None),
-        ('/admin/peers', {'name': 'nobody'}, None, None),
+        ('/admin/peers', {'line': 'privtube peer add nobody http://x.test --key pt_abcdefghijklmnop'}, None, None),
+        ('/admin/users/peer', {'groups': 'members', 'admin': '1'}, None, None),
+        ('/admin/users/peer/reset', {}, None, None),
+        ('/admin/users/peer/remove', {'confirm': 'yes'}, None, None),
+        ('/admin/groups/peer', {'name': 'renamed', 'rules': '*'}, None, None),
+        ('/admin/groups/peer/remove', {'confirm': 'yes'}, None, None),
+        ('/admin/keys/peer', {'rules': 'tag:x', 'manage': '1'}, None, None),
+        ('/admin/keys/peer/rotate', {}, None, None),
+        ('/admin/peers/peer', {'url': 'http://x.test', 'key': 'pt_abcdefghijklmnop'}, None, None),
+        ('/admin/peers/peer/sync', {}, None, None),
+        ('/admin/peers/peer/remove', {'confirm': 'yes'}, None, None),
         ('/admin/library', {}, None, None),
         ('/albums', {'name': 'New album'}, None, None),
         ('/albums/%s/rename' % album.id, {'name': 'Renamed'}, None, None),
@@ -780,7 +789,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     admin.get('/', status=200)
     # every state-changing web route is in the list above
     covered = {re.sub(r'\?.*', '', url) for url, _, _, _ in cases}
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'name': 'peer'}
     posts = {url for r in node.app.routes if r.method == 'POST' and not r.rule.startswith('/api/')
              and r.rule not in ANONYMOUS_RULES for url in album_changes(r.rule, values)}
     assert posts <= covered, posts - covered
@@ -792,7 +801,8 @@ def test_every_non_anonymous_post_route_refuses_a_missing_token(node):
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
     comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id])
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22,
+              'name': 'bob'}
     admin = signed_in(node, 'root')
     before = snapshot(node)
     changing = [r for r in node.app.routes if r.method not in ('GET', 'HEAD', 'OPTIONS')

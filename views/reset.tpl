@@ -1,6 +1,6 @@
 % rebase('base', title='Choose a new password', user=None)
 <h1>Choose a new password</h1>
-<p>For the account <strong>{{name}}</strong>.</p>
+<p>For the account <strong>{{account}}</strong>.</p>
 % if error:
 <p class="error" role="alert">{{error}}</p>
 % end
