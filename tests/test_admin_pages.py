@@ -8,10 +8,10 @@ import time
 
 import pytest
 import webtest
+from conftest import page_csrf, submit_login
 
 import privtube_auth
 import privtube_config
-from conftest import page_csrf, submit_login
 
 PASSWORD = 'password-123'
 SCRIPT = '<script>alert(1)</script>'
