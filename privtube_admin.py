@@ -293,7 +293,8 @@ def register_network(app, node):
 
     def keys_page(page, error=None, typed=None, new_key=None, peer_line=None):
         return page.render('admin_keys', keys=accounts.keys(), load_rules=auth.load_rules, new_key=new_key,
-                           peer_line=peer_line, error=error, typed=typed or {}, unreachable=unreachable(node))
+                           peer_line=peer_line, error=error, typed=typed or {}, unreachable=unreachable(node),
+                           base_url=node.config.base_url)
 
     @app.get('/admin/keys', admin=True)
     def keys(page):
@@ -316,7 +317,8 @@ def register_network(app, node):
     def key_page(page, key, error=None, typed=None, new_key=None):
         typed = typed or {'rules': ' '.join(auth.load_rules(key.rules)), 'manage': key.manage}
         return page.render('admin_key', key=key, typed=typed, error=error, new_key=new_key,
-                           peer_line=peer_line(node, new_key) if new_key else None, unreachable=unreachable(node))
+                           peer_line=peer_line(node, new_key) if new_key else None, unreachable=unreachable(node),
+                           base_url=node.config.base_url)
 
     @app.get('/admin/keys/<name>', admin=True)
     def key_edit(page, name):
