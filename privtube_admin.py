@@ -81,6 +81,9 @@ def register_people(app, node):
     @app.post('/admin/users/<name>/reset', admin=True)
     def user_reset(page, name):
         someone = found(accounts.user, name)
+        if bottle.request.forms.get('action') == 'cancel':
+            accounts.cancel_reset(name)
+            see_other('/admin/users/%s' % name)
         token = accounts.create_reset(name)
         return user_page(page, someone, link='%s/reset?token=%s' % (people_address(node), token))
 
@@ -383,9 +386,10 @@ def unreachable(node):
     if host == 'localhost' or host.endswith('.localhost'):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback or address.is_unspecified
 
 
 def register_library(app, node):

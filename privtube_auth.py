@@ -339,6 +339,11 @@ class Accounts:
             self.set_password(user.name, password)
         return user
 
+    def cancel_reset(self, name):
+        """The open reset link of `name`, if any, stops working."""
+        PasswordReset = self.database.PasswordReset
+        PasswordReset.delete().where(PasswordReset.user == self.user(name).id).execute()
+
     def open_resets(self):
         """{user id: expiry} of the reset links not yet used or expired."""
         PasswordReset = self.database.PasswordReset

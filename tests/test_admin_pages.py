@@ -200,6 +200,15 @@ def test_a_reset_link_expires_and_a_newer_one_replaces_it(furnished, admin, monk
     assert stored.token_hash == privtube_auth.token_hash(second.split('=', 1)[1])
 
 
+def test_an_open_reset_link_is_cancelled(furnished, admin):
+    path = reset_link(admin, 'bob')
+    page = admin.get('/admin/users/bob')
+    assert 'A reset link is open until' in page.text
+    admin.post('/admin/users/bob/reset', {'csrf': csrf(admin), 'action': 'cancel'}, status=303)
+    assert 'A reset link is open' not in admin.get('/admin/users/bob').text
+    webtest.TestApp(furnished.app).get(path, status=404)
+
+
 def test_wrong_reset_tokens_are_throttled_per_client(furnished, admin):
     path = reset_link(admin, 'bob')
     guesser = webtest.TestApp(furnished.app, extra_environ={'REMOTE_ADDR': '192.0.2.9'})
@@ -300,6 +309,7 @@ def test_a_bad_key_rule_keeps_what_was_typed(node, admin):
 def test_the_keys_page_says_when_other_homes_cannot_reach_this_node(tmp_path):
     from conftest import NodeFixture
     for public_url, warned in (('', True), ('http://127.0.0.1:8080', True), ('http://localhost:8080', True),
+                               ('http://[::1]:8080', True), ('http://0.0.0.0:8080', True),
                                ('https://media.example.org', False), ('http://192.168.1.20:8080', False)):
         folder = tmp_path / ('n%d' % len(os.listdir(tmp_path)))
         folder.mkdir()

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from test_browser import ARGS, CHROMIUM, ROOT, cli, require_tools
 from test_serve import free_port, wait_for
 

@@ -22,7 +22,10 @@
   <pre id="reset-link">{{link}}</pre>
 </div>
 % elif reset_until:
-<p>A reset link is open until {{shown_time(reset_until)}}. A new one replaces it.</p>
+<form method="post" action="/admin/users/{{someone.name}}/reset" id="cancel-reset">
+  <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="action" value="cancel">
+  <p>A reset link is open until {{shown_time(reset_until)}}; a new one replaces it. <button class="link">Cancel it</button></p>
+</form>
 % end
 <form method="post" action="/admin/users/{{someone.name}}/reset" class="card" id="user-reset">
   <input type="hidden" name="csrf" value="{{csrf}}">
