@@ -308,7 +308,7 @@ def register_network(app, node):
         form = bottle.request.forms
         if form.get('action') == 'revoke':
             accounts.revoke_key(form_text('name'))
-            see_other('/admin/keys')
+            return keys_page(page)
         typed = {'name': form_text('name'), 'rules': form_text('rules'), 'manage': bool(form.get('manage'))}
         try:
             _, new_key = accounts.create_key(typed['name'], auth.split_rules(typed['rules']), manage=typed['manage'])

@@ -24,7 +24,7 @@ def node_url(tmp_path):
         fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
     cli(config, 'user', 'add', 'admin', '--admin', '--password-stdin', stdin='admin-password\n')
     cli(config, 'user', 'add', 'grandma', '--password-stdin', stdin='grandma-password\n')
-    cli(config, 'group', 'add', 'family', '--allow', 'tag:family', '--allow', 'album:2024 Summer trip')
+    cli(config, 'group', 'add', 'family', '--allow', 'tag:family', 'album:2024 Summer trip')
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = 'http://127.0.0.1:%d' % port

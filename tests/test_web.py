@@ -1201,11 +1201,12 @@ def test_admin_adds_users_and_groups(node):
         field.checked = field._value == 'family'
     form.submit(status=303)
     assert node.accounts.group_names(node.accounts.user('carol')) == ['family']
-    assert '<td>carol</td><td>member</td><td>family</td>' in admin.get('/admin/users').text
+    assert re.search(r'<td data-label="Name">carol</td><td data-label="Role">member</td>\s*'
+                     r'<td data-label="Groups">family</td>', admin.get('/admin/users').text)
     sign_in(browser(node, '192.0.2.40'), 'carol', status=303)
     # the admin cannot remove themself, and duplicates are refused
     csrf = csrf_of(page)
-    refused = admin.post('/admin/users', {'csrf': csrf, 'action': 'remove', 'name': 'root'}, status=400)
+    refused = admin.post('/admin/users/root/remove', {'csrf': csrf, 'confirm': 'yes'}, status=400)
     assert 'cannot remove yourself' in refused.text
     dup = admin.post('/admin/users', {'csrf': csrf, 'name': 'carol', 'password': PASSWORD}, status=400)
     assert 'already exists' in dup.text
