@@ -76,7 +76,7 @@ def register_people(app, node):
         except auth.AuthError as exc:
             bottle.response.status = 400
             return user_page(page, someone, str(exc), typed=typed)
-        see_other('/admin/users')
+        see_other('/admin/users' if typed['admin'] or someone.id != page.user.id else '/')   # stepped down
 
     @app.post('/admin/users/<name>/reset', admin=True)
     def user_reset(page, name):

@@ -124,8 +124,10 @@ def test_the_last_administrator_keeps_the_role_and_cannot_be_removed(node, admin
         node.accounts.remove_user('root')
     # with a second administrator, the first may step down, and the second may not then
     node.accounts.create_user('ada', PASSWORD, admin=True)
-    admin.post('/admin/users/root', {'csrf': token, 'groups': 'members'}, status=303)
+    stepped_down = admin.post('/admin/users/root', {'csrf': token, 'groups': 'members'}, status=303)
+    assert stepped_down.headers['Location'] == '/'
     assert not node.accounts.user('root').is_admin
+    admin.get('/admin/users', status=403)
     with pytest.raises(privtube_auth.AuthError, match='ada is the only administrator'):
         node.accounts.set_user_groups('ada', [], False)
     assert node.accounts.user('ada').is_admin
