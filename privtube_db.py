@@ -197,7 +197,7 @@ MIGRATIONS = {
         "AND media_state = 'done' AND mime IN ('video/mp4', 'video/quicktime', 'video/webm', 'video/x-matroska')",
     ],
     22: [  # password reset links an admin sends: only the token's hash is kept, one-time and expiring
-        """CREATE TABLE password_reset (
+        """CREATE TABLE IF NOT EXISTS password_reset (
             token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
             created REAL NOT NULL, expires REAL NOT NULL)""",
     ],
