@@ -5,6 +5,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 
 from peewee import SQL, fn
@@ -19,6 +20,8 @@ KEY_PREFIX = 'pt_'
 NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]{0,%d}$' % (MAX_NAME - 1))
 RULE_KINDS = ('tag', 'album', 'origin')
 RULE_FORMS = '*, tag:NAME, album:NAME or origin:NAME'
+DEFAULT_GROUP = 'members'           # the group new users join unless told otherwise
+RESET_DAYS = 3                      # how long a password reset link lasts
 
 
 class AuthError(ValueError):
@@ -266,7 +269,85 @@ class Accounts:
             Session.delete().where(ending).execute()
 
     def remove_user(self, name):
-        self.user(name).delete_instance()
+        user = self.user(name)
+        if user.is_admin:
+            self.refuse_last_admin(user, 'remove')
+        user.delete_instance()
+
+    def refuse_last_admin(self, user, doing):
+        """AuthError when `user` is the node's only administrator: a node without one cannot be run."""
+        User = self.database.User
+        if not User.select().where(User.is_admin & (User.id != user.id)).exists():
+            raise AuthError('%s is the only administrator; make someone else an administrator before you %s '
+                            'them' % (user.name, doing))
+
+    def set_user_groups(self, name, groups, admin):
+        """`name`'s groups become exactly `groups` and their admin flag `admin`, in one transaction."""
+        user = self.user(name)
+        UserGroup, Membership = self.database.UserGroup, self.database.Membership
+        wanted = list(dict.fromkeys(groups))
+        found = {g.name: g for g in UserGroup.select().where(UserGroup.name.in_(wanted))}
+        missing = [g for g in wanted if g not in found]
+        if missing:
+            raise AuthError('no group named %s' % missing[0])
+        if user.is_admin and not admin:
+            self.refuse_last_admin(user, 'take away the administrator role of')
+        with self.db.atomic():
+            user.is_admin = bool(admin)
+            user.save()
+            Membership.delete().where(Membership.user == user.id).execute()
+            for group in found.values():
+                Membership.create(user=user, group=group)
+        return user
+
+    # password reset links
+    def create_reset(self, name, days=RESET_DAYS):
+        """A one-time link token to choose a new password for `name`, valid `days`; only its hash is kept,
+        and an older link of theirs stops working."""
+        user = self.user(name)
+        token = secrets.token_urlsafe(32)
+        PasswordReset = self.database.PasswordReset
+        now = time.time()
+        with self.db.atomic():
+            PasswordReset.delete().where((PasswordReset.user == user.id) | (PasswordReset.expires < now)).execute()
+            PasswordReset.create(token_hash=token_hash(token), user=user.id, created=now, expires=now + days * 86400)
+        return token
+
+    def reset_user(self, token):
+        """The user a live reset token belongs to, or None (unknown, used or expired)."""
+        if not isinstance(token, str) or not token or len(token) > 100:
+            return None
+        digest = token_hash(token)
+        PasswordReset = self.database.PasswordReset
+        row = PasswordReset.get_or_none(PasswordReset.token_hash == digest)
+        if row is None or not hmac.compare_digest(row.token_hash, digest) or row.expires < time.time():
+            return None
+        return row.user
+
+    def use_reset(self, token, password):
+        """Set the password of a live reset token's user; the token is spent and every session of theirs
+        ends. AuthError when the token is not live or the password is refused (the token then stays)."""
+        user = self.reset_user(token)
+        if user is None:
+            raise AuthError('this reset link is not valid any more; ask your administrator for a new one')
+        check_password_length(password)
+        PasswordReset = self.database.PasswordReset
+        with self.db.atomic():
+            spent = PasswordReset.delete().where(PasswordReset.token_hash == token_hash(token)).execute()
+            if not spent:      # another request used it a moment ago
+                raise AuthError('this reset link is not valid any more; ask your administrator for a new one')
+            self.set_password(user.name, password)
+        return user
+
+    def cancel_reset(self, name):
+        """The open reset link of `name`, if any, stops working."""
+        PasswordReset = self.database.PasswordReset
+        PasswordReset.delete().where(PasswordReset.user == self.user(name).id).execute()
+
+    def open_resets(self):
+        """{user id: expiry} of the reset links not yet used or expired."""
+        PasswordReset = self.database.PasswordReset
+        return {row.user_id: row.expires for row in PasswordReset.select().where(PasswordReset.expires >= time.time())}
 
     def users(self):
         User = self.database.User
@@ -306,6 +387,38 @@ class Accounts:
     def remove_group(self, name):
         self.group(name).delete_instance()
 
+    def rename_group(self, name, new_name):
+        """A group's new name; its rules and members stay (memberships point at the group's row).
+        `members`, the group new users join by default, keeps its name."""
+        group = self.group(name)
+        check_name(new_name, 'group name')
+        if new_name == name:
+            return group
+        if name == DEFAULT_GROUP:
+            raise AuthError('the group %s keeps its name: new users join it unless told otherwise' % DEFAULT_GROUP)
+        UserGroup = self.database.UserGroup
+        if UserGroup.get_or_none(UserGroup.name == new_name):
+            raise AuthError('group %s already exists' % new_name)
+        group.name = new_name
+        group.save()
+        return group
+
+    def set_group_rules(self, name, rules):
+        group = self.group(name)
+        group.rules = dump_rules(parse_rules(rules))
+        group.save()
+        return group
+
+    def group_members(self):
+        """{group name: [user names]} in name order."""
+        User, UserGroup, Membership = self.database.User, self.database.UserGroup, self.database.Membership
+        members = {g.name: [] for g in self.groups()}
+        query = (Membership.select(UserGroup.name.alias('group_name'), User.name.alias('user_name'))
+                 .join(UserGroup).switch(Membership).join(User).order_by(User.name).dicts())
+        for row in query:
+            members[row['group_name']].append(row['user_name'])
+        return members
+
     def groups(self):
         UserGroup = self.database.UserGroup
         return list(UserGroup.select().order_by(UserGroup.name))
@@ -338,6 +451,27 @@ class Accounts:
         with self.db.atomic():
             row.generation = self.database.next_seq()
             row.save()
+
+    def edit_key(self, name, rules, manage):
+        """New rules and manage flag for a key; when the rules change, its readers read their catalog again
+        from the start (a new generation), so items the key no longer shows leave them."""
+        row = self.key(name)
+        parsed = dump_rules(parse_rules(rules))
+        with self.db.atomic():
+            if parsed != row.rules:
+                row.rules = parsed
+                row.generation = self.database.next_seq()
+            row.manage = bool(manage)
+            row.save()
+        return row
+
+    def rotate_key(self, name):
+        """A new token for key `name`; the old one stops working at once. Returns the new token."""
+        row = self.key(name)
+        token = new_key_token()
+        row.token_hash = token_hash(token)
+        row.save()
+        return token
 
     def revoke_key(self, name):
         self.key(name).delete_instance()

@@ -212,18 +212,61 @@ def commented_template():
     return '\n'.join(lines)
 
 
-def add_peer(path, name, url, key):
+def add_peer(path, name, url, key, ca_file=''):
     """Append a [peer:NAME] section to the config file (kept mode 0600: it holds the peer's key)."""
-    if not PEER_NAME.match(name) or name.lower() == 'local':
-        raise ConfigError('%r is not a valid peer name (letters, digits, _ . -; not "local")' % name)
-    check_url(url)
-    if not re.match(r'^[A-Za-z0-9_-]{10,200}$', key):
-        raise ConfigError('the key does not look like a privtube key')
+    addition = peer_section(path, name, url, key, ca_file)
     text = read_text(path)
     if peer_span(text, name) is not None:
         raise ConfigError('%s: peer %s already exists; remove it first' % (path, name))
-    addition = '\n[peer:%s]\nurl = %s\nkey = %s\n' % (name, url.rstrip('/'), key)
-    write_private(path, text.rstrip('\n') + '\n' + addition)
+    write_private(path, text.rstrip('\n') + '\n\n' + addition)
+
+
+def edit_peer(path, name, url, key, ca_file=''):
+    """Write peer NAME's section anew, in place (the admin page's edit)."""
+    addition = peer_section(path, name, url, key, ca_file)
+    text = read_text(path)
+    span = peer_span(text, name)
+    if span is None:
+        raise ConfigError('%s: no peer named %s' % (path, name))
+    rest = text[span[1]:]
+    write_private(path, text[:span[0]] + addition + ('\n' + rest if rest else ''))
+
+
+def peer_section(path, name, url, key, ca_file):
+    """The checked text of a [peer:NAME] section. A CA file (for a peer with its own certificate authority)
+    must exist; a relative one is relative to the config file's folder, as when it is read."""
+    if not PEER_NAME.match(name or '') or name.lower() == 'local':
+        raise ConfigError('%r is not a valid peer name (letters, digits, _ . -; not "local")' % name)
+    check_url(url)
+    if not re.match(r'^[A-Za-z0-9_-]{10,200}$', key or ''):
+        raise ConfigError('the key does not look like a privtube key')
+    ca_file = (ca_file or '').strip()
+    if ca_file and (not ca_file.isprintable() or not os.path.isfile(os.path.join(os.path.dirname(path), ca_file))):
+        raise ConfigError('there is no CA file at %r' % ca_file[:200])
+    return '[peer:%s]\nurl = %s\nkey = %s\n%s' % (name, url.rstrip('/'), key,
+                                                  'ca_file = %s\n' % ca_file if ca_file else '')
+
+
+def parse_peer_line(line):
+    """(name, url, key) of a pasted `privtube peer add NAME URL --key KEY` line, as `key create` prints it."""
+    words = (line or '').split()
+    if words[:1] == ['privtube']:
+        words = words[1:]
+    if words[:2] == ['peer', 'add']:
+        words = words[2:]
+    key = None
+    rest = []
+    while words:
+        word = words.pop(0)
+        if word == '--key' and words:
+            key = words.pop(0)
+        elif word.startswith('--key='):
+            key = word[len('--key='):]
+        else:
+            rest.append(word)
+    if len(rest) != 2 or not key:
+        raise ConfigError('paste the whole line the other home sent: privtube peer add NAME URL --key KEY')
+    return rest[0], rest[1], key
 
 
 def remove_peer(path, name):

@@ -236,6 +236,11 @@ MIGRATIONS = {
             CHECK ((item_id IS NULL) != (album_id IS NULL)))""",
         "CREATE INDEX IF NOT EXISTS share_by_maker ON share (created_by, created)",
     ],
+    19: [  # password reset links an admin sends: only the token's hash is kept, one-time and expiring
+        """CREATE TABLE IF NOT EXISTS password_reset (
+            token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+            created REAL NOT NULL, expires REAL NOT NULL)""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -428,7 +433,14 @@ def account_models(Base):
         class Meta:
             primary_key = CompositeKey('user', 'group')
 
-    return {'User': User, 'UserGroup': UserGroup, 'Membership': Membership}
+    class PasswordReset(Base):
+        """A one-time link to choose a new password (admin pages): the token's hash, whose and until when."""
+        token_hash = TextField(primary_key=True)
+        user = ForeignKeyField(User, on_delete='CASCADE')
+        created = FloatField()
+        expires = FloatField()
+
+    return {'User': User, 'UserGroup': UserGroup, 'Membership': Membership, 'PasswordReset': PasswordReset}
 
 
 def content_models(Base, User):

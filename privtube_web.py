@@ -56,7 +56,8 @@ ANONYMOUS = {'/login', '/setup', '/healthz',   # the reviewed routes open withou
              # share links (privtube_shares): the token is the credential, found by its hash; failed
              # look-ups and wrong passwords are throttled per client; only the one item or album it names
              '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>', '/s/<token>/item/<item_id>',
-             '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>'}
+             '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>',
+             '/reset'}    # a password reset link: its one-time token is the credential, wrong ones throttled
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')       # every other method changes state: it needs the CSRF token
 # how a state change may be sent: forms POST; scripts (the resumable upload's) also PATCH and DELETE, which no
 # form of another site can send, and always carry the token in the X-CSRF-Token header
@@ -197,7 +198,16 @@ def render(name, **values):
     gets the text limits (its forms' maxlength) and the time format."""
     return bottle.template(name, template_lookup=VIEWS_LOOKUP, human_size=human_size, limits=LIMITS,
                            shown_time=shown_time, shown_date=shown_date, clock=clock, body_html=body_html,
-                           **values)
+                           current=current, **values)
+
+
+def current(prefix):
+    """` aria-current="page"` for a menu link whose section (`prefix`) holds the page being shown."""
+    try:
+        path = bottle.request.path
+    except RuntimeError:       # rendered outside a request
+        return ''
+    return ' aria-current="page"' if path == prefix or path.startswith(prefix.rstrip('/') + '/') else ''
 
 
 def human_size(size):

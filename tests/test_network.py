@@ -357,7 +357,8 @@ def test_peers_page_shows_status_and_syncs_on_request(homes):
     page = admin.get('/admin/peers')
     assert 'alice' in page.text and 'never synced' in page.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    assert 'has started' in admin.post('/admin/peers', {'csrf': csrf, 'name': 'alice'}).text
+    assert 'Synced alice' in admin.post('/admin/peers/alice/sync', {'csrf': csrf}).text
+    assert 'never synced' not in admin.get('/admin/peers').text
 
 
 @pytest.mark.parametrize('url, warned', [

@@ -20,7 +20,8 @@ SCRIPT = '<script>alert(1)</script>'
 IMG = '"><img src=x onerror=alert(1)>'
 ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;'
 ANONYMOUS_RULES = {'/login', '/setup', '/healthz', '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>',
-                   '/s/<token>/item/<item_id>', '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>'}
+                   '/s/<token>/item/<item_id>', '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>',
+                   '/reset'}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -269,8 +270,8 @@ def test_removing_the_user_kills_their_session(node):
     assert_to_login(replay.get('/'))
     # and through the admin page
     admin = signed_in(node, 'root')
-    page = admin.get('/admin/users')
-    find_form(page, '/admin/users', action='remove', name='carl').submit(status=303)
+    confirm = admin.get('/admin/users/carl').click(href='/admin/users/carl/remove')
+    find_form(confirm, '/admin/users/carl/remove', confirm='yes').submit(status=303)
     assert_to_login(carl.get('/'))
 
 
@@ -405,7 +406,7 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     comment = node.store.comments.add(item, 'ann', 'hello')
     album = node.store.albums.create('Trip', item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'change': 'rename',
-              'upload_id': 'A' * 22, 'sid': 'file-en', 'share_id': '1'}
+              'upload_id': 'A' * 22, 'sid': 'file-en', 'share_id': '1', 'name': 'ann'}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
     assert {rule for rule in open_rules if not rule.startswith('/static/')} == ANONYMOUS_RULES
@@ -614,7 +615,7 @@ def test_deleted_and_recreated_group_does_not_restore_access(world):
     client.get('/media/' + item.id, headers={'Range': 'bytes=0-99'}, status=206)
     admin = signed_in(world, 'root', address='192.0.2.99')
     page = admin.get('/admin/groups', status=200)
-    find_form(page, '/admin/groups', action='remove', name='family').submit(status=303)
+    admin.post('/admin/groups/family/remove', {'csrf': csrf_of(page), 'confirm': 'yes'}, status=303)
     client.get('/media/' + item.id, headers={'Range': 'bytes=100-199'}, status=404)
     page = admin.get('/admin/groups', status=200)
     form = find_form(page, '/admin/groups', has=('rules',))
@@ -761,7 +762,17 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/admin/groups', {'action': 'remove', 'name': 'spare'}, None, None),
         ('/admin/keys', {'name': 'evil', 'rules': '*', 'manage': '1'}, None, None),
         ('/admin/keys', {'action': 'revoke', 'name': 'peer'}, None, None),
-        ('/admin/peers', {'name': 'nobody'}, None, None),
+        ('/admin/peers', {'line': 'privtube peer add nobody http://x.test --key pt_abcdefghijklmnop'}, None, None),
+        ('/admin/users/peer', {'groups': 'members', 'admin': '1'}, None, None),
+        ('/admin/users/peer/reset', {}, None, None),
+        ('/admin/users/peer/remove', {'confirm': 'yes'}, None, None),
+        ('/admin/groups/peer', {'name': 'renamed', 'rules': '*'}, None, None),
+        ('/admin/groups/peer/remove', {'confirm': 'yes'}, None, None),
+        ('/admin/keys/peer', {'rules': 'tag:x', 'manage': '1'}, None, None),
+        ('/admin/keys/peer/rotate', {}, None, None),
+        ('/admin/peers/peer', {'url': 'http://x.test', 'key': 'pt_abcdefghijklmnop'}, None, None),
+        ('/admin/peers/peer/sync', {}, None, None),
+        ('/admin/peers/peer/remove', {'confirm': 'yes'}, None, None),
         ('/admin/library', {}, None, None),
         ('/albums', {'name': 'New album'}, None, None),
         ('/albums/%s/rename' % album.id, {'name': 'Renamed'}, None, None),
@@ -788,7 +799,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     admin.get('/', status=200)
     # every state-changing web route is in the list above
     covered = {re.sub(r'\?.*', '', url) for url, _, _, _ in cases}
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'share_id': '1'}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'share_id': '1', 'name': 'peer'}
     posts = {url for r in node.app.routes if r.method == 'POST' and not r.rule.startswith('/api/')
              and r.rule not in ANONYMOUS_RULES for url in album_changes(r.rule, values)}
     assert posts <= covered, posts - covered
@@ -801,7 +812,7 @@ def test_every_non_anonymous_post_route_refuses_a_missing_token(node):
     comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22,
-              'share_id': '1'}
+              'share_id': '1', 'name': 'bob'}
     admin = signed_in(node, 'root')
     before = snapshot(node)
     changing = [r for r in node.app.routes if r.method not in ('GET', 'HEAD', 'OPTIONS')
@@ -839,7 +850,7 @@ def test_every_admin_route_refuses_a_member(node):
     token = csrf_for(member)
     before = snapshot(node)
     admin_routes = [r for r in node.app.routes if r.rule.startswith('/admin/')]
-    assert len(admin_routes) == 10 and all(r.config.get('admin') for r in admin_routes)
+    assert len(admin_routes) == 27 and all(r.config.get('admin') for r in admin_routes)
     for route in admin_routes:
         body = {'csrf': token} if route.method == 'POST' else None
         response = member.request(route.rule, method=route.method, POST=body, expect_errors=True)
@@ -1200,12 +1211,12 @@ def test_admin_adds_users_and_groups(node):
         field.checked = field._value == 'family'
     form.submit(status=303)
     assert node.accounts.group_names(node.accounts.user('carol')) == ['family']
-    assert '<td data-label="Name">carol</td><td data-label="Role">member</td><td data-label="Groups">family</td>' \
-        in admin.get('/admin/users').text
+    assert re.search(r'<td data-label="Name">carol</td><td data-label="Role">member</td>\s*'
+                     r'<td data-label="Groups">family</td>', admin.get('/admin/users').text)
     sign_in(browser(node, '192.0.2.40'), 'carol', status=303)
     # the admin cannot remove themself, and duplicates are refused
     csrf = csrf_of(page)
-    refused = admin.post('/admin/users', {'csrf': csrf, 'action': 'remove', 'name': 'root'}, status=400)
+    refused = admin.post('/admin/users/root/remove', {'csrf': csrf, 'confirm': 'yes'}, status=400)
     assert 'cannot remove yourself' in refused.text
     dup = admin.post('/admin/users', {'csrf': csrf, 'name': 'carol', 'password': PASSWORD}, status=400)
     assert 'already exists' in dup.text

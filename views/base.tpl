@@ -26,14 +26,14 @@
   % if user:
   <form class="find" action="/search" method="get"><input type="search" name="q" value="{{get('q', '')}}" placeholder="Search" aria-label="Search"></form>
   <nav aria-label="Main">
-    <a href="/albums">Albums</a>
-    <a href="/timeline">Timeline</a>
-    <a href="/upload">Upload</a>
-    <a href="/trash">Trash</a>
+    <a href="/albums"{{!current('/albums')}}>Albums</a>
+    <a href="/timeline"{{!current('/timeline')}}>Timeline</a>
+    <a href="/upload"{{!current('/upload')}}>Upload</a>
+    <a href="/trash"{{!current('/trash')}}>Trash</a>
     % if user.is_admin:
-    <a href="/admin/users">Admin</a>
+    <a href="/admin/users"{{!current('/admin')}}>Admin</a>
     % end
-    <a href="/account">{{user.name}}</a>
+    <a href="/account"{{!current('/account')}}>{{user.name}}</a>
     <a href="/logout">Sign out</a>
   </nav>
   % end
