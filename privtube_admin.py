@@ -57,7 +57,7 @@ def register_network(app, node):
 
     @app.get('/admin/peers', admin=True)
     def peers(page):
-        return page.render('admin_peers', peers=peer_rows(node), started=None)
+        return page.render('admin_peers', peers=peer_rows(node), started=None, **pairing_block(node))
 
     @app.post('/admin/peers', admin=True)
     def peers_sync(page):
@@ -65,7 +65,7 @@ def register_network(app, node):
         if name not in node.registry.peers():
             raise WebError('no peer named %s' % name, 404)
         threading.Thread(target=node.registry.sync, args=(name,), name='privtube-sync-now', daemon=True).start()
-        return page.render('admin_peers', peers=peer_rows(node), started=name)
+        return page.render('admin_peers', peers=peer_rows(node), started=name, **pairing_block(node))
 
     @app.get('/admin/keys', admin=True)
     def keys(page):
@@ -125,6 +125,13 @@ def library_counts(node):
     return '%d item%s of this node; %d folder%s of the media folder %s' % (
         items, '' if items == 1 else 's', folders, '' if folders == 1 else 's',
         'is an album' if folders == 1 else 'are albums')
+
+
+def pairing_block(node):
+    """The values of the pairing block (views/pairing.tpl) of the Peers page."""
+    from privtube_pairing import pairing_view
+    return dict(pairing=pairing_view(node), new_link=None, joined=None, error=None, typed_link='',
+                typed_rules='*')
 
 
 def peer_rows(node):

@@ -21,6 +21,7 @@ import privtube_media as media
 from privtube_api import bearer_of, make_api
 from privtube_db import Database
 from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
+from privtube_pairing import Pairing
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, SyncLoop
 from privtube_remote import RemoteComments
@@ -48,6 +49,7 @@ class Node:
         self.accounts = auth.Accounts(self.database)
         self.registry = Registry(self, transport)
         self.remote = RemoteComments(self.registry)
+        self.pairing = Pairing(self)        # pairing links and their exchange
         self.media = MediaWorker(self)
         self.remux = RemuxWorker(self)     # browser-playable copies of MKV, AVI...: after probes
         self.window_buffers = WindowBuffers(MEMORY_BUDGET, config.get('server', 'spool_mb') * 1024 * 1024)
