@@ -40,7 +40,7 @@ class Pairing:
     """Pairing links of one node: making them (alice), answering their exchange (alice), joining (bob)."""
 
     def __init__(self, node, clock=time.time):
-        from privtube_web import Throttle      # deferred: the web module imports the API, which imports this
+        from privtube_web import Throttle  # deferred: the web module imports the API, which imports this
         self.node = node
         self.clock = clock
         self.failures = Throttle(FAIL_LIMIT, FAIL_WINDOW)
@@ -88,13 +88,14 @@ class Pairing:
         wait = self.failures.wait(bucket)
         if wait:
             raise TryLater('too many wrong pairing links; try again later', wait)
-        token, name, url, key = exchange_fields(body)
-        link = self.spend(token)
+        token = body.get('token')
+        link = self.spend(token) if isinstance(token, str) and TOKEN.match(token) else None
         if link is None:
             self.failures.fail(bucket)
             raise PairingError(REFUSED, 403)
         link_id, rules = link
         try:
+            name, url, key = exchange_fields(body)
             self.check_free(name)
             _, issued = self.node.accounts.create_key(name, auth.load_rules(rules))
         except PairingError:
@@ -228,10 +229,8 @@ def parse_link(link):
 
 
 def exchange_fields(body):
-    """(token, name, url, key) of an exchange request; PairingError(400) when a field is wrong."""
-    token, name, url, key = (body.get(field) for field in ('token', 'name', 'url', 'key'))
-    if not isinstance(token, str) or not TOKEN.match(token):
-        raise PairingError(REFUSED, 403)
+    """(name, url, key) of an exchange request; PairingError(400) when a field is wrong."""
+    name, url, key = (body.get(field) for field in ('name', 'url', 'key'))
     if not isinstance(name, str) or not config_mod.PEER_NAME.match(name) or name.lower() == 'local':
         raise PairingError('name must be a node name (letters, digits, _ . -)')
     if key is not None and (not isinstance(key, str) or not KEY.match(key)):
@@ -243,7 +242,7 @@ def exchange_fields(body):
             config_mod.check_url(url)
         except config_mod.ConfigError as exc:
             raise PairingError(str(exc))
-    return token, name, url if isinstance(url, str) else '', key or ''
+    return name, url if isinstance(url, str) else '', key or ''
 
 
 def error_of(body):

@@ -19,7 +19,8 @@ DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
 SCRIPT = '<script>alert(1)</script>'
 IMG = '"><img src=x onerror=alert(1)>'
 ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;'
-ANONYMOUS_RULES = {'/login', '/setup', '/healthz'}
+# the pairing exchange checks its own one-time token (tests/test_pairing.py)
+ANONYMOUS_RULES = {'/login', '/setup', '/healthz', '/api/v1/pair'}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -755,6 +756,9 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/admin/keys', {'name': 'evil', 'rules': '*', 'manage': '1'}, None, None),
         ('/admin/keys', {'action': 'revoke', 'name': 'peer'}, None, None),
         ('/admin/peers', {'name': 'nobody'}, None, None),
+        ('/admin/peers/pair', {'rules': '*'}, None, None),
+        ('/admin/peers/pair/join', {'link': 'http://x.test/pair?from=x#' + 'T' * 43, 'rules': '*'}, None, None),
+        ('/admin/peers/pair/revoke', {'id': '1'}, None, None),
         ('/admin/library', {}, None, None),
         ('/albums', {'name': 'New album'}, None, None),
         ('/albums/%s/rename' % album.id, {'name': 'Renamed'}, None, None),

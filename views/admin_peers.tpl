@@ -21,3 +21,4 @@
 % end
 </table>
 % end
+% include('pairing')
