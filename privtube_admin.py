@@ -131,7 +131,7 @@ def pairing_block(node):
     """The values of the pairing block (views/pairing.tpl) of the Peers page."""
     from privtube_pairing import pairing_view
     return dict(pairing=pairing_view(node), new_link=None, joined=None, error=None, typed_link='',
-                typed_rules='*')
+                typed_rules='*', typed_join_rules='')
 
 
 def peer_rows(node):

@@ -325,12 +325,11 @@ def register_web(app, web):
     def pair_join(page):
         form = bottle.request.forms
         link, rules_text = form.getunicode('link', ''), form.getunicode('rules', '')
-        rules = [] if form.get('one_way') else auth.split_rules(rules_text)
         try:
-            name, _ = node.pairing.join(link, rules)
+            name, _ = node.pairing.join(link, auth.split_rules(rules_text))
         except (PeerError, StoreError, auth.AuthError, config_mod.ConfigError) as exc:
             bottle.response.status = 400
-            return show(page, error=one_line(exc), typed_link=link, typed_rules=rules_text)
+            return show(page, error=one_line(exc), typed_link=link, typed_join_rules=rules_text)
         return show(page, joined=name)
 
     @app.post('/admin/peers/pair/revoke', admin=True)

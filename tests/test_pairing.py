@@ -257,6 +257,17 @@ def test_pairing_through_the_peers_pages(pair):
     assert len(bob.accounts.keys()) == 1
 
 
+def test_the_join_form_left_empty_makes_a_one_way_pairing(pair):
+    network, alice, bob = pair
+    admin = bob.sign_in('root', admin=True)
+    page = admin.get('/admin/peers')
+    assert '<input name="rules" value="">' in page.text          # nothing is shared back unless chosen
+    link = alice.node.pairing.create(['tag:family'])
+    assert 'Linked with alice' in admin.post('/admin/peers/pair/join', {'csrf': page_csrf(page.text), 'link': link,
+                                                                        'rules': ''}).text
+    assert bob.accounts.keys() == [] and 'alice' in peers_in_file(bob) and 'bob' not in peers_in_file(alice)
+
+
 def test_the_pairing_forms_say_what_went_wrong_and_revoke(pair):
     network, alice, bob = pair
     admin = alice.sign_in('root', admin=True)

@@ -21,16 +21,15 @@
   <input type="hidden" name="csrf" value="{{csrf}}">
   <p>Make a pairing link: the other home will see what these rules allow of this home.</p>
   <label>What the other home may see, separated by spaces: * · tag:NAME · album:NAME
-    <input name="rules" required value="{{typed_rules if not typed_link else '*'}}"></label>
+    <input name="rules" required value="{{typed_rules}}"></label>
   <button type="submit">Make a pairing link</button>
 </form>
 <form method="post" action="/admin/peers/pair/join" class="card" id="pair-join">
   <input type="hidden" name="csrf" value="{{csrf}}">
   <p>Got a pairing link from another home? Paste it here.</p>
   <label>Pairing link <input name="link" required value="{{typed_link}}" autocomplete="off"></label>
-  <label>What that home may see of this one: * · tag:NAME · album:NAME
-    <input name="rules" value="{{typed_rules}}"></label>
-  <label class="check"><input type="checkbox" name="one_way" value="1"> Nothing: only this home reads the other</label>
+  <label>What that home may see of this one: * · tag:NAME · album:NAME (empty: nothing, only this home reads the other)
+    <input name="rules" value="{{typed_join_rules}}"></label>
   <button type="submit">Link the homes</button>
 </form>
 % if pairing['links']:
