@@ -163,7 +163,7 @@ class Pairing:
             answer = self.exchange(url, {'token': token, 'name': self.node.name,
                                          'url': self.node.config.base_url, 'key': key or None})
             if answer['name'] != name:
-                raise PeerError('the other home answered with the name %r, not %r' % (answer['name'], name))
+                raise PeerError('the other home answered with the name %r, not %r' % (answer['name'][:64], name))
             config_mod.add_peer(self.node.config.path, name, url, answer['key'])
         except (PeerError, config_mod.ConfigError, OSError):
             if key:

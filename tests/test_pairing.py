@@ -144,6 +144,24 @@ def test_unknown_used_and_expired_tokens_get_the_same_answer_and_guessing_is_thr
     assert exchange(alice, dict(body, name='eve', token=good), address='198.51.100.9').status_int == 200
 
 
+def test_a_token_is_spent_once_when_presented_at_the_same_time(pair):
+    import threading
+    network, alice, bob = pair
+    token = parse_link(alice.node.pairing.create(['*']))[2]
+    won, start = [], threading.Barrier(8)
+
+    def present():
+        start.wait()
+        with alice.node.database.db.connection_context():
+            won.append(alice.node.pairing.spend(token))
+    threads = [threading.Thread(target=present) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(won) == 8 and len([result for result in won if result is not None]) == 1
+
+
 def test_the_exchange_needs_no_key_but_checks_its_fields(pair):
     network, alice, bob = pair
     token = parse_link(alice.node.pairing.create(['*']))[2]
