@@ -197,7 +197,7 @@ MIGRATIONS = {
         "AND media_state = 'done' AND mime IN ('video/mp4', 'video/quicktime', 'video/webm', 'video/x-matroska')",
     ],
     23: [  # pairing links (privtube_pairing): only the token's hash, the rules the joining node will get
-        """CREATE TABLE pairing (
+        """CREATE TABLE IF NOT EXISTS pairing (
             id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, rules TEXT NOT NULL, created REAL NOT NULL,
             expires REAL NOT NULL, used REAL, revoked REAL, peer TEXT NOT NULL DEFAULT '')""",
     ],
