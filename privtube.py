@@ -48,7 +48,8 @@ def build_parser():
             ('user', 'local accounts', add_user_commands), ('group', 'local groups', add_group_commands),
             ('key', 'keys for peers and scripts', add_key_commands), ('content', 'local items', add_content_commands),
             ('peer', 'peer nodes this node reads from', add_peer_commands),
-            ('album', "hand-made albums of this node's items", add_album_commands)):
+            ('album', "hand-made albums of this node's items", add_album_commands),
+            ('pair', 'link two homes with a pairing link', add_pair_commands)):
         add_actions(commands.add_parser(name, help=help_text).add_subparsers(
             dest='action', metavar='ACTION', required=True, parser_class=Parser))
     p = commands.add_parser('sync', help='sync the registry from all peers (or one) now')
@@ -106,6 +107,12 @@ def add_peer_commands(sub):
     action(sub, 'add', cmd_peer_add, NAME, arg('url'), arg('--key', required=True))
     action(sub, 'list', cmd_peer_list)
     action(sub, 'rm', cmd_peer_rm, NAME)
+
+
+def add_pair_commands(sub):
+    action(sub, 'create', cmd_pair_create, arg('--allow', nargs='+', default=['*'], metavar='RULE'))
+    # without --allow the other home gets no key: a one-way pairing (this node reads, shares nothing)
+    action(sub, 'join', cmd_pair_join, arg('link'), arg('--allow', nargs='+', default=[], metavar='RULE'))
 
 
 def add_content_commands(sub):
@@ -251,6 +258,31 @@ def cmd_peer_rm(args):
     open_node(args).forget_removed_peers()
     print('peer %s removed, with its items' % args.name, file=sys.stderr)
     return 0
+
+
+def cmd_pair_create(args):
+    from privtube_pairing import LINK_HOURS
+    node = open_node(args)
+    link = node.pairing.create(args.allow)
+    print(link)
+    print('Send this link to the other home (it works once, for %d hours; the other home will see: %s).'
+          % (LINK_HOURS, ' '.join(args.allow)), file=sys.stderr)
+    if node.config.base_url.startswith(('http://127.', 'http://localhost', 'http://[::1]')):
+        print('Warning: %s is a loopback address, which other homes cannot reach; set public_url in [node].'
+              % node.config.base_url, file=sys.stderr)
+    return 0
+
+
+def cmd_pair_join(args):
+    from privtube_peer import PeerError
+    node = open_node(args)
+    try:
+        name, (ok, message) = node.pairing.join(args.link, args.allow, sync='inline')
+    except PeerError as exc:
+        raise Failure(exc)
+    print('linked with %s%s; first sync: %s' % (name, '' if args.allow else ' (one way: it sees nothing of this '
+                                                'home; pair again with --allow to share)', message), file=sys.stderr)
+    return 0 if ok else 1
 
 
 def cmd_sync(args):

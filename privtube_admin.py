@@ -225,7 +225,8 @@ def register_network(app, node):
     accounts = node.accounts
 
     def peers_page(page, error=None, typed=None, result=None):
-        return page.render('admin_peers', peers=peer_rows(node), error=error, typed=typed or {}, result=result)
+        return page.render('admin_peers', peers=peer_rows(node), error=error, typed=typed or {}, result=result,
+                           **pairing_block(node))
 
     @app.get('/admin/peers', admin=True)
     def peers(page):
@@ -431,6 +432,13 @@ def library_counts(node):
     return '%d item%s of this node; %d folder%s of the media folder %s' % (
         items, '' if items == 1 else 's', folders, '' if folders == 1 else 's',
         'is an album' if folders == 1 else 'are albums')
+
+
+def pairing_block(node):
+    """The values of the pairing block (views/pairing.tpl) of the Peers page."""
+    from privtube_pairing import pairing_view
+    return dict(pairing=pairing_view(node), new_link=None, joined=None, pairing_error=None, typed_link='',
+                typed_rules='*', typed_join_rules='')
 
 
 def peer_rows(node):

@@ -22,6 +22,7 @@ import privtube_news
 from privtube_api import bearer_of, make_api
 from privtube_db import Database
 from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
+from privtube_pairing import Pairing
 from privtube_peer_copies import PeerCopies
 from privtube_probe import MediaWorker
 from privtube_registry import Registry, SyncLoop
@@ -50,6 +51,7 @@ class Node:
         self.accounts = auth.Accounts(self.database)
         self.registry = Registry(self, transport)
         self.remote = RemoteComments(self.registry)
+        self.pairing = Pairing(self)        # pairing links and their exchange
         self.media = MediaWorker(self)
         self.remux = RemuxWorker(self)     # browser-playable copies of MKV, AVI...: after probes
         self.peer_copies = PeerCopies(self.registry)     # which peers' items have such a copy at their origin

@@ -241,6 +241,11 @@ MIGRATIONS = {
             token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
             created REAL NOT NULL, expires REAL NOT NULL)""",
     ],
+    20: [  # pairing links (privtube_pairing): only the token's hash, the rules the joining node will get
+        """CREATE TABLE IF NOT EXISTS pairing (
+            id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, rules TEXT NOT NULL, created REAL NOT NULL,
+            expires REAL NOT NULL, used REAL, revoked REAL, peer TEXT NOT NULL DEFAULT '')""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -277,6 +277,16 @@ class PeerClient:
             return None
         return parse_json(reply.body)
 
+    def pair(self, body):
+        """POST a pairing exchange (JSON `body`) to the peer: the one request that carries no key, the
+        pairing link's token being its credential; the peer's Reply (the caller checks it)."""
+        reply = self.transport('POST', self.url + '/api/v1/pair', {'Content-Type': 'application/json',
+                               'Accept': 'application/json'}, body, max_bytes=64 * 1024,
+                               deadline=REQUEST_DEADLINE, verify=self.verify)
+        if 300 <= reply.status < 400:
+            raise PeerError('the peer answered with a redirect, which privtube does not follow', 502)
+        return reply
+
     def catalog(self, cursor):
         query = '/catalog?limit=%d' % CATALOG_PAGE + ('&since=%s' % quote(cursor) if cursor else '')
         return self.json('GET', query, max_bytes=MAX_CATALOG_BYTES)

@@ -28,7 +28,7 @@ import privtube_music as music
 import privtube_news
 import privtube_peer_copies
 import privtube_remux
-from privtube_api import media_headers
+from privtube_api import ANONYMOUS_API, media_headers
 from privtube_bulk import ACTIONS
 from privtube_comments import body_html
 from privtube_gateway import gateway_reply
@@ -52,12 +52,14 @@ SESSION_IDLE = 30 * 24 * 3600
 SESSION_TOUCH = 600
 PAGE_SIZE = 24
 SEARCH_ALBUMS = 6       # albums shown above a search's items
+# the reviewed routes open without a session (the API's, ANONYMOUS_API, check their own credential)
 ANONYMOUS = {'/login', '/setup', '/healthz',   # the reviewed routes open without a session
              # share links (privtube_shares): the token is the credential, found by its hash; failed
              # look-ups and wrong passwords are throttled per client; only the one item or album it names
              '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>', '/s/<token>/item/<item_id>',
              '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>',
-             '/reset'}    # a password reset link: its one-time token is the credential, wrong ones throttled
+             # a password reset link: its one-time token is the credential, wrong ones throttled
+             '/reset'} | ANONYMOUS_API
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')       # every other method changes state: it needs the CSRF token
 # how a state change may be sent: forms POST; scripts (the resumable upload's) also PATCH and DELETE, which no
 # form of another site can send, and always carry the token in the X-CSRF-Token header
@@ -402,13 +404,14 @@ def make_web(node):
         return bottle.static_file(name, root=STATIC)
 
     import privtube_library  # deferred, as the admin pages
+    import privtube_pairing
     import privtube_playback
     import privtube_shares
     import privtube_subtitles
     for register in (register_setup, register_sign_in, register_browse, register_uploads, register_trash,
                      register_comments, privtube_library.register, privtube_albums.register, privtube_admin.register,
                      privtube_tus.register, privtube_playback.register, privtube_subtitles.register,
-                     privtube_news.register, privtube_shares.register):
+                     privtube_news.register, privtube_shares.register, privtube_pairing.register_web):
         register(app, web)
     return app
 

@@ -19,9 +19,10 @@ DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
 SCRIPT = '<script>alert(1)</script>'
 IMG = '"><img src=x onerror=alert(1)>'
 ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;'
+# the pairing exchange checks its own one-time token (tests/test_pairing.py)
 ANONYMOUS_RULES = {'/login', '/setup', '/healthz', '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>',
                    '/s/<token>/item/<item_id>', '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>',
-                   '/reset'}
+                   '/reset', '/api/v1/pair'}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -773,6 +774,9 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/admin/peers/peer', {'url': 'http://x.test', 'key': 'pt_abcdefghijklmnop'}, None, None),
         ('/admin/peers/peer/sync', {}, None, None),
         ('/admin/peers/peer/remove', {'confirm': 'yes'}, None, None),
+        ('/admin/peers/pair', {'rules': '*'}, None, None),
+        ('/admin/peers/pair/join', {'link': 'http://x.test/pair?from=x#' + 'T' * 43, 'rules': '*'}, None, None),
+        ('/admin/peers/pair/revoke', {'id': '1'}, None, None),
         ('/admin/library', {}, None, None),
         ('/albums', {'name': 'New album'}, None, None),
         ('/albums/%s/rename' % album.id, {'name': 'Renamed'}, None, None),
@@ -850,7 +854,7 @@ def test_every_admin_route_refuses_a_member(node):
     token = csrf_for(member)
     before = snapshot(node)
     admin_routes = [r for r in node.app.routes if r.rule.startswith('/admin/')]
-    assert len(admin_routes) == 27 and all(r.config.get('admin') for r in admin_routes)
+    assert len(admin_routes) == 30 and all(r.config.get('admin') for r in admin_routes)
     for route in admin_routes:
         body = {'csrf': token} if route.method == 'POST' else None
         response = member.request(route.rule, method=route.method, POST=body, expect_errors=True)

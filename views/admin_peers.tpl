@@ -37,3 +37,4 @@
   <label>CA file (only for a peer with its own certificate authority) <input name="ca_file" value="{{typed.get('ca_file', '')}}"></label>
   <button type="submit">Add peer</button>
 </form>
+% include('pairing')
