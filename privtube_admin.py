@@ -6,23 +6,26 @@ import threading
 import bottle
 
 import privtube_auth as auth
+from privtube_invites import MAX_DAYS, invite_rows
 from privtube_items import shown_time
 from privtube_web import WebError, see_other
 
 
 def register(app, web):
     """The admin pages of the web app `app`: its people, then its network."""
-    register_people(app, web.node.accounts)
+    register_people(app, web.node)
     register_network(app, web.node)
     register_library(app, web.node)
 
 
-def register_people(app, accounts):
-    """Users and groups."""
+def register_people(app, node):
+    """Users and groups (and the invites of views/invites.tpl, privtube_invites)."""
+    accounts = node.accounts
 
     @app.get('/admin/users', admin=True)
     def users(page):
-        return page.render('admin_users', users=accounts.users(), groups=accounts.groups(), error=None)
+        return page.render('admin_users', users=accounts.users(), groups=accounts.groups(), error=None,
+                           invites=invite_rows(node), invite_max_days=MAX_DAYS)
 
     @app.post('/admin/users', admin=True)
     def users_change(page):
@@ -30,6 +33,8 @@ def register_people(app, accounts):
         if form.get('action') == 'remove':
             if form.getunicode('name') == page.user.name:
                 raise WebError('you cannot remove yourself')
+            if form.get('confirm') != 'yes':
+                return confirm_removal(page, 'user', accounts.user(form.getunicode('name', '')).name)
             accounts.remove_user(form.getunicode('name', ''))
         else:
             groups = [g for g in form.getall('groups')] or None
@@ -45,10 +50,24 @@ def register_people(app, accounts):
     def groups_change(page):
         form = bottle.request.forms
         if form.get('action') == 'remove':
+            if form.get('confirm') != 'yes':
+                return confirm_removal(page, 'group', accounts.group(form.getunicode('name', '')).name)
             accounts.remove_group(form.getunicode('name', ''))
         else:
             accounts.create_group(form.getunicode('name', ''), auth.split_rules(form.getunicode('rules', '')))
         see_other('/admin/groups')
+
+
+REMOVALS = {'user': ('%s can no longer sign in; their items stay, owned by nobody.', '/admin/users'),
+            'group': ('Its members lose what the group let them see.', '/admin/groups')}
+
+
+def confirm_removal(page, kind, name):
+    """The page that asks before a user or group is removed; its form posts the removal again, confirmed."""
+    message, back = REMOVALS[kind]
+    return page.render('confirm', title='Remove the %s %s?' % (kind, name), action=back, back=back,
+                       message=message % name if '%s' in message else message, button='Remove %s' % name,
+                       fields={'action': 'remove', 'name': name})
 
 
 def register_network(app, node):

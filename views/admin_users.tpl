@@ -27,3 +27,4 @@
   <label class="check"><input type="checkbox" name="admin" value="1"> Administrator</label>
   <button type="submit">Add user</button>
 </form>
+% include('invites')
