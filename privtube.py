@@ -48,7 +48,8 @@ def build_parser():
             ('user', 'local accounts', add_user_commands), ('group', 'local groups', add_group_commands),
             ('key', 'keys for peers and scripts', add_key_commands), ('content', 'local items', add_content_commands),
             ('peer', 'peer nodes this node reads from', add_peer_commands),
-            ('album', "hand-made albums of this node's items", add_album_commands)):
+            ('album', "hand-made albums of this node's items", add_album_commands),
+            ('invite', 'one-time links that let a new person make their own account', add_invite_commands)):
         add_actions(commands.add_parser(name, help=help_text).add_subparsers(
             dest='action', metavar='ACTION', required=True, parser_class=Parser))
     p = commands.add_parser('sync', help='sync the registry from all peers (or one) now')
@@ -106,6 +107,11 @@ def add_peer_commands(sub):
     action(sub, 'add', cmd_peer_add, NAME, arg('url'), arg('--key', required=True))
     action(sub, 'list', cmd_peer_list)
     action(sub, 'rm', cmd_peer_rm, NAME)
+
+
+def add_invite_commands(sub):
+    action(sub, 'create', cmd_invite_create, arg('--group', action='append', dest='groups', metavar='G'),
+           arg('--days', default='7', metavar='N', help='days the link works (1-90, default 7)'))
 
 
 def add_content_commands(sub):
@@ -180,6 +186,14 @@ def cmd_user_list(args):
 def cmd_user_rm(args):
     open_node(args).accounts.remove_user(args.name)
     print('user %s removed' % args.name, file=sys.stderr)
+    return 0
+
+
+def cmd_invite_create(args):
+    from privtube_invites import invite_link
+    node = open_node(args)
+    _, token = node.invites.create(None, args.groups, args.days)
+    print(invite_link(node.config, token))
     return 0
 
 

@@ -403,7 +403,7 @@ def register_setup(app, web):
             return render('message', title='Setup is done', user=None,
                           message='This node already has an administrator. Sign in instead.')
         if not same_secret(token, expected):
-            bottle.response.status = 403
+            bottle.response.status = 404
             return render('message', title='Setup needs its link', user=None, message=SETUP_WHERE)
         return render('setup', user=None, token=token, error=None, username='')
 

@@ -19,7 +19,8 @@ DATA = b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 40
 SCRIPT = '<script>alert(1)</script>'
 IMG = '"><img src=x onerror=alert(1)>'
 ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;'
-ANONYMOUS_RULES = {'/login', '/setup', '/healthz'}
+ANONYMOUS_RULES = {'/login', '/setup', '/healthz',
+                   '/invite'}        # the invite's one-time token is the credential, throttled per client
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ def snapshot(node):
         'tags': sorted((t.item_id, t.tag) for t in d.ItemTag.select()),
         'comments': sorted((c.id, c.body) for c in d.Comment.select()),
         'keys': sorted((k.name, k.rules, k.token_hash) for k in d.ApiKey.select()),
+        'invites': sorted((i.id, i.revoked, i.used_at) for i in d.Invite.select()),
         'sessions': sorted(s.id_hash for s in d.Session.select()),
         'secrets': sorted((s.name, s.value) for s in d.Secret.select()),
         'uploads': sorted(os.listdir(node.store.uploads_dir)),
@@ -267,7 +269,9 @@ def test_removing_the_user_kills_their_session(node):
     # and through the admin page
     admin = signed_in(node, 'root')
     page = admin.get('/admin/users')
-    find_form(page, '/admin/users', action='remove', name='carl').submit(status=303)
+    asked = find_form(page, '/admin/users', action='remove', name='carl').submit(status=200)
+    carl.get('/', status=200)                  # asking first removes nobody
+    find_form(asked, '/admin/users', confirm='yes', action='remove', name='carl').submit(status=303)
     assert_to_login(carl.get('/'))
 
 
@@ -402,7 +406,7 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     comment = node.store.comments.add(item, 'ann', 'hello')
     album = node.store.albums.create('Trip', item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'change': 'rename',
-              'upload_id': 'A' * 22, 'sid': 'file-en'}
+              'upload_id': 'A' * 22, 'sid': 'file-en', 'invite_id': '1'}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
     assert {rule for rule in open_rules if not rule.startswith('/static/')} == ANONYMOUS_RULES
@@ -730,6 +734,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id, other.id])
     admin = signed_in(node, 'root')
     member = signed_in(node, 'bob', address='192.0.2.2')
+    invite, _ = node.node.invites.create(None)
     member_csrf = csrf_for(member)
     upload_files = [('file', 'clip.mp4', DATA)]
     raw = {'Content-Type': 'video/mp4', 'X-Requested-With': 'fetch'}
@@ -749,13 +754,15 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/bulk', {'action': 'make_private', 'id': item.id}, None, None),
         ('/account', {'current': PASSWORD, 'password': 'another password'}, None, None),
         ('/admin/users', {'name': 'mallory', 'password': PASSWORD, 'admin': '1'}, None, None),
-        ('/admin/users', {'action': 'remove', 'name': 'bob'}, None, None),
+        ('/admin/users', {'action': 'remove', 'name': 'bob', 'confirm': 'yes'}, None, None),
         ('/admin/groups', {'name': 'evil', 'rules': '*'}, None, None),
-        ('/admin/groups', {'action': 'remove', 'name': 'spare'}, None, None),
+        ('/admin/groups', {'action': 'remove', 'name': 'spare', 'confirm': 'yes'}, None, None),
         ('/admin/keys', {'name': 'evil', 'rules': '*', 'manage': '1'}, None, None),
         ('/admin/keys', {'action': 'revoke', 'name': 'peer'}, None, None),
         ('/admin/peers', {'name': 'nobody'}, None, None),
         ('/admin/library', {}, None, None),
+        ('/admin/invites', {'groups': 'members', 'days': '7'}, None, None),
+        ('/admin/invites/%d/revoke' % invite.id, {'confirm': 'yes'}, None, None),
         ('/albums', {'name': 'New album'}, None, None),
         ('/albums/%s/rename' % album.id, {'name': 'Renamed'}, None, None),
         ('/albums/%s/describe' % album.id, {'description': 'changed'}, None, None),
@@ -779,7 +786,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     admin.get('/', status=200)
     # every state-changing web route is in the list above
     covered = {re.sub(r'\?.*', '', url) for url, _, _, _ in cases}
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'invite_id': invite.id}
     posts = {url for r in node.app.routes if r.method == 'POST' and not r.rule.startswith('/api/')
              and r.rule not in ANONYMOUS_RULES for url in album_changes(r.rule, values)}
     assert posts <= covered, posts - covered
@@ -791,7 +798,8 @@ def test_every_non_anonymous_post_route_refuses_a_missing_token(node):
     item = owned_item(node, 'bob.mp4', 'Bob clip', bob)
     comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id])
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22,
+              'invite_id': '1'}
     admin = signed_in(node, 'root')
     before = snapshot(node)
     changing = [r for r in node.app.routes if r.method not in ('GET', 'HEAD', 'OPTIONS')
@@ -1164,9 +1172,9 @@ def test_admin_pages_are_for_admins_only(node):
         assert 'only administrators' in page.text
     before = snapshot(node)
     for url, fields in (('/admin/users', {'name': 'mallory', 'password': PASSWORD, 'admin': '1'}),
-                        ('/admin/users', {'action': 'remove', 'name': 'root'}),
+                        ('/admin/users', {'action': 'remove', 'name': 'root', 'confirm': 'yes'}),
                         ('/admin/groups', {'name': 'evil', 'rules': '*'}),
-                        ('/admin/groups', {'action': 'remove', 'name': 'members'}),
+                        ('/admin/groups', {'action': 'remove', 'name': 'members', 'confirm': 'yes'}),
                         ('/admin/keys', {'name': 'evil', 'rules': '*'}),
                         ('/admin/keys', {'action': 'revoke', 'name': 'peer'})):
         page = bob.post(url, dict(fields, csrf=token), status=403)
