@@ -787,7 +787,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     admin.get('/', status=200)
     # every state-changing web route is in the list above
     covered = {re.sub(r'\?.*', '', url) for url, _, _, _ in cases}
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'invite_id': invite.id}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'invite_id': str(invite.id)}
     posts = {url for r in node.app.routes if r.method == 'POST' and not r.rule.startswith('/api/')
              and r.rule not in ANONYMOUS_RULES for url in album_changes(r.rule, values)}
     assert posts <= covered, posts - covered
