@@ -49,7 +49,8 @@ def build_parser():
             ('key', 'keys for peers and scripts', add_key_commands), ('content', 'local items', add_content_commands),
             ('peer', 'peer nodes this node reads from', add_peer_commands),
             ('album', "hand-made albums of this node's items", add_album_commands),
-            ('pair', 'link two homes with a pairing link', add_pair_commands)):
+            ('pair', 'link two homes with a pairing link', add_pair_commands),
+            ('invite', 'one-time links that let a new person make their own account', add_invite_commands)):
         add_actions(commands.add_parser(name, help=help_text).add_subparsers(
             dest='action', metavar='ACTION', required=True, parser_class=Parser))
     p = commands.add_parser('sync', help='sync the registry from all peers (or one) now')
@@ -113,6 +114,11 @@ def add_pair_commands(sub):
     action(sub, 'create', cmd_pair_create, arg('--allow', nargs='+', default=['*'], metavar='RULE'))
     # without --allow the other home gets no key: a one-way pairing (this node reads, shares nothing)
     action(sub, 'join', cmd_pair_join, arg('link'), arg('--allow', nargs='+', default=[], metavar='RULE'))
+
+
+def add_invite_commands(sub):
+    action(sub, 'create', cmd_invite_create, arg('--group', action='append', dest='groups', metavar='G'),
+           arg('--days', default='7', metavar='N', help='days the link works (1-90, default 7)'))
 
 
 def add_content_commands(sub):
@@ -187,6 +193,14 @@ def cmd_user_list(args):
 def cmd_user_rm(args):
     open_node(args).accounts.remove_user(args.name)
     print('user %s removed' % args.name, file=sys.stderr)
+    return 0
+
+
+def cmd_invite_create(args):
+    from privtube_invites import invite_link
+    node = open_node(args)
+    _, token = node.invites.create(None, args.groups, args.days)
+    print(invite_link(node.config, token))
     return 0
 
 

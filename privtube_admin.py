@@ -9,6 +9,7 @@ import bottle
 
 import privtube_auth as auth
 import privtube_config as config_mod
+from privtube_invites import MAX_DAYS, invite_rows
 from privtube_items import shown_time
 from privtube_web import Throttle, TryLater, WebError, client_bucket, render, see_other
 
@@ -37,7 +38,8 @@ def register_people(app, node):
 
     def users_page(page, error=None, typed=None):
         return page.render('admin_users', users=accounts.users(), groups=accounts.groups(), error=error,
-                           typed=typed or {}, resets=accounts.open_resets())
+                           typed=typed or {}, resets=accounts.open_resets(), invites=invite_rows(node),
+                           invite_max_days=MAX_DAYS)
 
     @app.get('/admin/users', admin=True)
     def users(page):

@@ -22,6 +22,7 @@ import privtube_news
 from privtube_api import bearer_of, make_api
 from privtube_db import Database
 from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
+from privtube_invites import Invites
 from privtube_pairing import Pairing
 from privtube_peer_copies import PeerCopies
 from privtube_probe import MediaWorker
@@ -49,6 +50,7 @@ class Node:
         self.store = Store(self.database, config.get('store', 'media_dir'),
                            config.get('store', 'max_upload_mb') * 1024 * 1024, config.get('store', 'trash_days'))
         self.accounts = auth.Accounts(self.database)
+        self.invites = Invites(self.database, self.accounts)
         self.registry = Registry(self, transport)
         self.remote = RemoteComments(self.registry)
         self.pairing = Pairing(self)        # pairing links and their exchange

@@ -8,7 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from peewee import SQL, fn
+from peewee import SQL, IntegrityError, fn
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
@@ -224,6 +224,10 @@ def can_see(principal, private, tags, origin='local', owner_id=None, albums=(), 
     return any(rule_matches(rule, tags, origin, albums) for rule in principal.rules)
 
 
+def name_taken(name):
+    return 'user %s already exists (names are the same in any case); choose another name' % name
+
+
 class Accounts:
     """Users, groups and keys of one node's database."""
 
@@ -234,23 +238,51 @@ class Accounts:
     # users
     def create_user(self, name, password, admin=False, groups=None):
         check_name(name, 'user name')
-        User, UserGroup = self.database.User, self.database.UserGroup
-        if User.get_or_none(User.name == name):
-            raise AuthError('user %s already exists' % name)
+        self.check_name_free(name)
         wanted = ['members'] if groups is None else list(groups)
-        found = {g.name: g for g in UserGroup.select().where(UserGroup.name.in_(wanted))}
+        found = self.groups_named(wanted)
         missing = [g for g in wanted if g not in found]
         if missing:
             raise AuthError('no group named %s' % missing[0])
         password_hash = hash_password(password)
         with self.db.atomic():
-            user = User.create(name=name, password_hash=password_hash, is_admin=admin)
-            for group in found.values():
-                self.database.Membership.create(user=user, group=group)
+            return self.add_user(name, password_hash, admin, found.values())
+
+    def add_user(self, name, password_hash, admin, groups):
+        """Insert a checked user in the caller's transaction; the database refuses a name taken in any case
+        (migration 21's triggers), which is what decides when two requests race for one name."""
+        try:
+            with self.db.atomic():
+                user = self.database.User.create(name=name, password_hash=password_hash, is_admin=admin)
+        except IntegrityError:
+            raise AuthError(name_taken(name))
+        for group in groups:
+            self.database.Membership.create(user=user, group=group)
         return user
 
+    def groups_named(self, names):
+        UserGroup = self.database.UserGroup
+        return {g.name: g for g in UserGroup.select().where(UserGroup.name.in_(list(names)))}
+
+    def check_name_free(self, name):
+        if self.find_user(name, exact=False) is not None:
+            raise AuthError(name_taken(name))
+
+    def find_user(self, name, exact=True):
+        """The user called `name` in any case (`Grandma` signs in as `grandma`), or None. A database older
+        than case-blind names may hold `Grandma` and `grandma`: the exact spelling picks one of them, and
+        without it (`exact` False, or no exact match) any of them counts as taken."""
+        User = self.database.User
+        if not isinstance(name, str) or len(name) > MAX_NAME:
+            return None
+        same = list(User.select().where(fn.lower(User.name) == name.lower()).limit(2))
+        spelled = [user for user in same if user.name == name]
+        if spelled:
+            return spelled[0]
+        return same[0] if len(same) == 1 or (same and not exact) else None
+
     def user(self, name):
-        user = self.database.User.get_or_none(self.database.User.name == name)
+        user = self.find_user(name)
         if user is None:
             raise AuthError('no user named %s' % name)
         return user

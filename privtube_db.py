@@ -246,6 +246,22 @@ MIGRATIONS = {
             id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, rules TEXT NOT NULL, created REAL NOT NULL,
             expires REAL NOT NULL, used REAL, revoked REAL, peer TEXT NOT NULL DEFAULT '')""",
     ],
+    21: [  # invite links (one-time, expiring, with the groups the newcomer joins); user names unique
+           # regardless of case: triggers, not a unique index, so a database that already holds `Grandma` and
+           # `grandma` still upgrades (both stay; no third one may come)
+        """CREATE TABLE invite (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, token_hash TEXT NOT NULL UNIQUE, groups TEXT NOT NULL,
+            created_by_id INTEGER REFERENCES user (id) ON DELETE SET NULL, created REAL NOT NULL,
+            expires REAL NOT NULL, used_at REAL, used_by_id INTEGER REFERENCES user (id) ON DELETE SET NULL,
+            revoked REAL)""",
+        "CREATE INDEX user_name_lower ON user (lower(name))",
+        """CREATE TRIGGER user_name_unique_insert BEFORE INSERT ON user
+            WHEN EXISTS (SELECT 1 FROM user WHERE lower(name) = lower(NEW.name))
+            BEGIN SELECT RAISE(ABORT, 'a user of that name already exists'); END""",
+        """CREATE TRIGGER user_name_unique_update BEFORE UPDATE OF name ON user
+            WHEN EXISTS (SELECT 1 FROM user WHERE lower(name) = lower(NEW.name) AND id != NEW.id)
+            BEGIN SELECT RAISE(ABORT, 'a user of that name already exists'); END""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -445,7 +461,19 @@ def account_models(Base):
         created = FloatField()
         expires = FloatField()
 
-    return {'User': User, 'UserGroup': UserGroup, 'Membership': Membership, 'PasswordReset': PasswordReset}
+    class Invite(Base):
+        """A one-time invite link: only its token's hash is kept; `groups` are the names the newcomer joins."""
+        token_hash = TextField(unique=True)
+        groups = JsonListField()
+        created_by = ForeignKeyField(User, null=True, on_delete='SET NULL')
+        created = FloatField()
+        expires = FloatField()
+        used_at = FloatField(null=True)
+        used_by = ForeignKeyField(User, null=True, on_delete='SET NULL', backref='invites_used')
+        revoked = FloatField(null=True)
+
+    return {'User': User, 'UserGroup': UserGroup, 'Membership': Membership, 'Invite': Invite,
+            'PasswordReset': PasswordReset}
 
 
 def content_models(Base, User):

@@ -59,7 +59,8 @@ ANONYMOUS = {'/login', '/setup', '/healthz',   # the reviewed routes open withou
              '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>', '/s/<token>/item/<item_id>',
              '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>',
              # a password reset link: its one-time token is the credential, wrong ones throttled
-             '/reset'} | ANONYMOUS_API
+             '/reset',
+             '/invite'} | ANONYMOUS_API    # the invite's token is the credential (privtube_invites), throttled
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')       # every other method changes state: it needs the CSRF token
 # how a state change may be sent: forms POST; scripts (the resumable upload's) also PATCH and DELETE, which no
 # form of another site can send, and always carry the token in the X-CSRF-Token header
@@ -344,7 +345,7 @@ class Web:
     def matching_user(self, name, password):
         if len(password) > auth.MAX_PASSWORD or len(name) > auth.MAX_NAME:
             return None
-        user = self.database.User.get_or_none(self.database.User.name == name)
+        user = self.node.accounts.find_user(name)
         if user is None:
             self.passwords.check(password, self.dummy_hash)
             return None
@@ -394,6 +395,7 @@ def make_web(node):
     """The web app as a Bottle app; the API is mounted on it by `make_app`."""
     import privtube_admin  # deferred: the admin and album pages' modules import this one
     import privtube_albums
+    import privtube_invites
     import privtube_tus
     app = bottle.Bottle()
     web = Web(node)
@@ -410,8 +412,9 @@ def make_web(node):
     import privtube_subtitles
     for register in (register_setup, register_sign_in, register_browse, register_uploads, register_trash,
                      register_comments, privtube_library.register, privtube_albums.register, privtube_admin.register,
-                     privtube_tus.register, privtube_playback.register, privtube_subtitles.register,
-                     privtube_news.register, privtube_shares.register, privtube_pairing.register_web):
+                     privtube_invites.register, privtube_tus.register, privtube_playback.register,
+                     privtube_subtitles.register, privtube_news.register, privtube_shares.register,
+                     privtube_pairing.register_web):
         register(app, web)
     return app
 
@@ -424,11 +427,14 @@ def register_setup(app, web):
     def setup_form():
         token = bottle.request.query.get('token', '')
         expected = web.setup_token()
-        if expected is None or not same_secret(token, expected):
+        if expected is None:
             bottle.response.status = 404
             return web.render('message', title='Setup is done', user=None,
                           message='This node already has an administrator. Sign in instead.')
-        return web.render('setup', user=None, token=token, error=None)
+        if not same_secret(token, expected):
+            bottle.response.status = 404
+            return web.render('message', title='Setup needs its link', user=None, message=SETUP_WHERE)
+        return web.render('setup', user=None, token=token, error=None, username='')
 
     @app.post('/setup', anonymous=True)
     def setup_submit():
@@ -441,10 +447,16 @@ def register_setup(app, web):
                                              admin=True)
         except auth.AuthError as exc:
             bottle.response.status = 400
-            return web.render('setup', user=None, token=expected, error=str(exc))
+            return web.render('setup', user=None, token=expected, error=str(exc),
+                              username=form.getunicode('username', ''))
         node.database.Secret.delete().where(node.database.Secret.name == 'setup_token').execute()
         web.start_session(user)
         see_other('/')
+
+
+SETUP_WHERE = ('This node has no administrator yet. Open the setup link that `privtube serve` printed when it '
+               'started (in its output, or in the log of the service that runs it): it ends in /setup?token=... '
+               'and makes the first administrator.')
 
 
 def register_sign_in(app, web):
@@ -467,10 +479,10 @@ def register_sign_in(app, web):
         try:
             user = web.login(name, password)
         except TryLater as refused:
-            return login_page(web, try_later(refused))
+            return login_page(web, try_later(refused), name)
         if user is None:
             bottle.response.status = 401
-            return login_page(web, 'Wrong user name or password.')
+            return login_page(web, 'Wrong user name or password.', name)
         web.start_session(user)
         web.set_cookie(LOGIN_COOKIE, '', max_age=0)
         see_other(quote(safe_next(), safe=PATH_SAFE))
@@ -499,8 +511,13 @@ def register_sign_in(app, web):
             bottle.response.status = 400
             return page.render('account', error='The current password is wrong.', done=False,
                                digest=digest_form(page))
-        node.accounts.set_password(page.user.name, form.getunicode('password', '') or '',
-                                   keep_session=page.session.id_hash)
+        try:
+            node.accounts.set_password(page.user.name, form.getunicode('password', '') or '',
+                                       keep_session=page.session.id_hash)
+        except auth.AuthError as exc:
+            bottle.response.status = 400
+            return page.render('account', error='The new password was not saved: %s.' % exc, done=False,
+                               digest=digest_form(page))
         return page.render('account', error=None, done=True, digest=digest_form(page))
 
     def digest_form(page, query=None):
@@ -631,14 +648,22 @@ def register_uploads(app, web):
     @app.get('/edit/<item_id>')
     def edit_form(page, item_id):
         item = editable(store, page, item_id)
-        return page.render('edit', item=item, tags=store.items.tags_of(item.id), error=None)
+        return page.render('edit', item=item, error=None, typed={
+            'title': item.title, 'description': item.description, 'tags': ', '.join(store.items.tags_of(item.id)),
+            'private': item.private})
 
     @app.post('/edit/<item_id>')
     def edit(page, item_id):
         item = editable(store, page, item_id)
         form = bottle.request.forms
-        store.items.edit(item, form.getunicode('title', ''), form.getunicode('description', ''),
-                        auth.split_tag_list(form.getunicode('tags', '')), bool(form.get('private')))
+        typed = {'title': form.getunicode('title', ''), 'description': form.getunicode('description', ''),
+                 'tags': form.getunicode('tags', ''), 'private': bool(form.get('private'))}
+        try:
+            store.items.edit(item, typed['title'], typed['description'], auth.split_tag_list(typed['tags']),
+                             typed['private'])
+        except (auth.AuthError, StoreError) as exc:
+            bottle.response.status = getattr(exc, 'status', 400)
+            return page.render('edit', item=item, error='Not saved: %s.' % exc, typed=typed)
         see_other('/watch/' + item.id)
 
     @app.route('/delete/<item_id>', method=('GET', 'POST'))
@@ -939,10 +964,14 @@ def try_later(refused):
     return str(refused)
 
 
-def login_page(web, error):
-    """The sign-in form, with this browser's token and where to go after."""
+def login_page(web, error, name=''):
+    """The sign-in form, with this browser's token, where to go after and the name typed; before the first
+    run's setup, where the setup link is."""
     refuse_control_characters()
-    return web.render('login', user=None, error=error, next=safe_next(), csrf=web.login_token())
+    unset = not web.database.User.select().exists()
+    return web.render('login', user=None, error=error, next=safe_next(), csrf=web.login_token(),
+                      username=name[:auth.MAX_NAME],
+                      setup_where=SETUP_WHERE if unset else None)
 
 
 CONTROL = re.compile('[\x00-\x1f\x7f]')
@@ -1008,9 +1037,22 @@ class PagePlugin:
                 bottle.response.status = getattr(exc, 'status', 400)
                 if wants_json():
                     return {'error': str(exc)}
-                return self.web.render('message', title='Sorry', message=str(exc), user=None)
+                return self.refusal_page(exc, not anonymous)
 
         return wrapper
+
+    def refusal_page(self, refused, signed_in):
+        """A refusal in the page with its header and menu (for whoever is signed in); a missing or hidden
+        item or album says so in words that fit both, so the page never tells which it was."""
+        session = self.web.current_session() if signed_in else None
+        user = session.user if session is not None else None
+        if getattr(refused, 'status', 400) == 404 and str(refused) in NOT_SHARED_REASONS:
+            return self.web.render('message', title='Not found', message=NOT_SHARED, user=user)
+        return self.web.render('message', title='Sorry', message=str(refused), user=user)
+
+
+NOT_SHARED = 'This item does not exist or is not shared with you - ask its owner.'
+NOT_SHARED_REASONS = ('not found', 'no such album')     # what the store and the album pages say of a 404
 
 
 def set_page_headers(response):

@@ -186,3 +186,29 @@ def test_content_edit_and_tag_change_several_items_at_once_or_none(cli, tmp_path
     listing = cli('content', 'list').stdout
     assert '\tx' not in listing and '%s\tshared' % ids[2] in listing
     assert one_line_error(cli('content', 'tag', ids[0]), 2)
+
+
+@pytest.mark.slow      # several real command-line processes
+def test_invite_create_prints_a_link_and_refuses_unknown_groups(cli):
+    assert cli('group', 'add', 'family', '--allow', 'tag:family').returncode == 0
+    made = cli('invite', 'create', '--group', 'family', '--days', '3')
+    assert made.returncode == 0
+    link = made.stdout.strip()
+    assert link.startswith('http://127.0.0.1:8080/invite?token=') and len(link.split('token=')[1]) >= 43
+    assert 'no group named nope' in one_line_error(cli('invite', 'create', '--group', 'nope'), 1)
+    assert '1 to 90 days' in one_line_error(cli('invite', 'create', '--days', '91'), 1)
+    with open(cli.config) as fh:
+        text = fh.read()
+    with open(cli.config, 'w') as fh:
+        fh.write(text.replace('# public_url =', 'public_url = https://home.example.org/', 1))
+    assert cli('invite', 'create').stdout.startswith('https://home.example.org/invite?token=')
+
+
+@pytest.mark.slow      # several real command-line processes
+def test_user_commands_take_names_in_any_case(cli):
+    assert cli('user', 'add', 'Grandma', '--password-stdin', stdin='correct horse\n').returncode == 0
+    assert 'already exists' in one_line_error(cli('user', 'add', 'grandma', '--password-stdin',
+                                                  stdin='correct horse\n'), 1)
+    assert cli('user', 'passwd', 'GRANDMA', '--password-stdin', stdin='another secret\n').returncode == 0
+    assert cli('user', 'rm', 'grandma').returncode == 0
+    assert 'Grandma' not in cli('user', 'list').stdout

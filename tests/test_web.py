@@ -22,7 +22,8 @@ ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;'
 # the pairing exchange checks its own one-time token (tests/test_pairing.py)
 ANONYMOUS_RULES = {'/login', '/setup', '/healthz', '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>',
                    '/s/<token>/item/<item_id>', '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>',
-                   '/reset', '/api/v1/pair'}
+                   '/reset', '/api/v1/pair',
+                   '/invite'}        # the invite's one-time token is the credential, throttled per client
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -120,6 +121,7 @@ def snapshot(node):
         'tags': sorted((t.item_id, t.tag) for t in d.ItemTag.select()),
         'comments': sorted((c.id, c.body) for c in d.Comment.select()),
         'keys': sorted((k.name, k.rules, k.token_hash) for k in d.ApiKey.select()),
+        'invites': sorted((i.id, i.revoked, i.used_at) for i in d.Invite.select()),
         'sessions': sorted(s.id_hash for s in d.Session.select()),
         'shares': d.db.execute_sql('SELECT * FROM share ORDER BY id').fetchall(),
         'secrets': sorted((s.name, s.value) for s in d.Secret.select()),
@@ -407,7 +409,7 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     comment = node.store.comments.add(item, 'ann', 'hello')
     album = node.store.albums.create('Trip', item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'change': 'rename',
-              'upload_id': 'A' * 22, 'sid': 'file-en', 'share_id': '1', 'name': 'ann'}
+              'upload_id': 'A' * 22, 'sid': 'file-en', 'share_id': '1', 'name': 'ann', 'invite_id': '1'}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
     assert {rule for rule in open_rules if not rule.startswith('/static/')} == ANONYMOUS_RULES
@@ -735,6 +737,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id, other.id])
     admin = signed_in(node, 'root')
     member = signed_in(node, 'bob', address='192.0.2.2')
+    invite, _ = node.node.invites.create(None)
     member_csrf = csrf_for(member)
     upload_files = [('file', 'clip.mp4', DATA)]
     raw = {'Content-Type': 'video/mp4', 'X-Requested-With': 'fetch'}
@@ -758,9 +761,9 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/account', {'current': PASSWORD, 'password': 'another password'}, None, None),
         ('/account/digest', {'email': 'mallory@example.org', 'digest': 'daily'}, None, None),
         ('/admin/users', {'name': 'mallory', 'password': PASSWORD, 'admin': '1'}, None, None),
-        ('/admin/users', {'action': 'remove', 'name': 'bob'}, None, None),
+        ('/admin/users', {'action': 'remove', 'name': 'bob', 'confirm': 'yes'}, None, None),
         ('/admin/groups', {'name': 'evil', 'rules': '*'}, None, None),
-        ('/admin/groups', {'action': 'remove', 'name': 'spare'}, None, None),
+        ('/admin/groups', {'action': 'remove', 'name': 'spare', 'confirm': 'yes'}, None, None),
         ('/admin/keys', {'name': 'evil', 'rules': '*', 'manage': '1'}, None, None),
         ('/admin/keys', {'action': 'revoke', 'name': 'peer'}, None, None),
         ('/admin/peers', {'line': 'privtube peer add nobody http://x.test --key pt_abcdefghijklmnop'}, None, None),
@@ -778,6 +781,8 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/admin/peers/pair/join', {'link': 'http://x.test/pair?from=x#' + 'T' * 43, 'rules': '*'}, None, None),
         ('/admin/peers/pair/revoke', {'id': '1'}, None, None),
         ('/admin/library', {}, None, None),
+        ('/admin/invites', {'groups': 'members', 'days': '7'}, None, None),
+        ('/admin/invites/%d/revoke' % invite.id, {'confirm': 'yes'}, None, None),
         ('/albums', {'name': 'New album'}, None, None),
         ('/albums/%s/rename' % album.id, {'name': 'Renamed'}, None, None),
         ('/albums/%s/describe' % album.id, {'description': 'changed'}, None, None),
@@ -803,7 +808,8 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     admin.get('/', status=200)
     # every state-changing web route is in the list above
     covered = {re.sub(r'\?.*', '', url) for url, _, _, _ in cases}
-    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'share_id': '1', 'name': 'peer'}
+    values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'share_id': '1', 'name': 'peer',
+              'invite_id': str(invite.id)}
     posts = {url for r in node.app.routes if r.method == 'POST' and not r.rule.startswith('/api/')
              and r.rule not in ANONYMOUS_RULES for url in album_changes(r.rule, values)}
     assert posts <= covered, posts - covered
@@ -816,7 +822,7 @@ def test_every_non_anonymous_post_route_refuses_a_missing_token(node):
     comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22,
-              'share_id': '1', 'name': 'bob'}
+              'share_id': '1', 'name': 'bob', 'invite_id': '1'}
     admin = signed_in(node, 'root')
     before = snapshot(node)
     changing = [r for r in node.app.routes if r.method not in ('GET', 'HEAD', 'OPTIONS')
@@ -854,10 +860,11 @@ def test_every_admin_route_refuses_a_member(node):
     token = csrf_for(member)
     before = snapshot(node)
     admin_routes = [r for r in node.app.routes if r.rule.startswith('/admin/')]
-    assert len(admin_routes) == 30 and all(r.config.get('admin') for r in admin_routes)
+    assert len(admin_routes) == 33 and all(r.config.get('admin') for r in admin_routes)
     for route in admin_routes:
         body = {'csrf': token} if route.method == 'POST' else None
-        response = member.request(route.rule, method=route.method, POST=body, expect_errors=True)
+        response = member.request(fill_rule(route.rule, {'invite_id': '1', 'name': 'ann'}), method=route.method,
+                                  POST=body, expect_errors=True)
         assert response.status_int == 403 and 'only administrators' in response.text, (route.method, route.rule)
     assert snapshot(node) == before
 
@@ -1189,9 +1196,9 @@ def test_admin_pages_are_for_admins_only(node):
         assert 'only administrators' in page.text
     before = snapshot(node)
     for url, fields in (('/admin/users', {'name': 'mallory', 'password': PASSWORD, 'admin': '1'}),
-                        ('/admin/users', {'action': 'remove', 'name': 'root'}),
+                        ('/admin/users', {'action': 'remove', 'name': 'root', 'confirm': 'yes'}),
                         ('/admin/groups', {'name': 'evil', 'rules': '*'}),
-                        ('/admin/groups', {'action': 'remove', 'name': 'members'}),
+                        ('/admin/groups', {'action': 'remove', 'name': 'members', 'confirm': 'yes'}),
                         ('/admin/keys', {'name': 'evil', 'rules': '*'}),
                         ('/admin/keys', {'action': 'revoke', 'name': 'peer'})):
         page = bob.post(url, dict(fields, csrf=token), status=403)

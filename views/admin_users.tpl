@@ -29,3 +29,4 @@
   <label class="check"><input type="checkbox" name="admin" value="1" {{'checked' if typed.get('admin') else ''}}> Administrator</label>
   <button type="submit">Add user</button>
 </form>
+% include('invites')

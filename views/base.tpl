@@ -9,6 +9,7 @@
 % end
 <link rel="stylesheet" href="/static/style.css">
 <script src="/static/app.js" defer></script>
+<script src="/static/people.js" defer></script>
 <script src="/static/playback.js" defer></script>
 <script src="/static/gallery.js" defer></script>
 <script src="/static/comments.js" defer></script>

@@ -6,7 +6,7 @@
 % end
 <form method="post" action="/setup" class="card">
   <input type="hidden" name="token" value="{{token}}">
-  <label>User name <input name="username" required maxlength="{{limits['name']}}"></label>
+  <label>User name <input name="username" value="{{username}}" required maxlength="{{limits['name']}}"></label>
   <label>Password ({{limits['password_min']}} characters or more) <input type="password" name="password" required minlength="{{limits['password_min']}}" maxlength="{{limits['password']}}"></label>
   <button type="submit">Create administrator</button>
 </form>
