@@ -94,7 +94,7 @@ def test_the_timeline_opens_a_photo_and_steps_through_its_grid_with_keys(library
     page.evaluate('() => { const v = document.querySelector(".gallery-stage video"); v.muted = true;'
                   ' return v.play(); }')
     page.wait_for_function('() => document.querySelector(".gallery-stage video").currentTime > 0.5', timeout=20000)
-    assert page.get_attribute('.gallery-stage video', 'src') == '/media/' + ids['Waves']
+    assert page.get_attribute('.gallery-stage video', 'src') == '/play/' + ids['Waves']
     page.screenshot(path=os.path.join(SHOTS, 'gallery-1280-video.png'))
 
     page.keyboard.press('ArrowRight')
