@@ -291,12 +291,14 @@ class PeerClient:
         query = '/catalog?limit=%d' % CATALOG_PAGE + ('&since=%s' % quote(cursor) if cursor else '')
         return self.json('GET', query, max_bytes=MAX_CATALOG_BYTES)
 
-    def media_window(self, remote_id, range_header, buffer, what='media', deadline=REQUEST_DEADLINE):
+    def media_window(self, remote_id, range_header, buffer, what='media', deadline=None):
         """Up to len(buffer) bytes of the item from the origin, read into `buffer`: the origin's reply.
-        `what` is 'media' (the original) or 'playable' (its copy for browsers, privtube_remux)."""
+        `what` is 'media' (the original) or 'playable' (its copy for browsers, privtube_remux); `deadline`
+        is the request's (REQUEST_DEADLINE, read when called, when none is given)."""
         headers = {'Authorization': 'Bearer ' + self.key, 'Range': range_header}
         reply = self.transport.read_window(self.url + '/api/v1/content/%s/%s' % (remote_id, what), headers, buffer,
-                                           deadline=deadline, verify=self.verify)
+                                           deadline=REQUEST_DEADLINE if deadline is None else deadline,
+                                           verify=self.verify)
         if 300 <= reply.status < 400:
             raise PeerError('the peer answered with a redirect, which privtube does not follow', 502)
         return reply
