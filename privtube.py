@@ -224,11 +224,15 @@ def cmd_group_rm(args):
 
 
 def cmd_key_create(args):
+    from privtube_admin import peer_line, unreachable
     node = open_node(args)
     _, token = node.accounts.create_key(args.name, args.allow, manage=args.manage)
     print(token)
     print('Send this line to the peer that will use the key (once; it is not shown again):', file=sys.stderr)
-    print('  privtube peer add %s %s --key %s' % (node.name, node.config.base_url, token), file=sys.stderr)
+    print('  ' + peer_line(node, token), file=sys.stderr)
+    if unreachable(node):       # the Keys page says the same
+        print('Other homes cannot reach %s: set [node] public_url in config.ini to the address they use.'
+              % node.config.base_url, file=sys.stderr)
     return 0
 
 

@@ -82,6 +82,7 @@ def test_key_create_prints_key_alone_and_peer_line_on_stderr(cli):
     key = done.stdout.strip()
     assert done.stdout == key + '\n' and key.startswith('pt_') and len(key) > 40
     assert 'peer add' in done.stderr and key in done.stderr
+    assert 'Other homes cannot reach' in done.stderr and 'public_url' in done.stderr     # none is set
     assert 'bob\ttag:family\t-' in cli('key', 'list').stdout
     assert key not in cli('key', 'list').stdout
     assert cli('key', 'revoke', 'bob').returncode == 0
