@@ -102,6 +102,12 @@ def test_every_page_passes_axe_and_fits_a_phone(library, browser, width, height)
         visit(admin, base, path, label, phone, problems)
     issue_key(admin, base, phone, problems)
     bulk_pages(admin, base, phone, problems)
+    share_link = make_share_link(admin, base, ids['video'], phone, problems)
+    for path, label in (('/invite?token=' + 'x' * 43, 'an invite link that does not work'),
+                        ('/reset?token=' + 'x' * 43, 'a reset link that does not work')):
+        visit(anonymous, base, path, label, phone, problems)
+    visit(anonymous, base, share_link[len(base):] if share_link.startswith(base) else share_link,
+          'a share link', phone, problems)
 
     member = signed_in(browser, base, width, height, 'mia', 'mia-password')
     visit(member, base, '/', 'home of a member', phone, problems)
@@ -121,7 +127,19 @@ def admin_pages(ids, album):
             ('/trash', 'the trash'), ('/trash/%s/delete' % ids['trashed'], 'delete for good'),
             ('/account', 'account'), ('/admin/users', 'users'), ('/admin/groups', 'groups'),
             ('/admin/keys', 'keys'), ('/admin/peers', 'peers'), ('/admin/library', 'library'),
+            ('/admin/users/mia', "a user's page"), ('/admin/users/mia/remove', 'removing a user'),
+            ('/admin/groups/members', "a group's page"), ('/shares', 'shared links'),
+            ('/shares/new?item=' + ids['video'], 'a new share link'),
             ('/logout', 'sign out'))
+
+
+def make_share_link(page, base, item_id, phone, problems):
+    """A share link of the video made on its form; the page that shows it once is checked too."""
+    page.goto(base + '/shares/new?item=' + item_id)
+    page.click('main form button[type=submit]')
+    page.wait_for_load_state('load')
+    check(page, 'a share link just made', phone, problems)
+    return page.input_value('#share-link')
 
 
 def delete_to_trash(page, base, item_id):

@@ -1,6 +1,6 @@
 % rebase('base', title='Group ' + group.name, user=user)
 % include('admin_nav')
-<p><a href="/admin/groups">&larr; Groups</a></p>
+<p><a class="back" href="/admin/groups">&larr; Groups</a></p>
 <h1>Group {{group.name}}</h1>
 % if error:
 <p class="error" role="alert">{{error}}</p>

@@ -1,6 +1,6 @@
 % rebase('base', title='Key ' + key.name, user=user)
 % include('admin_nav')
-<p><a href="/admin/keys">&larr; Keys</a></p>
+<p><a class="back" href="/admin/keys">&larr; Keys</a></p>
 <h1>Key {{key.name}}</h1>
 % if new_key:
 <div class="card notice" role="status">

@@ -1,6 +1,6 @@
 % rebase('base', title='Peer ' + peer_name, user=user)
 % include('admin_nav')
-<p><a href="/admin/peers">&larr; Peers</a></p>
+<p><a class="back" href="/admin/peers">&larr; Peers</a></p>
 <h1>Peer {{peer_name}}</h1>
 % if result:
 <p class="message" role="status">{{result}}</p>

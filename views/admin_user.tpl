@@ -1,6 +1,6 @@
 % rebase('base', title=someone.name, user=user)
 % include('admin_nav')
-<p><a href="/admin/users">&larr; Users</a></p>
+<p><a class="back" href="/admin/users">&larr; Users</a></p>
 <h1>{{someone.name}}</h1>
 % if error:
 <p class="error" role="alert">{{error}}</p>
