@@ -4,6 +4,7 @@ An admin uploads a short H.264/AAC video made by ffmpeg; a member finds it by se
 comments, and sees the view count rise. CI installs chromium, ffmpeg and playwright (.ci/run); elsewhere
 the test is skipped when they are missing.
 """
+import contextlib
 import os
 import shutil
 import subprocess
@@ -54,6 +55,13 @@ def node_url(tmp_path):
         fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
     cli(config, 'user', 'add', 'admin', '--admin', '--password-stdin', stdin='admin-password\n')
     cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
+    with served(config, port) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def served(config, port):
+    """A real `serve` of `config` on `port` while the block runs: its base URL, once /healthz answers."""
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = 'http://127.0.0.1:%d' % port

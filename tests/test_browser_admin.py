@@ -3,12 +3,10 @@ a user's reset link used in a fresh browser; each admin page photographed at 128
 (into /tmp/shots-admin/) and checked to fit the narrow screen without sideways scrolling."""
 import os
 import re
-import subprocess
-import sys
 
 import pytest
-from test_browser import ARGS, CHROMIUM, ROOT, cli, require_tools
-from test_serve import free_port, wait_for
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, require_tools, served  # noqa: F401 (fixtures)
+from test_serve import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = '/tmp/shots-admin'
@@ -25,24 +23,8 @@ def node_url(tmp_path):
     cli(config, 'user', 'add', 'admin', '--admin', '--password-stdin', stdin='admin-password\n')
     cli(config, 'user', 'add', 'grandma', '--password-stdin', stdin='grandma-password\n')
     cli(config, 'group', 'add', 'family', '--allow', 'tag:family', 'album:2024 Summer trip')
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = 'http://127.0.0.1:%d' % port
-    try:
-        wait_for(base + '/healthz')
+    with served(config, port) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def sign_in(context, base, name, password):

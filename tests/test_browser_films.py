@@ -2,12 +2,11 @@
 where it was left, its sidecar subtitles load as cues, and the home page continues it."""
 import os
 import subprocess
-import sys
 import time
 
 import pytest
-from test_browser import ARGS, CHROMIUM, cli, require_tools
-from test_serve import free_port, wait_for
+from test_browser import ARGS, CHROMIUM, browser, cli, require_tools, served  # noqa: F401 (fixtures)
+from test_serve import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHOTS = '/tmp/shots-films'
@@ -38,24 +37,8 @@ def node_url(tmp_path):
     make_film(str(tmp_path / 'media' / 'Films'))
     cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
     cli(config, 'scan')
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = 'http://127.0.0.1:%d' % port
-    try:
-        wait_for(base + '/healthz')
+    with served(config, port) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def sign_in(browser, base, width, height):

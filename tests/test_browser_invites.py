@@ -2,12 +2,10 @@
 page, a newcomer opens it in a fresh browser context, chooses a name and password, and sees exactly the
 family group's items. Screenshots at 1280 and 360 px go to /tmp/shots-people/."""
 import os
-import subprocess
-import sys
 
 import pytest
-from test_browser import ARGS, CHROMIUM, ROOT, cli, require_tools
-from test_serve import free_port, wait_for
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, require_tools, served  # noqa: F401 (fixtures)
+from test_serve import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = '/tmp/shots-people'
@@ -29,29 +27,13 @@ def node_url(tmp_path):
         path = media / (title + '.jpg')
         make_photo(path)
         cli(config, 'content', 'add', str(path), '--title', title, '--tag', tag)
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = 'http://127.0.0.1:%d' % port
-    try:
-        wait_for(base + '/healthz')
+    with served(config, port) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def make_photo(path):
     from PIL import Image
     Image.new('RGB', (64, 48), (200, 120, 40)).save(str(path))
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def shoot(page, name):

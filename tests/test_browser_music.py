@@ -5,13 +5,11 @@ plays track 2 when track 1 ends, Next and Previous step through the queue, and t
 the song and its cover. Screenshots at 1280 and 360 px go to /tmp/shots-music/.
 """
 import os
-import subprocess
-import sys
 
 import pytest
-from test_browser import ARGS, CHROMIUM, ROOT, cli, require_tools
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, require_tools, served  # noqa: F401 (fixtures)
 from test_music import make_record
-from test_serve import free_port, wait_for
+from test_serve import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = '/tmp/shots-music'
@@ -27,24 +25,8 @@ def music_node(tmp_path):
     make_record(str(tmp_path / 'media' / 'Nina Vale' / 'Blue Hour'), seconds=1.5)
     cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
     cli(config, 'scan')
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = 'http://127.0.0.1:%d' % port
-    try:
-        wait_for(base + '/healthz')
+    with served(config, port) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def signed_in(browser, base, width, height):

@@ -6,7 +6,7 @@ import sqlite3
 import time
 
 import pytest
-from test_browser import ARGS, CHROMIUM, require_tools, sign_in
+from test_browser import ARGS, CHROMIUM, browser, require_tools, sign_in  # noqa: F401 (fixtures)
 from test_network_sockets import Home
 from test_remux import make_video
 
@@ -44,15 +44,6 @@ def homes(tmp_path):
     finally:
         bob.stop()
         alice.stop()
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def test_bobs_page_plays_and_seeks_alices_mkv(homes, browser):

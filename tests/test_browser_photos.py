@@ -12,7 +12,7 @@ import time
 
 import pytest
 from media_samples import make_photo
-from test_browser import ARGS, CHROMIUM, ROOT, cli, require_tools
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, require_tools  # noqa: F401 (fixtures)
 from test_serve import free_port, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -52,15 +52,6 @@ def preview_made(database, seconds=60):
             return row[0]
         time.sleep(0.2)
     raise AssertionError('the worker made no preview')
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def signed_in(browser, base, viewport):

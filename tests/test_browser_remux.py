@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from test_browser import ARGS, CHROMIUM, ROOT, cli, require_tools, sign_in
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, require_tools, sign_in  # noqa: F401 (fixtures)
 from test_remux import make_video
 from test_serve import free_port, wait_for
 
@@ -45,15 +45,6 @@ def served(tmp_path):
 def items_by_title(database):
     with sqlite3.connect(database) as db:
         return dict(db.execute('SELECT title, id FROM item').fetchall())
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def test_an_h264_mkv_plays_and_seeks_after_it_is_rewrapped(served, browser):
