@@ -370,8 +370,9 @@ class MediaWorker:
 
     def run_pending(self, limit=None):
         """Probe pending items until none is left (or `limit`), then make the previews owed while no new
-        item waits; returns how many items were handled."""
-        done = 0
+        item waits, and bring the music albums in line when songs were read; returns how many items were
+        handled."""
+        done, songs = 0, False
         with self.node.database.db.connection_context():
             while not self.stopping.is_set() and (limit is None or done < limit):
                 batch = self.pending(PHOTO_BATCH if limit is None else min(PHOTO_BATCH, limit - done))
@@ -382,8 +383,9 @@ class MediaWorker:
                     self.make_previews(batch)
                 else:
                     self.handle_batch(batch)
+                    songs = songs or any(media.media_kind(item.mime) == 'audio' for item in batch)
                 done += len(batch)
-            if done:
+            if songs:       # the music albums read every song and folder: only when a song's tags were read
                 privtube_music.MusicAlbums(self.node.store).sync()
         return done
 
