@@ -194,18 +194,24 @@ COMMENT_FIELDS = (('id', MAX_COMMENT_ID), ('author', MAX_PEER_AUTHOR), ('body', 
 def checked_page(page, most):
     """The catalog page if every part has the contract's shape (at most `most` items and removals);
     PeerError naming the first fault."""
-    if not isinstance(page, dict):
-        raise PeerError('the catalog is not a JSON object')
+    checked_header(page)
     items, removed = page.get('items'), page.get('removed', [])
     if not isinstance(items, list) or not isinstance(removed, list) or len(items) + len(removed) > most:
         raise PeerError('the catalog has no valid items/removed lists')
+    if not all(isinstance(i, str) and REMOTE_ID.match(i) for i in removed):
+        raise PeerError('the catalog lists an invalid removed id')
+    return [checked_item(item) for item in items], removed
+
+
+def checked_header(page):
+    """(cursor, more) of a catalog page whose cursor and flags have the contract's shape; PeerError if not."""
+    if not isinstance(page, dict):
+        raise PeerError('the catalog is not a JSON object')
     if not isinstance(page.get('cursor'), str) or len(page['cursor']) > MAX_CURSOR or not storable(page['cursor']):
         raise PeerError('the catalog has no valid cursor')
     if not isinstance(page.get('more', False), bool) or not isinstance(page.get('reset', False), bool):
         raise PeerError('the catalog has invalid more/reset flags')
-    if not all(isinstance(i, str) and REMOTE_ID.match(i) for i in removed):
-        raise PeerError('the catalog lists an invalid removed id')
-    return [checked_item(item) for item in items], removed
+    return page['cursor'], page.get('more', False)
 
 
 def checked_item(item):

@@ -12,10 +12,11 @@ import re
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from privtube_config import ConfigError
 from privtube_config import load as load_config
-from privtube_items import PEER_COLUMNS, REMOTE_ID, checked_page
+from privtube_items import PEER_COLUMNS, REMOTE_ID, checked_header, checked_page
 from privtube_peer import CATALOG_PAGE, PeerClient, PeerError, RequestsTransport
 
 logger = logging.getLogger('privtube.registry')
@@ -176,21 +177,32 @@ class Registry:
         return '%d items updated, %d removed' % (added, removed)
 
     def read_catalog(self, client, cursor, staged):
-        """Follow the catalog from `cursor` to its end into `staged`; (the last cursor, whether to sweep)."""
+        """Follow the catalog from `cursor` to its end into `staged`; (the last cursor, whether to sweep).
+
+        The next page is asked for as soon as a page's cursor is known, so the peer makes it while this
+        node checks and stages the page it has: the two no longer wait for each other (a first sync of
+        100,000 items spent a quarter of its time with the reader idle while the origin made pages).
+        """
         ends = time.monotonic() + SYNC_DEADLINE
         sweeping, pages = not cursor, 0
-        while True:
-            page = client.catalog(cursor)
-            items, gone = checked_page(page, 10 * CATALOG_PAGE)
-            if page.get('reset'):
-                sweeping = True
-                staged.clear()
-            staged.add(items, gone)
-            cursor, pages = page['cursor'], pages + 1
-            if not page.get('more'):
-                return cursor, sweeping
-            if pages >= MAX_PAGES or time.monotonic() > ends:
-                raise PeerError('the catalog did not end within %d pages or %d s' % (MAX_PAGES, SYNC_DEADLINE), 504)
+        with ThreadPoolExecutor(1, thread_name_prefix='catalog-' + client.name) as fetcher:
+            coming = fetcher.submit(client.catalog, cursor)
+            while True:
+                page = coming.result()
+                cursor, more = checked_header(page)
+                pages += 1
+                if more:
+                    if pages >= MAX_PAGES or time.monotonic() > ends:
+                        raise PeerError('the catalog did not end within %d pages or %d s'
+                                        % (MAX_PAGES, SYNC_DEADLINE), 504)
+                    coming = fetcher.submit(client.catalog, cursor)
+                items, gone = checked_page(page, 10 * CATALOG_PAGE)
+                if page.get('reset'):
+                    sweeping = True
+                    staged.clear()
+                staged.add(items, gone)
+                if not more:
+                    return cursor, sweeping
 
     @property
     def max_items(self):

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from urllib.parse import quote
 
 import pytest
@@ -147,6 +148,28 @@ def test_an_incremental_read_cut_short_applies_nothing_and_a_complete_one_applie
     assert 'Intruder 1' in found and 'Intruder 2' in found and 'Intruder 0' not in found
     state = home.node.database.Peer.get_by_id('evil')
     assert (state.status, state.item_count, state.cursor) == ('ok', 3, '4') and cursor != '4'
+
+
+def test_the_next_page_is_asked_for_while_the_reader_stages_the_one_it_has(synced, network, monkeypatch):
+    """A first sync of 100,000 items spent a quarter of its time with the reader idle while the origin made
+    the next page: now the next page is asked for as soon as a page's cursor is known."""
+    import privtube_registry
+    home, viewer = synced
+    evil = PagedPeer([page([new_item(0)], more=True, cursor='2'), page([new_item(1)], more=False, cursor='3')])
+    network.handlers['http://evil.test'] = evil
+    add, asked_while_staging = privtube_registry.StagedRead.add, []
+
+    def staging(self, items, removed):
+        if items and items[0]['id'] == NEW_IDS[0]:
+            ends = time.monotonic() + 5
+            while evil.served < 2 and time.monotonic() < ends:
+                time.sleep(0.01)
+            asked_while_staging.append(evil.served)
+        return add(self, items, removed)
+    monkeypatch.setattr(privtube_registry.StagedRead, 'add', staging)
+    assert home.node.registry.sync('evil')[0]
+    assert asked_while_staging == [2]
+    assert held(home, 'evil') == ['Good item', 'Intruder 0', 'Intruder 1']
 
 
 def test_a_failed_read_leaves_nothing_staged_for_the_next(synced, network):
