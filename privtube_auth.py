@@ -392,10 +392,11 @@ class Accounts:
         return [g.name for g in query]
 
     def user_rules(self, user_id):
-        UserGroup, Membership = self.database.UserGroup, self.database.Membership
         rules = []
-        for group in UserGroup.select(UserGroup.rules).join(Membership).where(Membership.user == user_id):
-            rules += [r for r in load_rules(group.rules) if r not in rules]
+        for (group_rules,) in self.database.db.execute_sql(      # plain SQL: it runs on every page
+                'SELECT usergroup.rules FROM usergroup JOIN membership ON membership.group_id = usergroup.id '
+                'WHERE membership.user_id = ? ORDER BY usergroup.id', (user_id,)).fetchall():
+            rules += [r for r in load_rules(group_rules) if r not in rules]
         return rules
 
     def user_principal(self, user):

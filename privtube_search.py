@@ -5,6 +5,7 @@ The table itself is made by migration 4 of privtube_db (remade with the albums' 
 with songs' artists and albums by migration 15);
 its rowid is the item's, so a search joins the two without an index of its own.
 """
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -31,10 +32,14 @@ INDEX_ROWS = (
 UNINDEX_ROWS = 'DELETE FROM item_fts WHERE rowid IN (SELECT rowid FROM item WHERE id IN (%s))'
 
 
-def joined(Item):
+def joined(Item, checked=True):
     """The join of an item to its row: by rowid, a lookup in the item table itself (twice as fast as its
-    text id's index for a common word's thousands of matches), and the ids compared as a check."""
-    return Column(Item, 'rowid') == SQL('item_fts.rowid'), Item.id == SQL('item_fts.item_id')
+    text id's index for a common word's thousands of matches), and the ids compared as a check when
+    `checked`. Reading a row's id costs a lookup of the index's own copy of the row: counting a common
+    word's matches spent two thirds of its time on it, so counts join by rowid alone (what they count is
+    still each item's own visibility: a stray row could only nudge the count, never show an item)."""
+    by_rowid = Column(Item, 'rowid') == SQL('item_fts.rowid')
+    return (by_rowid, Item.id == SQL('item_fts.item_id')) if checked else (by_rowid,)
 
 
 def fts_query(text):
@@ -79,7 +84,11 @@ class SearchIndex:
         Only matches `principal` may see are counted: the notice this drives must not reveal hidden items.
         """
         match = fts_query(text)
-        ranked = bool(match) and sort == 'relevance' and self.match_count(principal, match, tag, kind, origin)
+        newest = self.newest_matches(principal, match, tag, kind, origin) if match and sort == 'relevance' else None
+        ranked = newest is not None and len(newest) <= RANKED_MATCHES
+        if newest is not None and not ranked and offset + limit < len(newest):
+            rows = self.rows_at(newest[offset:offset + limit + 1])     # the newest matches are this page
+            return rows[:limit], len(rows) > limit, False
         shape = self.shape(principal, tag, kind, origin, sort if match or sort != 'relevance' else 'newest',
                            bool(match), ranked)
         values = ((match,) if match else ()) + (offset, limit + 1)        # the shape's stand-ins, in order
@@ -107,9 +116,10 @@ class SearchIndex:
         Item = self.database.Item
         query = self.filtered(principal, tag, kind, origin)
         if match:
-            query = query.from_(Item, SQL('item_fts')).where(SQL('item_fts MATCH ?', [MATCH]), *joined(Item))
+            query = query.from_(Item, SQL('item_fts')).where(SQL('item_fts MATCH ?', [MATCH]),
+                                                             *joined(Item, not counting))
         if counting:
-            return query.select(SQL('1')).offset(OFFSET).limit(LIMIT)
+            return query.select(Column(Item, 'rowid')).order_by(SQL('item_fts.rowid DESC')).offset(OFFSET).limit(LIMIT)
         if sort == 'views':
             order = [Item.views.desc(), Item.created.desc(), Item.id]
         elif sort == 'taken':   # when it was shot, else when it was added: the timeline's order
@@ -132,10 +142,19 @@ class SearchIndex:
             query = query.where(auth.rule_filter('origin:' + origin, Item, ItemTag))
         return query
 
-    def match_count(self, principal, match, tag, kind, origin):
-        """Whether the visible items that `match` finds are few enough to rank: counted no further than
-        one past RANKED_MATCHES."""
+    def newest_matches(self, principal, match, tag, kind, origin):
+        """The rowids of the visible items that `match` finds, newest first, no further than one past
+        RANKED_MATCHES: few enough to rank, or else (a word in half the library) the first of them are
+        the page itself, newest first. Only matches `principal` may see are counted: the notice this
+        drives must not reveal hidden items."""
         shape = self.shape(principal, tag, kind, origin, 'relevance', True, counting=True)
-        counted = self.db.execute_sql('SELECT count(*) FROM (%s)' % shape.sql,
-                                      shape.values(match, 0, RANKED_MATCHES + 1)).fetchone()[0]
-        return counted <= RANKED_MATCHES
+        return [rowid for (rowid,) in shape.all(match, 0, RANKED_MATCHES + 1)]
+
+    def rows_at(self, rowids):
+        """The result rows of the items at `rowids`, in that order, each checked against its index row."""
+        Item = self.database.Item
+        found = {row.rowid_: row for row in Item.raw(
+            'SELECT %s, item.rowid AS rowid_ FROM item JOIN item_fts ON item_fts.rowid = item.rowid '
+            'WHERE item.rowid IN (SELECT value FROM json_each(?)) AND item.id = item_fts.item_id'
+            % ', '.join('item.' + field.column_name for field in result_columns(Item)), json.dumps(rowids))}
+        return [found[rowid] for rowid in rowids if rowid in found]

@@ -375,11 +375,16 @@ def live_session(database, token):
     """The session whose id is `token`, unless it is unknown or idle too long; else None."""
     if not token or len(token) > 100:
         return None
-    Session = database.Session
-    session = Session.get_or_none(Session.id_hash == auth.token_hash(token))
-    if session is None or session.last_seen < time.time() - SESSION_IDLE:
+    Session, User = database.Session, database.User
+    # plain SQL, as for every query each page makes: building Peewee's queries cost more than running them
+    found = list(Session.raw('SELECT * FROM session WHERE id_hash = ?', auth.token_hash(token)))
+    if not found or found[0].last_seen < time.time() - SESSION_IDLE:
         return None
-    return session
+    session = found[0]
+    users = list(User.raw('SELECT * FROM user WHERE id = ?', session.user_id))
+    if users:
+        session.user = users[0]
+    return session if users else None
 
 
 def session_token(cookie_header):
@@ -898,8 +903,7 @@ def offline_since(node, item):
 def offline_origins(database):
     """{peer name: when it last answered} of the peers whose last sync failed: what cards and the watch
     page say before anyone clicks an item that cannot be fetched now."""
-    Peer = database.Peer
-    failed = Peer.select(Peer.name, Peer.last_success).where(Peer.status == 'failed').tuples()
+    failed = database.db.execute_sql("SELECT name, last_success FROM peer WHERE status = 'failed'").fetchall()
     return {name: shown_time(last_success, 'never') for name, last_success in failed}
 
 
