@@ -274,11 +274,16 @@ def upload_route(method, path):
 def create_server(app, **options):
     """The Waitress server of `app` (`options` over `waitress_options`): its requests are parsed by
     BodyGate (only an upload with its credential may send a body larger than a form), FileRange bodies
-    are sent zero-copy and gateway downloads from the main loop as their windows arrive."""
+    are sent zero-copy and gateway downloads from the main loop as their windows arrive; its thread pool is
+    a WaitWatch, which logs requests that wait for a thread (README, "Logs")."""
     listening = {}
     options = dict(waitress_options(app.node.config), **options)
-    server = waitress.create_server(zero_copy_files(app), map=listening, _dispatcher=WaitWatch(options['threads']),
-                                    **options)
+    pool = WaitWatch(options['threads'])     # Waitress takes its own pool only through `_dispatcher`
+    try:
+        server = waitress.create_server(zero_copy_files(app), map=listening, _dispatcher=pool, **options)
+    except Exception:
+        pool.shutdown()
+        raise
     channel = gated_channel(app.node.may_upload)
     for dispatcher in list(listening.values()):
         if isinstance(dispatcher, BaseWSGIServer):

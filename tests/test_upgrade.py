@@ -49,7 +49,16 @@ def first_release(folder):
                              timeout=60).stdout
     os.makedirs(folder)
     subprocess.run(['tar', '-x', '-C', folder], input=archive, check=True, timeout=60)
+    missing = requirements(folder) - requirements(ROOT)
+    assert not missing, 'release 0.1.0 needs %s, which this version does not install' % ', '.join(sorted(missing))
     return folder
+
+
+def requirements(folder):
+    """The package names of the requirements.txt in `folder`."""
+    with open(os.path.join(folder, 'requirements.txt'), encoding='utf-8') as fh:
+        return {re.split(r'[<>=!~\[; ]', line.strip(), maxsplit=1)[0].lower() for line in fh
+                if line.strip() and not line.startswith(('#', '-'))}
 
 
 class OldNode:
