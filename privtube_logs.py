@@ -25,8 +25,9 @@ def set_up_logging(level):
     every chunk Pillow reads) stay at info."""
     chosen = getattr(logging, level.upper())
     logging.basicConfig(level=max(chosen, logging.INFO), stream=sys.stderr, format=FORMAT, datefmt=TIME_FORMAT)
-    for name in OWN_LOGGERS:
-        logging.getLogger(name).setLevel(chosen)
+    if chosen < logging.INFO:
+        for name in OWN_LOGGERS:
+            logging.getLogger(name).setLevel(chosen)
 
 
 class QuietQueue:

@@ -55,12 +55,11 @@ def test_a_bad_log_level_is_a_usage_error():
 
 
 def test_a_global_log_level_shows_the_schema_steps_of_another_command(tmp_path):
-    config = str(tmp_path / 'config.ini')
-    assert privtube('init', config).returncode == 0
-    quiet = privtube('--config', config, 'user', 'list')
+    quiet, loud = (str(tmp_path / home / 'config.ini') for home in ('quiet', 'loud'))
+    assert privtube('init', quiet).returncode == 0 and privtube('init', loud).returncode == 0
+    quiet = privtube('--config', quiet, 'user', 'list')
     assert (quiet.returncode, quiet.stderr) == (0, '')           # other commands log warnings only
-    os.unlink(str(tmp_path / 'privtube.db'))
-    loud = privtube('--log-level', 'debug', '--config', config, 'user', 'list')
+    loud = privtube('--log-level', 'debug', '--config', loud, 'user', 'list')
     lines = loud.stderr.splitlines()
     assert lines and all(LOG_LINE.match(line) for line in lines), loud.stderr
     assert sum('schema step' in line for line in lines) == len(privtube_db.MIGRATIONS)
