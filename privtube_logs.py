@@ -67,9 +67,9 @@ class WaitWatch(ThreadedTaskDispatcher):
             if self.warned_at is not None and now - self.warned_at < WARN_EVERY:
                 return
             count, longest, self.slow_waits, self.longest, self.warned_at = self.slow_waits, self.longest, 0, 0.0, now
-        logger.warning('%d request%s waited %.1f s or more (at most %.1f s) for one of the %d worker threads: '
-                       'the node is busier than [server] threads allows', count, '' if count == 1 else 's',
-                       self.slow, longest, len(self.threads))
+        logger.warning('%d request%s waited %.1f s or more (at most %.1f s) for a worker thread: the node is '
+                       'busier than [server] threads = %d allows', count, '' if count == 1 else 's', self.slow,
+                       longest, len(self.threads))
 
 
 class Waiting:
@@ -84,3 +84,6 @@ class Waiting:
 
     def cancel(self):
         self.task.cancel()
+
+    def __repr__(self):         # Waitress names the task in its log when serving it fails
+        return repr(self.task)

@@ -54,6 +54,14 @@ def test_a_bad_log_level_is_a_usage_error():
     assert done.stderr.startswith('privtube: error: argument --log-level') and 'Traceback' not in done.stderr
 
 
+def test_the_log_level_is_taken_before_the_command_or_after_serve():
+    import privtube
+    commands = (['serve'], ['serve', '--log-level', 'debug'], ['--log-level', 'error', 'serve'],
+                ['--log-level', 'debug', 'scan'])
+    levels = [privtube.build_parser().parse_args(argv).log_level for argv in commands]
+    assert levels == [None, 'debug', 'error', 'debug']       # None: the command's default (info for serve)
+
+
 def test_a_global_log_level_shows_the_schema_steps_of_another_command(tmp_path):
     quiet, loud = (str(tmp_path / home / 'config.ini') for home in ('quiet', 'loud'))
     assert privtube('init', quiet).returncode == 0 and privtube('init', loud).returncode == 0
@@ -105,7 +113,7 @@ def test_requests_that_wait_for_a_worker_thread_are_warned_of_once(caplog):
     finally:
         watch.shutdown()
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(warnings) == 1 and 'waited 0.1 s or more' in warnings[0] and '1 worker threads' in warnings[0]
+    assert len(warnings) == 1 and 'waited 0.1 s or more' in warnings[0] and '[server] threads = 1' in warnings[0]
     assert any(r.name == 'waitress.queue' and r.levelno == logging.DEBUG for r in caplog.records)
 
 
