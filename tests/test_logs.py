@@ -11,7 +11,7 @@ import time
 
 import pytest
 import requests
-from conftest import login_token
+from conftest import login_token, write_config
 from media_samples import make_photo
 from test_browser import served
 from test_serve import free_port
@@ -63,8 +63,9 @@ def test_the_log_level_is_taken_before_the_command_or_after_serve():
 
 
 def test_a_global_log_level_shows_the_schema_steps_of_another_command(tmp_path):
-    quiet, loud = (str(tmp_path / home / 'config.ini') for home in ('quiet', 'loud'))
-    assert privtube('init', quiet).returncode == 0 and privtube('init', loud).returncode == 0
+    for home in ('quiet', 'loud'):
+        (tmp_path / home).mkdir()
+    quiet, loud = write_config(tmp_path / 'quiet'), write_config(tmp_path / 'loud')
     quiet = privtube('--config', quiet, 'user', 'list')
     assert (quiet.returncode, quiet.stderr) == (0, '')           # other commands log warnings only
     loud = privtube('--log-level', 'debug', '--config', loud, 'user', 'list')
