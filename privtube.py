@@ -11,7 +11,9 @@ import privtube_config as config_mod
 from privtube_auth import AuthError
 from privtube_db import SchemaError
 from privtube_items import iso_of
+from privtube_logs import LEVELS, set_up_logging
 from privtube_store import StoreError
+from privtube_version import VERSION
 
 logger = logging.getLogger('privtube')
 
@@ -32,6 +34,8 @@ class Parser(argparse.ArgumentParser):
 def build_parser():
     parser = Parser(prog='privtube', description='A private media network node.')
     parser.add_argument('--config', help='config file (default: $PRIVTUBE_CONFIG or ./config.ini)')
+    parser.add_argument('--version', action='version', version=VERSION, help='print the version and exit')
+    add_log_level(parser, help='what the log shows (default: info for serve, warning for the other commands)')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=Parser)
     commands.required = True
 
@@ -42,6 +46,8 @@ def build_parser():
     p = commands.add_parser('serve', help='run the node')
     p.add_argument('--host')
     p.add_argument('--port', type=int)
+    # also after `serve`, where people look for it; SUPPRESS keeps a global --log-level when this one is absent
+    add_log_level(p, default=argparse.SUPPRESS, help='what the log shows (default: info)')
     p.set_defaults(run=cmd_serve)
 
     for name, help_text, add_actions in (
@@ -63,6 +69,10 @@ def build_parser():
     p.add_argument('dest')
     p.set_defaults(run=cmd_backup)
     return parser
+
+
+def add_log_level(parser, **options):
+    parser.add_argument('--log-level', choices=LEVELS, metavar='{%s}' % ','.join(LEVELS), **options)
 
 
 def arg(*names, **options):
@@ -535,8 +545,7 @@ def read_password(from_stdin, confirm):
 def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
-        logging.basicConfig(level=logging.INFO if args.command == 'serve' else logging.WARNING,
-                            format='%(asctime)s %(levelname)s %(name)s: %(message)s', stream=sys.stderr)
+        set_up_logging(args.log_level or ('info' if args.command == 'serve' else 'warning'))
         return args.run(args)
     except UsageError as exc:
         return fail(exc, 2)

@@ -23,6 +23,7 @@ from privtube_api import bearer_of, make_api
 from privtube_db import Database
 from privtube_gateway import MEMORY_BUDGET, Download, Prefetcher, WindowBuffers
 from privtube_invites import Invites
+from privtube_logs import WaitWatch
 from privtube_pairing import Pairing
 from privtube_peer_copies import PeerCopies
 from privtube_probe import MediaWorker
@@ -31,11 +32,10 @@ from privtube_remote import RemoteComments
 from privtube_remux import RemuxWorker
 from privtube_scan import ScanLoop
 from privtube_store import Housekeeping, Store, StoreError
+from privtube_version import VERSION
 from privtube_web import live_session, make_web, render, session_token, setup_token
 
 logger = logging.getLogger('privtube.app')
-
-VERSION = '0.1.0'
 
 
 class Node:
@@ -274,10 +274,16 @@ def upload_route(method, path):
 def create_server(app, **options):
     """The Waitress server of `app` (`options` over `waitress_options`): its requests are parsed by
     BodyGate (only an upload with its credential may send a body larger than a form), FileRange bodies
-    are sent zero-copy and gateway downloads from the main loop as their windows arrive."""
+    are sent zero-copy and gateway downloads from the main loop as their windows arrive; its thread pool is
+    a WaitWatch, which logs requests that wait for a thread (README, "Logs")."""
     listening = {}
-    server = waitress.create_server(zero_copy_files(app), map=listening,
-                                    **dict(waitress_options(app.node.config), **options))
+    options = dict(waitress_options(app.node.config), **options)
+    pool = WaitWatch(options['threads'])     # Waitress takes its own pool only through `_dispatcher`
+    try:
+        server = waitress.create_server(zero_copy_files(app), map=listening, _dispatcher=pool, **options)
+    except Exception:
+        pool.shutdown()
+        raise
     channel = gated_channel(app.node.may_upload)
     for dispatcher in list(listening.values()):
         if isinstance(dispatcher, BaseWSGIServer):

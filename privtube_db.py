@@ -282,17 +282,23 @@ class SchemaError(Exception):
 
 
 def migrate(db, target=SCHEMA_VERSION):
-    """Apply every missing step up to `target`, each in its own transaction."""
+    """Apply every missing step up to `target`, each in its own transaction; one line at info says what
+    happened to the database (created, or upgraded from which schema), each step one at debug."""
     current = db.execute_sql('PRAGMA user_version').fetchone()[0]
     if current > SCHEMA_VERSION:
         raise SchemaError('%s: schema version %d is newer than this privtube (%d)'
                           % (db.database, current, SCHEMA_VERSION))
-    for version in sorted(step for step in MIGRATIONS if current < step <= target):   # numbers may skip
+    steps = sorted(step for step in MIGRATIONS if current < step <= target)    # numbers may skip
+    for version in steps:
         with db.atomic():
             for statement in MIGRATIONS.get(version, ()):    # numbers may be held for steps still unmerged
                 db.execute_sql(statement)
             db.execute_sql('PRAGMA user_version = %d' % version)
-        logger.info('database %s upgraded to schema version %d', db.database, version)
+        logger.debug('database %s: schema step %d applied', db.database, version)
+    if steps and current == 0:
+        logger.info('database created at %s (schema %d)', db.database, steps[-1])
+    elif steps:
+        logger.info('database %s upgraded from schema %d to %d', db.database, current, steps[-1])
 
 
 class Database:

@@ -266,7 +266,7 @@ def duration_from_packets(ffprobe, fh, demuxer):
     try:
         done = run_tool(command, fh, PROBE_SECONDS)
     except ProbeError as exc:        # the rest of what was found still stands
-        logger.info('no duration for a %s file: %s', demuxer, exc.detail)
+        logger.debug('no duration for a %s file: %s', demuxer, exc.detail)
         return None
     end = 0.0
     for line in done.stdout.decode('ascii', 'replace').splitlines():

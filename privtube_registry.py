@@ -312,7 +312,7 @@ class ThumbnailCache:
             try:
                 data = client.thumbnail(split_remote(row_id)[1])
             except PeerError as exc:
-                logger.info('thumbnail of %s not fetched: %s', row_id, exc)
+                logger.debug('thumbnail of %s not fetched: %s', row_id, exc)
                 return
             if data:
                 write_atomically(path, data)
@@ -433,7 +433,7 @@ class PreviewCache(ThumbnailCache):
         try:
             data = self.registry.client(origin).preview(remote_id)
         except PeerError as exc:
-            logger.info('preview of %s not fetched: %s', item.id, exc)
+            logger.debug('preview of %s not fetched: %s', item.id, exc)
             return path if os.path.exists(path) else None
         if not data:
             return None

@@ -5,9 +5,18 @@ from setuptools import setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+
+def release():
+    """VERSION of privtube_version.py, read without importing the node (its dependencies may not be installed)."""
+    scope = {}
+    with open(os.path.join(HERE, 'privtube_version.py'), encoding='utf-8') as fh:
+        exec(fh.read(), scope)
+    return scope['VERSION']
+
+
 setup(
     name='privtube',
-    version='0.1.0',
+    version=release(),
     description='A private media network for a few trusted homes, on small hardware.',
     # every flat module of the node, whatever its number: privtube.py and privtube_*.py
     py_modules=sorted(os.path.basename(path)[:-3] for path in glob.glob(os.path.join(HERE, 'privtube*.py'))),

@@ -1,6 +1,8 @@
 """The Content Management API end to end through WebTest: every endpoint and bad input to each."""
 import pytest
 
+from privtube_version import VERSION
+
 
 @pytest.fixture
 def api(node):
@@ -11,7 +13,7 @@ def api(node):
 
 
 def test_node_info(api):
-    assert api.client.get('/api/v1/node', headers=api.reader).json == {'name': 'testnode', 'version': '0.1.0',
+    assert api.client.get('/api/v1/node', headers=api.reader).json == {'name': 'testnode', 'version': VERSION,
                                                                          'api': 1}
 
 

@@ -60,10 +60,11 @@ def node_url(tmp_path):
 
 
 @contextlib.contextmanager
-def served(config, port):
-    """A real `serve` of `config` on `port` while the block runs: its base URL, once /healthz answers."""
+def served(config, port, log=None):
+    """A real `serve` of `config` on `port` while the block runs: its base URL, once /healthz answers.
+    Its log (stderr) goes to the open file `log` when one is given."""
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
     base = 'http://127.0.0.1:%d' % port
     try:
         wait_for(base + '/healthz')
