@@ -159,14 +159,21 @@ PEER_COLUMNS = tuple(field.name for field in PEER_VALUES if field.kind not in LI
 
 
 API_BLANKS = tuple((field.name, field.blank) for field in API_FIELDS)
+# a catalog page's rows: the API's columns and what visibility reads (a page of `SELECT *` spent a third
+# of its time on columns no peer is sent)
+CATALOG_ROWS = ('SELECT %s FROM item WHERE id IN (SELECT value FROM json_each(?)) AND origin = \'local\''
+                % ', '.join(dict.fromkeys(['id', 'private', 'trashed'] + [field.name for field in API_FIELDS
+                                                                          if field.kind not in LISTS])))
 API_BOOLS = tuple(field.name for field in API_FIELDS if field.kind == 'bool')
 API_JSON = tuple(field.name for field in API_FIELDS if field.kind == 'subtitles')
 
 
 def json_list(value):
     """The list a JSON column's text holds; [] for anything that is not one."""
+    if not value or value == '[]':      # most items' lists: a catalog page reads a thousand
+        return []
     try:
-        found = json.loads(value) if value else []
+        found = json.loads(value)
     except ValueError:
         return []
     return found if isinstance(found, list) else []

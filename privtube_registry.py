@@ -239,8 +239,7 @@ class Registry:
         return sum(self.drop_items(row_ids[start:start + 500]) for start in range(0, len(row_ids), 500))
 
     def sweep(self, origin, seen):
-        Item = self.database.Item
-        held = Item.select(Item.id).where(Item.origin == origin).tuples().iterator()
+        held = self.db.execute_sql('SELECT id FROM item WHERE origin = ?', (origin,))    # a row per item held
         stale = [row_id for (row_id,) in held if row_id.split(':', 1)[1] not in seen]
         self.drop_many(stale)
         return len(stale)
