@@ -161,8 +161,8 @@ def issue_key(page, base, phone, problems):
 def app_password_pages(page, base, phone, problems):
     """The account page with a new app password shown once, then listed, and the question before revoking."""
     page.goto(base + '/account')
-    page.fill('form[action="/account/app-passwords"] input[name=name]', 'Living room Kodi')
-    page.click('form[action="/account/app-passwords"] button[type=submit]')
+    page.fill('form[action^="/account/app-passwords"] input[name=name]', 'Living room Kodi')
+    page.click('form[action^="/account/app-passwords"] button[type=submit]')
     page.wait_for_selector('#app-password')
     check(page, 'account with a new app password', phone, problems)
     visit(page, base, '/account', 'account with an app password', phone, problems)

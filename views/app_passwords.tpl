@@ -14,7 +14,7 @@
 % if app_passwords['error']:
 <p class="error" role="alert">{{app_passwords['error']}}</p>
 % end
-<form method="post" action="/account/app-passwords" class="card">
+<form method="post" action="/account/app-passwords#app-passwords" class="card">
   <input type="hidden" name="csrf" value="{{csrf}}">
   <label>Name (the app or device it is for) <input type="text" name="name" value="{{app_passwords['typed']}}" required maxlength="{{app_passwords['max_name']}}" placeholder="Living room Kodi"></label>
   <button type="submit">Make an app password</button>
