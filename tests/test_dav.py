@@ -368,3 +368,18 @@ def test_a_peers_items_are_listed_and_served_through_the_gateway(network):
     assert names_under(propfind(dav, '/dav/Homes/', as_cy), '/dav/Homes/') == []
     propfind(dav, '/dav/Homes/alice/', as_cy, status=404)
     dav.get(url, headers=as_cy, status=404)
+
+
+def test_leaving_a_group_stops_the_next_range_request_of_a_file_being_played(home):
+    node, ann, bob, picnic, *_ = home
+    auth, dav = basic('bob', app_password(node, 'bob')), client(node)
+    url = '/dav/Albums/Summer%202024/picnic.mp4'
+    for start in (0, 100):
+        assert dav.get(url, headers=dict(auth, Range='bytes=%d-%d' % (start, start + 9)), status=206).body == \
+            DATA[start:start + 10]
+    node.accounts.set_user_groups('bob', [], admin=False)
+    dav.get(url, headers=dict(auth, Range='bytes=200-209'), status=404)
+    propfind(dav, url, auth, depth='0', status=404)
+    node.accounts.set_user_groups('bob', ['family'], admin=False)
+    node.store.items.edit(picnic, private=True)         # ann's own item, made private: bob no longer sees it
+    dav.get(url, headers=dict(auth, Range='bytes=200-209'), status=404)
