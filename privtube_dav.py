@@ -29,6 +29,7 @@ import privtube_auth as auth
 import privtube_media as media
 import privtube_news
 import privtube_web as web_module
+from privtube_peer import PeerError
 from privtube_store import UPLOADS, StoreError
 
 logger = logging.getLogger('privtube.dav')
@@ -567,7 +568,7 @@ class Dav:
             if method not in READ_METHODS + ('HEAD',):
                 raise DavError(405, 'this WebDAV is read-only')
             return self.read(method, principal, path_parts(path))
-        except (DavError, StoreError) as refused:
+        except (DavError, StoreError, PeerError) as refused:      # a peer's item whose home cannot be reached: 502
             return refusal(refused)
 
     def read(self, method, principal, parts):

@@ -383,3 +383,15 @@ def test_leaving_a_group_stops_the_next_range_request_of_a_file_being_played(hom
     node.accounts.set_user_groups('bob', ['family'], admin=False)
     node.store.items.edit(picnic, private=True)         # ann's own item, made private: bob no longer sees it
     dav.get(url, headers=dict(auth, Range='bytes=200-209'), status=404)
+
+
+def test_a_peers_item_whose_home_is_offline_is_a_short_refusal(network):
+    alice, bob = network.make('alice'), network.make('bob')
+    alice.add('picnic.mp4', tags=['family'], title='Family picnic', data=VIDEO)
+    link(network, alice, bob, ['*'])
+    assert bob.node.registry.sync('alice')[0]
+    bob.accounts.create_user('ann', 'password-123')
+    auth, dav = basic('ann', app_password(bob, 'ann')), client(bob)
+    del network.handlers['http://alice.test']
+    refused = dav.get('/dav/Homes/alice/Family%20picnic.mp4', headers=dict(auth, Range='bytes=0-9'), status=502)
+    assert refused.content_type == 'text/plain' and 'Traceback' not in refused.text
