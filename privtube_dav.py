@@ -23,7 +23,7 @@ from collections import OrderedDict, namedtuple
 from urllib.parse import quote
 
 import bottle
-from peewee import FloatField, ForeignKeyField, Model, TextField, fn
+from peewee import FloatField, ForeignKeyField, IntegrityError, Model, TextField, fn
 
 import privtube_auth as auth
 import privtube_media as media
@@ -91,8 +91,11 @@ class AppPasswords:
         """A new app password named `name` for `user`; returns (row, password). Only its hash is kept."""
         name = self.check_name(user, name)
         password = secrets.token_urlsafe(32)
-        row = self.AppPassword.create(user=user.id, name=name, token_hash=auth.token_hash(password),
-                                      created=time.time())
+        try:
+            row = self.AppPassword.create(user=user.id, name=name, token_hash=auth.token_hash(password),
+                                          created=time.time())
+        except IntegrityError:      # the same name, made a moment ago by another request (the table's UNIQUE)
+            raise auth.AuthError('you already have an app password named %s; choose another name' % name)
         return row, password
 
     def check_name(self, user, name):
@@ -444,13 +447,12 @@ def timestamp_of(text):
 
 
 def file_properties(store, item, name):
-    """{property: text or element maker} of a file. A local file's ETag and date are its file's, as GET sends
-    them; a peer's item has its catalog's date and no ETag here."""
+    """{property: text} of a file. A local file's ETag, size and date are its file's, as GET sends them; a
+    peer's item has its catalog's size and date and no ETag here."""
     content_type, _ = media.served_type(item.mime)
     found = {'resourcetype': None, 'displayname': name, 'getcontentlength': str(item.size or 0),
              'getcontenttype': content_type}
-    path = store.full_path(item.path) if item.is_local and item.path else None
-    stat = os.stat(path) if path else None
+    stat = file_stat(store, item)
     modified = stat.st_mtime if stat else timestamp_of(item.updated)
     if stat:
         found['getetag'] = media.etag_for(stat)
@@ -462,6 +464,15 @@ def file_properties(store, item, name):
         found['creationdate'] = datetime.datetime.fromtimestamp(created, datetime.timezone.utc).strftime(
             '%Y-%m-%dT%H:%M:%SZ')
     return found
+
+
+def file_stat(store, item):
+    """The stat of a local item's file, None for a peer's item or a file gone from the media folder."""
+    path = store.full_path(item.path) if item.is_local and item.path else None
+    try:
+        return os.stat(path) if path else None
+    except OSError:
+        return None
 
 
 def folder_properties(name):
@@ -525,9 +536,9 @@ def multistatus(tree, parts, found, how_deep, mode, asked):
 
 
 def xml_bytes(element):
-    """An element as a UTF-8 XML document, DAV: the default namespace (others get their own prefixes)."""
-    namespaces = {element.tag.partition('}')[0][1:] for element in element.iter()}
-    default = 'DAV:' if namespaces == {'DAV:'} else None
+    """An element as a UTF-8 XML document, DAV: the default namespace (others get prefixes of their own;
+    a property asked without any namespace leaves DAV: prefixed, as an unqualified name needs the default)."""
+    default = None if any(not inner.tag.startswith('{') for inner in element.iter()) else 'DAV:'
     return ET.tostring(element, encoding='utf-8', xml_declaration=True, default_namespace=default)
 
 

@@ -275,6 +275,10 @@ def test_properties_asked_by_name_and_unknown_ones(home):
     names = propfind(dav, '/dav/', auth, depth='0',
                      body=b'<propfind xmlns="DAV:"><propname/></propfind>')
     assert set(listing(names)['/dav/']) == {'resourcetype', 'displayname'}
+    plain = propfind(dav, '/dav/', auth, depth='0', body=b'<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/>'
+                                                         b'<plain/></D:prop></D:propfind>')
+    blocks = ET.fromstring(plain.body).find(DAV + 'response').findall(DAV + 'propstat')
+    assert [[p.tag for p in block.find(DAV + 'prop')] for block in blocks] == [[DAV + 'displayname'], ['plain']]
 
 
 def test_hostile_propfind_bodies_are_refused(home):
