@@ -300,14 +300,18 @@ class Tree:
         name = matching(found or {}, parent[1])
         if name is None:
             return None
-        Item = self.Item
-        items = found[name]().select(Item.id, Item.path, Item.title, Item.mime, Item.origin)
-        return {shown: item.id for shown, item in unique_names([(file_name(item), item.id, item) for item in items],
-                                                               True)}
+        return {shown: item.id for shown, item in self.named(found[name]())}
 
     def files(self, items):
-        return [Entry(name, item) for name, item in unique_names([(file_name(item), item.id, item)
-                                                                 for item in items], True)]
+        return [Entry(name, item) for name, item in self.named(items)]
+
+    def named(self, query):
+        """[(file name, item)] of a folder's items query, read with only the columns a listing shows (a
+        whole item row took twice as long to read)."""
+        Item = self.Item
+        items = query.select(Item.id, Item.path, Item.title, Item.mime, Item.origin, Item.size, Item.created,
+                             Item.updated)
+        return unique_names([(file_name(item), item.id, item) for item in items], True)
 
     def albums(self):
         """{folder name: items function} of the albums with items this person may see (as the albums page
