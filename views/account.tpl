@@ -14,6 +14,4 @@
   <button type="submit">Change password</button>
 </form>
 % include('news_account', digest=digest)
-% if defined('app_passwords'):
 % include('app_passwords', app_passwords=app_passwords)
-% end
