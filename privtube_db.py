@@ -262,6 +262,13 @@ MIGRATIONS = {
             WHEN EXISTS (SELECT 1 FROM user WHERE lower(name) = lower(NEW.name) AND id != NEW.id)
             BEGIN SELECT RAISE(ABORT, 'a user of that name already exists'); END""",
     ],
+    22: [  # app passwords for WebDAV (privtube_dav): named per person, only the token's hash kept
+        """CREATE TABLE app_password (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+            name TEXT NOT NULL COLLATE NOCASE, token_hash TEXT NOT NULL UNIQUE,
+            created REAL NOT NULL, last_used REAL, UNIQUE (user_id, name))""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -328,8 +328,9 @@ def register(app, web):
             news.choose(page.user, email, digest)
         except NewsError as exc:
             bottle.response.status = 400
-            return page.render('account', error=None, done=False,
-                               digest=digest_form(web.node, news, page.user, email, digest, str(exc)))
+            import privtube_dav  # deferred, as privtube_web: the account page and its app passwords
+            return privtube_dav.account_page(web.node, news, web.app_passwords, page,
+                                             digest=digest_form(web.node, news, page.user, email, digest, str(exc)))
         privtube_web.see_other('/account?digest=saved')
 
 

@@ -60,7 +60,10 @@ ANONYMOUS = {'/login', '/setup', '/healthz',   # the reviewed routes open withou
              '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>',
              # a password reset link: its one-time token is the credential, wrong ones throttled
              '/reset',
-             '/invite'} | ANONYMOUS_API    # the invite's token is the credential (privtube_invites), throttled
+             '/invite',    # the invite's token is the credential (privtube_invites), throttled
+             # read-only WebDAV (privtube_dav): HTTP Basic with an app password on every request, throttled
+             # as sign-in; no cookie is read and nothing changes (writes get 405), so it needs no CSRF token
+             '/dav', '/dav/', '/dav/<path:path>'} | ANONYMOUS_API
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')       # every other method changes state: it needs the CSRF token
 # how a state change may be sent: forms POST; scripts (the resumable upload's) also PATCH and DELETE, which no
 # form of another site can send, and always carry the token in the X-CSRF-Token header
@@ -400,6 +403,7 @@ def make_web(node):
     """The web app as a Bottle app; the API is mounted on it by `make_app`."""
     import privtube_admin  # deferred: the admin and album pages' modules import this one
     import privtube_albums
+    import privtube_dav
     import privtube_invites
     import privtube_tus
     app = bottle.Bottle()
@@ -419,7 +423,7 @@ def make_web(node):
                      register_comments, privtube_library.register, privtube_albums.register, privtube_admin.register,
                      privtube_invites.register, privtube_tus.register, privtube_playback.register,
                      privtube_subtitles.register, privtube_news.register, privtube_shares.register,
-                     privtube_pairing.register_web):
+                     privtube_pairing.register_web, privtube_dav.register):
         register(app, web)
     return app
 
@@ -501,9 +505,14 @@ def register_sign_in(app, web):
         web.end_session()
         see_other('/login')
 
+    def account_page(page, **values):
+        """The account page with its app passwords section (privtube_dav, which registers it later)."""
+        import privtube_dav  # deferred: it imports this module
+        return privtube_dav.account_page(node, news, web.app_passwords, page, **values)
+
     @app.get('/account')
     def account(page):
-        return page.render('account', error=None, done=False, digest=digest_form(page, bottle.request.query))
+        return account_page(page, digest=digest_form(page, bottle.request.query))
 
     @app.post('/account')
     def change_password(page):
@@ -511,19 +520,17 @@ def register_sign_in(app, web):
         try:
             matches = web.login(page.user.name, form.getunicode('current', '') or '') is not None
         except TryLater as refused:
-            return page.render('account', error=try_later(refused), done=False, digest=digest_form(page))
+            return account_page(page, error=try_later(refused))
         if not matches:
             bottle.response.status = 400
-            return page.render('account', error='The current password is wrong.', done=False,
-                               digest=digest_form(page))
+            return account_page(page, error='The current password is wrong.')
         try:
             node.accounts.set_password(page.user.name, form.getunicode('password', '') or '',
                                        keep_session=page.session.id_hash)
         except auth.AuthError as exc:
             bottle.response.status = 400
-            return page.render('account', error='The new password was not saved: %s.' % exc, done=False,
-                               digest=digest_form(page))
-        return page.render('account', error=None, done=True, digest=digest_form(page))
+            return account_page(page, error='The new password was not saved: %s.' % exc)
+        return account_page(page, done=True)
 
     def digest_form(page, query=None):
         return privtube_news.digest_form(node, news, page.user, saved=bool(query and query.get('digest') == 'saved'))
@@ -583,14 +590,7 @@ def register_browse(app, web):
     @app.get('/media/<item_id>')
     def item_media(page, item_id):
         item = store.items.visible(page.principal, item_id)
-        if not item.is_local:
-            return gateway_reply(node, item, media_headers(), bottle.response)
-        download = bottle.request.query.get('download') == '1'
-        name = os.path.basename(item.path) if download else None
-        body = media.file_response(bottle.response, media_headers(), store.open_media(item), item.mime, name)
-        if download:
-            bottle.response.set_header('Content-Disposition', media.content_disposition('attachment', name))
-        return body
+        return media_reply(node, item, download=bottle.request.query.get('download') == '1')
 
     @app.get('/play/<item_id>')
     def play(page, item_id):
@@ -628,6 +628,20 @@ def register_browse(app, web):
         if not path or not os.path.exists(path):
             raise WebError('this item has no thumbnail', 404)
         return media.file_response(bottle.response, media_headers(), open(path, 'rb'), 'image/jpeg')
+
+
+def media_reply(node, item, download=False):
+    """The bytes of `item` (one the caller checked the person may see) for this request: a local file with
+    Range, If-Range and ETag, handed to Bottle as a file object that Waitress sends zero-copy; a peer's item
+    through the gateway, in its windows. The web's media URL and WebDAV's files (privtube_dav) answer with
+    this; `download` asks for an attachment named after the file."""
+    if not item.is_local:
+        return gateway_reply(node, item, media_headers(), bottle.response)
+    name = os.path.basename(item.path) if download else None
+    body = media.file_response(bottle.response, media_headers(), node.store.open_media(item), item.mime, name)
+    if download:
+        bottle.response.set_header('Content-Disposition', media.content_disposition('attachment', name))
+    return body
 
 
 def register_uploads(app, web):

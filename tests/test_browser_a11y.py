@@ -101,6 +101,7 @@ def test_every_page_passes_axe_and_fits_a_phone(library, browser, width, height)
     for path, label in admin_pages(ids, album):
         visit(admin, base, path, label, phone, problems)
     issue_key(admin, base, phone, problems)
+    app_password_pages(admin, base, phone, problems)
     bulk_pages(admin, base, phone, problems)
     share_link = make_share_link(admin, base, ids['video'], phone, problems)
     for path, label in (('/invite?token=' + 'x' * 43, 'an invite link that does not work'),
@@ -155,6 +156,19 @@ def issue_key(page, base, phone, problems):
     page.click('main form.card button[type=submit]')
     page.wait_for_selector('#new-key')
     check(page, 'keys with a new key', phone, problems)
+
+
+def app_password_pages(page, base, phone, problems):
+    """The account page with a new app password shown once, then listed, and the question before revoking."""
+    page.goto(base + '/account')
+    page.fill('form[action^="/account/app-passwords"] input[name=name]', 'Living room Kodi')
+    page.click('form[action^="/account/app-passwords"] button[type=submit]')
+    page.wait_for_selector('#app-password')
+    check(page, 'account with a new app password', phone, problems)
+    visit(page, base, '/account', 'account with an app password', phone, problems)
+    page.click('a[aria-label="Revoke Living room Kodi"]')
+    page.wait_for_load_state('load')
+    check(page, 'revoking an app password', phone, problems)
 
 
 def bulk_pages(page, base, phone, problems):

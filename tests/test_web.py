@@ -24,6 +24,8 @@ ANONYMOUS_RULES = {'/login', '/setup', '/healthz', '/s/<token>', '/s/<token>/<wh
                    '/s/<token>/item/<item_id>', '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>',
                    '/reset', '/api/v1/pair',
                    '/invite'}        # the invite's one-time token is the credential, throttled per client
+# WebDAV asks for its own credential (an app password) on every method: tests/test_dav.py enumerates them
+ANONYMOUS_RULES |= {'/dav', '/dav/', '/dav/<path:path>'}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -124,6 +126,7 @@ def snapshot(node):
         'invites': sorted((i.id, i.revoked, i.used_at) for i in d.Invite.select()),
         'sessions': sorted(s.id_hash for s in d.Session.select()),
         'shares': d.db.execute_sql('SELECT * FROM share ORDER BY id').fetchall(),
+        'app_passwords': d.db.execute_sql('SELECT * FROM app_password ORDER BY id').fetchall(),
         'secrets': sorted((s.name, s.value) for s in d.Secret.select()),
         'uploads': sorted(os.listdir(node.store.uploads_dir)),
         'albums': sorted((a.id, a.name, a.description, a.cover_id) for a in d.Album.select()),
@@ -409,7 +412,8 @@ def test_every_route_but_the_reviewed_list_needs_a_credential(node):
     comment = node.store.comments.add(item, 'ann', 'hello')
     album = node.store.albums.create('Trip', item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'change': 'rename',
-              'upload_id': 'A' * 22, 'sid': 'file-en', 'share_id': '1', 'name': 'ann', 'invite_id': '1'}
+              'upload_id': 'A' * 22, 'sid': 'file-en', 'share_id': '1', 'name': 'ann', 'invite_id': '1',
+              'app_id': '1'}
     routes = node.app.routes
     open_rules = {r.rule for r in routes if r.config.get('anonymous') or True in r.skiplist}
     assert {rule for rule in open_rules if not rule.startswith('/static/')} == ANONYMOUS_RULES
@@ -792,6 +796,8 @@ def test_every_state_change_needs_the_session_csrf_token(node):
         ('/albums/%s/delete' % album.id, {}, None, None),
         ('/shares', {'item': item.id, 'days': '7'}, None, None),
         ('/shares/1/revoke', {'confirm': 'yes'}, None, None),
+        ('/account/app-passwords', {'name': 'Mallory'}, None, None),
+        ('/account/app-passwords/1/revoke', {'confirm': 'yes'}, None, None),
     ]
     before = snapshot(node)
     for url, body, files, headers in cases:
@@ -809,7 +815,7 @@ def test_every_state_change_needs_the_session_csrf_token(node):
     # every state-changing web route is in the list above
     covered = {re.sub(r'\?.*', '', url) for url, _, _, _ in cases}
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'share_id': '1', 'name': 'peer',
-              'invite_id': str(invite.id)}
+              'invite_id': str(invite.id), 'app_id': '1'}
     posts = {url for r in node.app.routes if r.method == 'POST' and not r.rule.startswith('/api/')
              and r.rule not in ANONYMOUS_RULES for url in album_changes(r.rule, values)}
     assert posts <= covered, posts - covered
@@ -822,7 +828,7 @@ def test_every_non_anonymous_post_route_refuses_a_missing_token(node):
     comment = node.store.comments.add(item, 'bob', 'hello', user_id=bob.id)
     album = node.store.albums.create('Trip', owner_id=bob.id, item_ids=[item.id])
     values = {'item_id': item.id, 'comment_id': comment['id'], 'album_id': album.id, 'upload_id': 'A' * 22,
-              'share_id': '1', 'name': 'bob', 'invite_id': '1'}
+              'share_id': '1', 'name': 'bob', 'invite_id': '1', 'app_id': '1'}
     admin = signed_in(node, 'root')
     before = snapshot(node)
     changing = [r for r in node.app.routes if r.method not in ('GET', 'HEAD', 'OPTIONS')

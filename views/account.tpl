@@ -14,3 +14,4 @@
   <button type="submit">Change password</button>
 </form>
 % include('news_account', digest=digest)
+% include('app_passwords', app_passwords=app_passwords)
