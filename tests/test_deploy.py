@@ -1,0 +1,142 @@
+"""The deployment files (README: "Run it at boot", "Docker") name what exists: the systemd unit passes
+`systemd-analyze verify`, and the image's entrypoint, health check, volumes and compose file agree with the
+node's config and routes. Building and running the image is `.ci/docker-check`'s job (minutes, not seconds)."""
+import configparser
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import webtest
+
+from conftest import ROOT, write_config
+import privtube_app
+import privtube_config
+
+UNIT = os.path.join(ROOT, 'privtube.service')
+DOCKERFILE = os.path.join(ROOT, 'Dockerfile')
+COMPOSE = os.path.join(ROOT, 'compose.yaml')
+ENTRYPOINT = os.path.join(ROOT, 'docker-entrypoint.sh')
+INSTALL_DIR = '/opt/privtube'
+
+
+def read(path):
+    with open(path, encoding='utf-8') as fh:
+        return fh.read()
+
+
+def unit_service():
+    """The unit's [Service] section (systemd allows repeated keys: each value kept, in order)."""
+    values = {}
+    for line in read(UNIT).split('[Service]', 1)[1].split('\n['):
+        for entry in line.splitlines():
+            if '=' in entry and not entry.startswith('#'):
+                key, _, value = entry.partition('=')
+                values.setdefault(key, []).append(value)
+        break
+    return values
+
+
+def installed_copy(tmp_path):
+    """The unit with its install folder moved into tmp_path, where its ExecStart really exists."""
+    install = tmp_path / INSTALL_DIR.lstrip('/')
+    (install / '.venv' / 'bin').mkdir(parents=True)
+    os.symlink(sys.executable, install / '.venv' / 'bin' / 'python')
+    shutil.copy(os.path.join(ROOT, 'privtube.py'), install / 'privtube.py')
+    unit = tmp_path / 'privtube.service'
+    unit.write_text(read(UNIT).replace(INSTALL_DIR, str(install)))
+    return unit
+
+
+@pytest.mark.skipif(shutil.which('systemd-analyze') is None, reason='systemd-analyze is not installed')
+def test_unit_passes_systemd_analyze_verify(tmp_path):
+    unit = installed_copy(tmp_path)
+    done = subprocess.run(['systemd-analyze', 'verify', str(unit)], capture_output=True, text=True, timeout=60)
+    complaints = [line for line in (done.stdout + done.stderr).splitlines() if 'privtube' in line]
+    assert done.returncode == 0 and not complaints, done.stdout + done.stderr
+
+
+def test_unit_runs_the_first_commands_venv_hardened():
+    service = unit_service()
+    assert service['ExecStart'] == ['%s/.venv/bin/python %s/privtube.py serve' % (INSTALL_DIR, INSTALL_DIR)]
+    assert service['User'] == ['privtube'] and service['KillSignal'] == ['SIGTERM']
+    for key, value in [('ProtectSystem', 'strict'), ('NoNewPrivileges', 'yes'), ('Restart', 'on-failure'),
+                       ('ProtectHome', 'yes'), ('PrivateTmp', 'yes')]:
+        assert service[key] == [value], key
+
+
+def test_unit_may_write_where_its_config_keeps_database_and_media(tmp_path):
+    """ReadWritePaths must hold the database (with its caches and lock) and the media folder that the
+    config the README writes names, or the node fails on a read-only file system."""
+    service = unit_service()
+    config_path = dict(item.split('=', 1) for item in service['Environment'])['PRIVTUBE_CONFIG']
+    writable = service['ReadWritePaths'][0].split()
+    readme = read(os.path.join(ROOT, 'README.md'))
+    media = re.search(r'media_dir = (/\S+)', readme.split('## Run it at boot', 1)[1]).group(1)
+    folders = {os.path.dirname(config_path), media}
+    assert all(any(folder == w or folder.startswith(w + '/') for w in writable) for folder in folders), writable
+    assert service['WorkingDirectory'] == [os.path.dirname(config_path)]
+
+
+def run_entrypoint(tmp_path, *command):
+    env = dict(os.environ, PRIVTUBE_CONFIG=str(tmp_path / 'config' / 'config.ini'),
+               PRIVTUBE_DATA=str(tmp_path / 'data'), PRIVTUBE_MEDIA=str(tmp_path / 'media'),
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
+    return subprocess.run(['sh', ENTRYPOINT, *command], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_entrypoint_writes_a_config_for_the_containers_folders_once(tmp_path):
+    done = run_entrypoint(tmp_path, 'echo', 'served')
+    assert done.returncode == 0 and done.stdout == 'served\n', done.stderr
+    config = privtube_config.load(str(tmp_path / 'config' / 'config.ini'), must_exist=True)
+    assert config.get('server', 'host') == '0.0.0.0' and config.get('server', 'port') == 8080
+    assert config.get('registry', 'database') == str(tmp_path / 'data' / 'privtube.db')
+    assert config.get('store', 'media_dir') == str(tmp_path / 'media')
+    assert not config.warnings
+    (tmp_path / 'config' / 'config.ini').write_text('[server]\nport = 9000\n')
+    assert run_entrypoint(tmp_path, 'true').returncode == 0
+    assert privtube_config.load(str(tmp_path / 'config' / 'config.ini')).get('server', 'port') == 9000
+
+
+def dockerfile_instruction(name):
+    found = re.findall(r'^%s (.+(?:\\\n.+)*)' % name, read(DOCKERFILE), re.M)
+    assert found, name
+    return found[-1]
+
+
+def test_image_checks_health_on_the_nodes_healthz(tmp_path):
+    check = dockerfile_instruction('HEALTHCHECK')
+    url = re.search(r"'(http://127\.0\.0\.1:(\d+)(/[^']*))'", check)
+    assert url.group(3) == '/healthz' and url.group(2) == '8080'
+    node = privtube_app.make_app(privtube_config.load(write_config(tmp_path)))
+    try:
+        assert webtest.TestApp(node).get(url.group(3)).json == {'status': 'ok'}
+    finally:
+        node.node.close()
+
+
+def test_image_volumes_are_the_entrypoints_folders_and_composes():
+    volumes = set(re.findall(r'"(/\w+)"', dockerfile_instruction('VOLUME')))
+    assert volumes == {'/config', '/data', '/media'}
+    assert 'PRIVTUBE_CONFIG=/config/config.ini' in dockerfile_instruction('ENV')
+    entry = read(ENTRYPOINT)
+    assert '${PRIVTUBE_DATA:-/data}' in entry and '${PRIVTUBE_MEDIA:-/media}' in entry
+    compose = read(COMPOSE)
+    mounted = set(re.findall(r'^\s+- \S+:(/\w+)(?::r[ow])?$', compose, re.M))
+    assert mounted == volumes
+    assert '"8080:8080"' in compose and 'restart: unless-stopped' in compose
+
+
+def test_image_stops_with_sigterm_and_runs_serve_as_pid_1():
+    assert dockerfile_instruction('STOPSIGNAL') == 'SIGTERM'
+    assert dockerfile_instruction('CMD') == '["privtube", "serve"]'
+    assert read(ENTRYPOINT).rstrip().endswith('exec "$@"')
+
+
+def test_image_never_copies_the_ca_bundle_into_a_layer():
+    """The CA bundle is a BuildKit secret mounted for pip's step only (README: "Docker")."""
+    text = read(DOCKERFILE)
+    assert '--mount=type=secret,id=pip_ca' in text and 'ca-certificates.crt' not in text.split('FROM', 1)[1]
+    assert not re.search(r'^(COPY|ADD|ENV)\b.*(pip_ca|PIP_CERT)', text, re.M)
