@@ -11,7 +11,7 @@ ARG PIP_INDEX_URL
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv ffmpeg \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid, 1000 by default (the first user of a Raspberry Pi or a desktop), so a media folder of
 # the host's first user is writable as it is (README: "Docker").
@@ -39,8 +39,9 @@ ENV PRIVTUBE_CONFIG=/config/config.ini PATH=/opt/privtube/.venv/bin:$PATH PYTHON
 VOLUME ["/config", "/data", "/media"]
 EXPOSE 8080
 USER privtube
+# The health check asks /healthz on the port the config names (the entrypoint wrote it on the first start).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python3", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
+  CMD ["python3", "-c", "import os, sys, urllib.request; sys.path.insert(0, '/opt/privtube'); import privtube_config; port = privtube_config.load(os.environ['PRIVTUBE_CONFIG']).get('server', 'port'); sys.exit(urllib.request.urlopen('http://127.0.0.1:%d/healthz' % port, timeout=4).status != 200)"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/opt/privtube/docker-entrypoint.sh"]
 CMD ["privtube", "serve"]
