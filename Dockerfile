@@ -10,7 +10,7 @@ FROM debian:bookworm-slim
 ARG PIP_INDEX_URL
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv ffmpeg \
+ && apt-get install -y --no-install-recommends python3 python3-venv ffmpeg ca-certificates \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid, 1000 by default (the first user of a Raspberry Pi or a desktop), so a media folder of

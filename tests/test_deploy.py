@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, write_config
 from test_browser import served
 from test_serve import free_port
+
 import privtube_config
 
 UNIT = os.path.join(ROOT, 'privtube.service')
