@@ -67,16 +67,24 @@ def test_unit_runs_the_first_commands_venv_hardened():
         assert service[key] == [value], key
 
 
-def test_unit_may_write_where_its_config_keeps_database_and_media(tmp_path):
-    """ReadWritePaths must hold the database (with its caches and lock) and the media folder that the
-    config the README writes names, or the node fails on a read-only file system."""
+def test_unit_may_write_where_the_readmes_config_keeps_database_and_media(tmp_path):
+    """ReadWritePaths must hold the database (with its caches and lock) and the media folder of the config
+    that README "Run it at boot" writes (`init`, then its `sed` line, run here on a copy), or the node
+    fails on a read-only file system."""
     service = unit_service()
     config_path = dict(item.split('=', 1) for item in service['Environment'])['PRIVTUBE_CONFIG']
+    section = read(os.path.join(ROOT, 'README.md')).split('## Run it at boot', 1)[1].split('\n## ', 1)[0]
+    sed = next(line.strip() for line in section.splitlines() if line.strip().startswith('sed -i'))
+    copy = tmp_path / 'config.ini'
+    copy.write_text(privtube_config.commented_template())
+    subprocess.run(['sh', '-c', sed.replace(config_path, str(copy))], check=True, timeout=30)
+    config = privtube_config.load(str(copy))
+    database = os.path.join(os.path.dirname(config_path), os.path.relpath(config.get('registry', 'database'),
+                                                                          tmp_path))
     writable = service['ReadWritePaths'][0].split()
-    readme = read(os.path.join(ROOT, 'README.md'))
-    media = re.search(r'media_dir = (/\S+)', readme.split('## Run it at boot', 1)[1]).group(1)
-    folders = {os.path.dirname(config_path), media}
-    assert all(any(folder == w or folder.startswith(w + '/') for w in writable) for folder in folders), writable
+    for folder in (os.path.dirname(database), config.get('store', 'media_dir')):
+        assert any(folder == w or folder.startswith(w + '/') for w in writable), (folder, writable)
+    assert config.get('store', 'media_dir') != str(tmp_path / 'media')     # the sed line changed it
     assert service['WorkingDirectory'] == [os.path.dirname(config_path)]
 
 
