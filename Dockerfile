@@ -24,8 +24,8 @@ RUN groupadd --system --gid "$PRIVTUBE_UID" privtube \
 
 WORKDIR /opt/privtube
 COPY requirements.txt ./
-# The CA bundle secret, when given, is pip's PIP_CERT for this step alone; a build without it uses
-# pip's own bundle.
+# The CA bundle secret, when given, is pip's PIP_CERT for this step alone; a build without it checks
+# with the image's own bundle (ca-certificates: Debian's pip trusts the system's).
 RUN --mount=type=secret,id=pip_ca \
     python3 -m venv .venv \
  && if [ -f /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \

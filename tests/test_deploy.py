@@ -88,8 +88,8 @@ def test_unit_may_write_where_the_readmes_config_keeps_database_and_media(tmp_pa
     assert service['WorkingDirectory'] == [os.path.dirname(config_path)]
 
 
-def run_entrypoint(tmp_path, *command):
-    env = dict(os.environ, PRIVTUBE_CONFIG=str(tmp_path / 'config' / 'config.ini'),
+def run_entrypoint(tmp_path, *command, **extra):
+    env = dict(os.environ, **extra, PRIVTUBE_CONFIG=str(tmp_path / 'config' / 'config.ini'),
                PRIVTUBE_DATA=str(tmp_path / 'data'), PRIVTUBE_MEDIA=str(tmp_path / 'media'),
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
     return subprocess.run(['sh', ENTRYPOINT, *command], capture_output=True, text=True, env=env, timeout=60)
@@ -106,6 +106,13 @@ def test_entrypoint_writes_a_config_for_the_containers_folders_once(tmp_path):
     (tmp_path / 'config' / 'config.ini').write_text('[server]\nport = 9000\n')
     assert run_entrypoint(tmp_path, 'true').returncode == 0
     assert privtube_config.load(str(tmp_path / 'config' / 'config.ini')).get('server', 'port') == 9000
+
+
+def test_entrypoint_takes_the_first_address_from_the_environment(tmp_path):
+    """`.ci/docker-check` runs the image on the host's network: a loopback address and a free port."""
+    assert run_entrypoint(tmp_path, 'true', PRIVTUBE_HOST='127.0.0.1', PRIVTUBE_PORT='9123').returncode == 0
+    config = privtube_config.load(str(tmp_path / 'config' / 'config.ini'))
+    assert (config.get('server', 'host'), config.get('server', 'port')) == ('127.0.0.1', 9123)
 
 
 def dockerfile_instruction(name):
