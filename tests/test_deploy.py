@@ -30,12 +30,11 @@ def read(path):
 def unit_service():
     """The unit's [Service] section (systemd allows repeated keys: each value kept, in order)."""
     values = {}
-    for line in read(UNIT).split('[Service]', 1)[1].split('\n['):
-        for entry in line.splitlines():
-            if '=' in entry and not entry.startswith('#'):
-                key, _, value = entry.partition('=')
-                values.setdefault(key, []).append(value)
-        break
+    section = read(UNIT).split('\n[Service]\n', 1)[1].split('\n[', 1)[0]
+    for entry in section.splitlines():
+        if '=' in entry and not entry.startswith('#'):
+            key, _, value = entry.partition('=')
+            values.setdefault(key, []).append(value)
     return values
 
 
