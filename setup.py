@@ -2,8 +2,17 @@ import glob
 import os
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class build_py_with_description(build_py):
+    """Also install openapi.json beside the modules, where privtube_openapi finds it, as in a checkout."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join(HERE, 'openapi.json'), os.path.join(self.build_lib, 'openapi.json'))
 
 setup(
     name='privtube',
@@ -19,4 +28,5 @@ setup(
                       'Pillow>=10', 'pillow-heif>=0.16'],
     extras_require={'test': ['pytest>=8', 'webtest>=3', 'hypothesis>=6', 'playwright>=1.40']},
     entry_points={'console_scripts': ['privtube = privtube:main']},
+    cmdclass={'build_py': build_py_with_description},
 )

@@ -54,37 +54,40 @@ class Description:
 
     def problems(self, method, path, status, headers, body):
         """What is wrong with one answer (an empty list when it is as described)."""
-        template = self.template_of(path)
+        template, head = self.template_of(path), method == 'HEAD'
         if template is None:
-            return self.router_answer(404, status, body, 'no path template of the description matches')
+            return self.router_answer(404, status, head or body, 'no path template of the description matches')
         operations = self.doc['paths'][template]
+        if method == 'HEAD' and 'head' not in operations and 'get' in operations:
+            method = 'GET'      # Bottle answers HEAD wherever GET is routed, with GET's status and headers
         if method.lower() not in operations:
-            return self.router_answer(405, status, body, '%s is not documented for %s' % (method, template))
+            return self.router_answer(405, status, head or body, '%s is not documented for %s' % (method, template))
         base = '/paths/%s/%s/responses' % (pointer_part(template), method.lower())
         responses = operations[method.lower()]['responses']
         if str(status) not in responses:
             return ['status %d is not documented for %s %s' % (status, method, template)]
-        return self.response_problems(base + '/' + str(status), responses[str(status)], method, headers, body)
+        return self.response_problems(base + '/' + str(status), responses[str(status)], head, headers, body)
 
     def router_answer(self, expected, status, body, why):
+        """The router's own answer (`body` True for a HEAD's, which has none) where nothing is routed."""
         if status != expected:
             return [why]
-        return self.body_problems(ERROR_POINTER, body)
+        return [] if body is True else self.body_problems(ERROR_POINTER, body)
 
-    def response_problems(self, pointer, response, method, headers, body):
+    def response_problems(self, pointer, response, head, headers, body):
         response, pointer = self.resolved(response, pointer)
         problems = [problem for name, header in response.get('headers', {}).items()
                     for problem in self.header_problems(name, header, headers.get(name.lower()))]
         content = response.get('content')
         if not content:
-            if body:
+            if body and not head:
                 problems.append('a body of %d bytes where none is documented' % len(body))
             return problems
         mime = headers.get('content-type', '').split(';')[0].strip().lower()
         documented = next((m for m in content if media_matches(m, mime)), None)
         if documented is None:
             return problems + ['Content-Type %r is not documented (%s)' % (mime, ', '.join(content))]
-        if documented == 'application/json' and method != 'HEAD':
+        if documented == 'application/json' and not head:
             problems += self.body_problems(pointer + '/content/application~1json/schema', body)
         return problems
 
@@ -234,7 +237,8 @@ KIND_SCHEMAS = {
 def without_descriptions(schema):
     """`schema` without its `description`s: what the code's table decides, for comparison."""
     if isinstance(schema, dict):
-        return {k: without_descriptions(v) for k, v in schema.items() if k != 'description'}
+        return {k: without_descriptions(v) for k, v in schema.items()
+                if not (k == 'description' and isinstance(v, str))}     # a property may be named so
     if isinstance(schema, list):
         return [without_descriptions(v) for v in schema]
     return schema
