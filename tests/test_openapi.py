@@ -8,9 +8,11 @@ import re
 import subprocess
 import sys
 
+import bottle
 import jsonschema
 import openapi_check
 import referencing.exceptions
+import webtest
 from conftest import API_DESCRIPTION, ROOT
 
 import privtube_app
@@ -116,7 +118,11 @@ def test_an_installed_node_finds_its_description_beside_its_modules(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.DESCRIPTION_PATH == str(installed / 'openapi.json')
-    assert module.description_bytes() == privtube_openapi.description_bytes()
+    api = bottle.Bottle()
+    module.register_api(api, None)
+    answer = webtest.TestApp(api).get('/openapi.json', status=200)
+    assert answer.content_type == 'application/json'
+    assert answer.body == privtube_openapi.description_bytes()
 
 
 def test_the_checker_fails_an_answer_that_drifted_from_the_description(node, monkeypatch):
