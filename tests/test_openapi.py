@@ -92,8 +92,10 @@ def test_the_item_schema_is_the_item_fields_table():
     assert documented == openapi_check.item_schema(items.ITEM_FIELDS, ITEM_LIMITS)
 
 
-def test_the_description_has_the_nodes_version():
-    assert DOC['info']['version'] == privtube_app.VERSION
+def test_the_description_has_the_nodes_version(node):
+    """info.version is the version the node answers (GET /api/v1/node), wherever the code keeps it."""
+    answered = node.client.get('/api/v1/node', headers=node.key('reader')).json['version']
+    assert DOC['info']['version'] == answered == privtube_app.VERSION
 
 
 def test_the_served_description_is_the_file_and_needs_no_key(node):
