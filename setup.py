@@ -26,7 +26,8 @@ setup(
     python_requires='>=3.10',
     install_requires=['bottle>=0.13', 'peewee>=3.17', 'schedule>=1.2', 'requests>=2.31', 'waitress>=3.0,<4',
                       'Pillow>=10', 'pillow-heif>=0.16'],
-    extras_require={'test': ['pytest>=8', 'webtest>=3', 'hypothesis>=6', 'jsonschema>=4.18', 'playwright>=1.40']},
+    extras_require={'test': ['pytest>=8', 'webtest>=3', 'hypothesis>=6', 'jsonschema>=4.18',
+                             'openapi-spec-validator>=0.9', 'playwright>=1.40']},
     entry_points={'console_scripts': ['privtube = privtube:main']},
     cmdclass={'build_py': build_py_with_description},
 )

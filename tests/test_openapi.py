@@ -11,6 +11,7 @@ import sys
 import bottle
 import jsonschema
 import openapi_check
+import openapi_spec_validator
 import referencing.exceptions
 import webtest
 from conftest import API_DESCRIPTION, ROOT
@@ -63,6 +64,11 @@ def test_the_description_is_openapi_3_1_with_valid_schemas_and_refs():
             resolver.lookup(ref)
         except referencing.exceptions.Unresolvable:
             raise AssertionError('%s does not resolve' % ref)
+
+
+def test_the_description_passes_the_openapi_3_1_schema():
+    """The OpenAPI Initiative's own schema of 3.1 documents (openapi-spec-validator), beyond the checks above."""
+    openapi_spec_validator.validate(DOC, cls=openapi_spec_validator.OpenAPIV31SpecValidator)
 
 
 def test_every_api_route_is_described_and_every_described_route_exists(node):
