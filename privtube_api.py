@@ -13,8 +13,9 @@ from privtube_items import MAX_AUTHOR, MAX_TITLE, MAX_VIEWER
 from privtube_store import CATALOG_DEFAULT, CATALOG_MAX, StoreError, check_text
 from privtube_subtitles import Subtitles, webvtt_response
 
-# the reviewed API routes without a key: the pairing exchange, whose one-time token is its credential
-ANONYMOUS_API = {'/api/v1/pair'}
+# the reviewed API routes without a key: the pairing exchange, whose one-time token is its credential, and
+# the API's description, which holds nothing of the node's (README, "The API's description")
+ANONYMOUS_API = {'/api/v1/pair', '/api/v1/openapi.json'}
 KEY_PARAMS = {'key', 'api_key', 'apikey', 'token', 'access_token', 'auth', 'authorization', 'bearer'}
 
 
@@ -22,9 +23,10 @@ def make_api(node):
     """The Content Management API as a Bottle app, to be mounted at /api/v1."""
     api = bottle.Bottle()
     api.install(ApiPlugin(node))
+    import privtube_openapi
     import privtube_pairing
     for register in (register_reading, register_comments_and_views, register_management,
-                     privtube_pairing.register_api):
+                     privtube_pairing.register_api, privtube_openapi.register_api):
         register(api, node)
     return api
 

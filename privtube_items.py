@@ -195,6 +195,7 @@ def row_json(row, tags, albums=()):
 # --- validation of what a peer sends ------------------------------------------------------------
 
 REMOTE_ID = re.compile(r'^[A-Za-z0-9_-]{16,64}\Z')     # \Z: `$` lets a final line break through
+MIME = re.compile(r'^[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,80}\Z')
 COMMENT_FIELDS = (('id', MAX_COMMENT_ID), ('author', MAX_PEER_AUTHOR), ('body', MAX_COMMENT), ('created', MAX_DATE))
 
 
@@ -304,7 +305,7 @@ def text(value, limit):
 
 
 def mime_text(value):
-    if not isinstance(value, str) or not re.match(r'^[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,80}$', value):
+    if not isinstance(value, str) or not MIME.match(value):
         bad('mime')
     return value
 

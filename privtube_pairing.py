@@ -268,7 +268,7 @@ def client_bucket(address):
 # --- routes -------------------------------------------------------------------------------------
 
 def register_api(api, node):
-    """`POST /api/v1/pair`, the one API route without a key: the pairing token is its credential.
+    """`POST /api/v1/pair`, the one API route that acts without a key: the pairing token is its credential.
 
     Request (JSON): {"token": TOKEN, "name": "bob", "url": "https://bob.example", "key": KEY or null}
     - token: the fragment of alice's pairing link; name: bob's node name (alice's peer and key are named so);

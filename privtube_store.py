@@ -502,7 +502,7 @@ class Catalog(Part):
         self.database.Tombstone.insert(item_id=item.id, seq=seq).on_conflict_replace().execute()
 
     def page(self, principal, since=None, limit=CATALOG_DEFAULT):
-        """One page of this node's items as seen by a key; see CONTRACT.md for the protocol.
+        """One page of this node's items as seen by a key (the protocol: openapi.json, the catalog).
 
         A cursor is `key.generation.base.position.mac`: `base` is where the reader's last complete read
         ended, `position` how far this read has come, and `mac` signs the rest with a node secret. An item

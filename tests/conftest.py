@@ -9,9 +9,37 @@ import webtest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import openapi_check  # noqa: E402
+
 import privtube_app  # noqa: E402
 import privtube_auth  # noqa: E402
 import privtube_config  # noqa: E402
+
+openapi_check.install()
+API_DESCRIPTION = openapi_check.Description(openapi_check.load())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    """Record the API answers of each test from its setup on (openapi_check)."""
+    openapi_check.start()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test that passed fails when an API answer it produced is not as openapi.json describes."""
+    result = yield
+    wrong = openapi_check.failures(API_DESCRIPTION, openapi_check.stop())
+    if wrong:
+        raise AssertionError('API answers not as openapi.json describes:\n' + '\n'.join(wrong[:20]))
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    openapi_check.stop()
+    return (yield)
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """Security audit (issue 10), the registry and the catalog: half-finished reads, forged cursors, text that
-is not text (THREATS.md, "A peer that misbehaves").
+is not text (README, Security: "Peers").
 
 6. A read a peer leaves unfinished shows nothing: its items are never listed, searched, counted or played,
    and are dropped when it fails; a peer's share of the database is capped.

@@ -1,5 +1,6 @@
-"""The catalog guarantee (CONTRACT.md): a reader that follows pages to `more: false` holds exactly the items
-its key may see now, and `removed` never names an item the key could never see (existence never leaks).
+"""The catalog guarantee (openapi.json, the catalog): a reader that follows pages to `more: false` holds
+exactly the items its key may see now, and `removed` never names an item the key could never see (existence
+never leaks).
 
 A hypothesis state machine interleaves changes to items, to albums (items join and leave them, albums are
 renamed and deleted) and to the key's rules with partial and full reads; a plain model of the items and

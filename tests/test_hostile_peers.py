@@ -1,4 +1,4 @@
-"""A peer that misbehaves cannot hurt the node (THREATS.md, "A peer that misbehaves").
+"""A peer that misbehaves cannot hurt the node (README, Security: "Peers").
 
 Each fake peer answers through the test network; in every case the node stays up, other peers still
 sync, and what the node held from the bad peer before is kept.

@@ -1,4 +1,4 @@
-"""Who may do what through the Content Management API (THREATS.md, Access control): every caller against
+"""Who may do what through the Content Management API (README, Security: "Who sees what"): every caller against
 every action on a shared tagged item, a shared untagged item and a private item, then revocation, comment
 authorship and deletion rights, and view counting.
 

@@ -1,5 +1,5 @@
-"""Random sequences of actions on two linked nodes never let anyone see what they must not (THREATS.md,
-"Privacy leaks" and "Revocation that does not bite").
+"""Random sequences of actions on two linked nodes never let anyone see what they must not (README,
+Security: "Who sees what", revocation included).
 
 A hypothesis state machine drives a home node and a peer node, alice, wired in one process through the
 loopback seam of conftest.py. Items are added, retagged, made private or shared and deleted on both nodes;
@@ -9,12 +9,12 @@ alice as a peer the way `privtube peer add` and `privtube peer rm` do. Home sync
 and sometimes only later.
 
 After every step each principal of the home node is checked against a model kept here and written from the
-meaning of the rules in CONTRACT.md, never from privtube_auth: signed-in users through the web app (home page,
-search, watch page, media with Range, comment and view posts), keys through the API (catalog, detail, media
-GET and HEAD, comments), and removed users and revoked keys too. Listings and searches show exactly the items
-the principal may see, and those open; every other item, whatever its origin, answers 404 on every route and
-looks like no item at all. A peer's item that home still lists from its last sync but the peer no longer
-shares stops streaming at once.
+meaning of the rules (README, "Command line": Rules), never from privtube_auth: signed-in users through the
+web app (home page, search, watch page, media with Range, comment and view posts), keys through the API
+(catalog, detail, media GET and HEAD, comments), and removed users and revoked keys too. Listings and searches
+show exactly the items the principal may see, and those open; every other item, whatever its origin, answers
+404 on every route and looks like no item at all. A peer's item that home still lists from its last sync but
+the peer no longer shares stops streaming at once.
 """
 import dataclasses
 import os
@@ -54,7 +54,7 @@ syncs = st.sampled_from((True, True, False))     # home syncs after a change at 
 changes = st.one_of(tag_sets, st.booleans(), st.just('delete'))     # new tags, private or shared, deleted
 
 
-# --- the model: what the rules mean (CONTRACT.md, "Words"), independent of privtube_auth -----------------
+# --- the model: what the rules mean (README, "Command line": Rules), independent of privtube_auth ---------
 
 @dataclasses.dataclass
 class Item:

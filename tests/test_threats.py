@@ -1,5 +1,6 @@
-"""Attacks from THREATS.md that no other test tried yet: each test makes the attack and asserts what a user
-would notice (a refusal like an unknown id, an escaped page, a file that stays where it belongs)."""
+"""Attacks on what README's Security section defends that no other test tried yet: each test makes the attack
+and asserts what a user would notice (a refusal like an unknown id, an escaped page, a file that stays where
+it belongs)."""
 import base64
 import hashlib
 import http.client

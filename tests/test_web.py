@@ -22,7 +22,7 @@ ESCAPED_SCRIPT = '&lt;script&gt;alert(1)&lt;/script&gt;'
 # the pairing exchange checks its own one-time token (tests/test_pairing.py)
 ANONYMOUS_RULES = {'/login', '/setup', '/healthz', '/s/<token>', '/s/<token>/<what:re:media|thumb|preview>',
                    '/s/<token>/item/<item_id>', '/s/<token>/item/<item_id>/<what:re:media|thumb|preview>',
-                   '/reset', '/api/v1/pair',
+                   '/reset', '/api/v1/pair', '/api/v1/openapi.json',
                    '/invite'}        # the invite's one-time token is the credential, throttled per client
 # WebDAV asks for its own credential (an app password) on every method: tests/test_dav.py enumerates them
 ANONYMOUS_RULES |= {'/dav', '/dav/', '/dav/<path:path>'}
