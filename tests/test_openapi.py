@@ -16,7 +16,6 @@ import referencing.exceptions
 import webtest
 from conftest import API_DESCRIPTION, ROOT
 
-import privtube_app
 import privtube_auth as auth
 import privtube_items as items
 import privtube_openapi
