@@ -160,8 +160,9 @@ PEER_COLUMNS = tuple(field.name for field in PEER_VALUES if field.kind not in LI
 
 API_BLANKS = tuple((field.name, field.blank) for field in API_FIELDS)
 # a catalog page's rows: the API's columns and what visibility reads (a page of `SELECT *` spent a third
-# of its time on columns no peer is sent)
-CATALOG_ROWS = ('SELECT %s FROM item WHERE id IN (SELECT value FROM json_each(?)) AND origin = \'local\''
+# of its time on columns no peer is sent), looked up by id: the unary + keeps SQLite from walking the index
+# of every local item instead (a page then cost time in proportion to the library: 110 ms at 100,000)
+CATALOG_ROWS = ('SELECT %s FROM item WHERE id IN (SELECT value FROM json_each(?)) AND +origin = \'local\''
                 % ', '.join(dict.fromkeys(['id', 'private', 'trashed'] + [field.name for field in API_FIELDS
                                                                           if field.kind not in LISTS])))
 API_BOOLS = tuple(field.name for field in API_FIELDS if field.kind == 'bool')

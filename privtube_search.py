@@ -21,14 +21,15 @@ SHAPES = 256            # prepared searches kept: a few per person and filter
 MATCH, OFFSET, LIMIT = '\uffffMATCH', 10 ** 15 + 1, 10 ** 15 + 2
 # The row of every item whose id the SQL fragment `%s` selects: its text, its tags, its origin, the
 # names of its albums ("summer" finds the items of "2024 Summer trip") and a song's artist, album artist
-# and tagged album (a peer's songs carry their artist).
+# and tagged album (a peer's songs carry their artist). Rows go in in rowid order: a peer's 100,000 rows in
+# the order of their ids took three times as long to index.
 INDEX_ROWS = (
     'INSERT INTO item_fts (rowid, item_id, title, description, tags, origin, albums, artist) '
     "SELECT rowid, id, title, description, coalesce((SELECT group_concat(tag, ' ') FROM item_tag "
     "WHERE item_id = item.id), ''), origin, coalesce((SELECT group_concat(album.name, ' ') FROM album_item "
     "JOIN album ON album.id = album_item.album_id WHERE album_item.item_id = item.id), ''), "
     "trim(coalesce(artist, '') || ' ' || coalesce(album_artist, '') || ' ' || coalesce(music_album, '')) "
-    'FROM item WHERE id IN (%s)')
+    'FROM item WHERE id IN (%s) ORDER BY rowid')
 UNINDEX_ROWS = 'DELETE FROM item_fts WHERE rowid IN (SELECT rowid FROM item WHERE id IN (%s))'
 
 
