@@ -15,7 +15,7 @@ from peewee import SQL, Column, fn
 import privtube_auth as auth
 from privtube_db import Prepared
 
-RANKED_MATCHES = 1000
+RANKED_MATCHES = 500         # visible matches ranked by bm25; a word in more of the library lists the newest
 SHAPES = 256            # prepared searches kept: a few per person and filter
 # stand-ins of a prepared search for its text, offset and limit (values no search has)
 MATCH, OFFSET, LIMIT = '\uffffMATCH', 10 ** 15 + 1, 10 ** 15 + 2
