@@ -57,9 +57,10 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_serve(config_path, port):
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config_path, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_serve(config_path, port, *options, stderr=subprocess.DEVNULL):
+    """A real `serve` of `config_path` (with `options`), once it answers on `port`."""
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config_path, 'serve',
+                                *options], stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import requests  # noqa: E402
-from common import ROOT, free_port, sign_in, stop  # noqa: E402
+from common import ROOT, free_port, sign_in, start_serve, stop  # noqa: E402
 
 
 def make_photos(folder, count):
@@ -38,17 +38,7 @@ def privtube(config, *args, stdin=None):
 
 
 def serve(config, port, log):
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve',
-                                '--log-level', 'debug'], stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            requests.get('http://127.0.0.1:%d/healthz' % port, timeout=1)
-            return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    stop(process)
-    raise SystemExit('serve did not start')
+    return start_serve(config, port, '--log-level', 'debug', stderr=log)
 
 
 def thumbnail_seconds(base, cookies, item_id):
