@@ -14,6 +14,16 @@ import privtube_config
 import privtube_dav
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def require_rclone():
+    """Skipped where rclone is not installed; CI must have it (.ci/run installs Debian's package)."""
+    if shutil.which('rclone'):
+        return
+    if os.environ.get('CI'):
+        pytest.fail('CI must install rclone (see .ci/run)')
+    pytest.skip('needs rclone')
 PICNIC = b'\x00\x00\x00\x18ftypmp42' + os.urandom(300 * 1024)
 REPORT = b'\x00\x00\x00\x18ftypmp42' + os.urandom(50 * 1024)
 
