@@ -90,7 +90,7 @@ class AppPasswords:
     def create(self, user, name):
         """A new app password named `name` for `user`; returns (row, password). Only its hash is kept."""
         name = self.check_name(user, name)
-        password = secrets.token_urlsafe(32)
+        password = new_password()
         try:
             row = self.AppPassword.create(user=user.id, name=name, token_hash=auth.token_hash(password),
                                           created=time.time())
@@ -140,6 +140,15 @@ class AppPasswords:
         if row.last_used is None or row.last_used < time.time() - LAST_USED_STEP:
             self.AppPassword.update(last_used=time.time()).where(self.AppPassword.id == row.id).execute()
         return user
+
+
+def new_password():
+    """256 random bits as URL-safe text that does not begin with `-`: command-line clients (`rclone
+    obscure PASSWORD`, curl's `-u`) would read such a password as an option."""
+    while True:
+        password = secrets.token_urlsafe(32)
+        if not password.startswith('-'):
+            return password
 
 
 def basic_credentials(header):

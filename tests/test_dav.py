@@ -399,3 +399,10 @@ def test_a_peers_item_whose_home_is_offline_is_a_short_refusal(network):
     del network.handlers['http://alice.test']
     refused = dav.get('/dav/Homes/alice/Family%20picnic.mp4', headers=dict(auth, Range='bytes=0-9'), status=502)
     assert refused.content_type == 'text/plain' and 'Traceback' not in refused.text
+
+
+def test_an_app_password_never_begins_with_a_dash(monkeypatch):
+    """`rclone obscure -aTJ…` read a new app password as options (1 in 64 of them began with `-`)."""
+    made = iter(['-aTJCVSaO455xDT9ILArEURuz7sTETuQO-YpTCLBw8g', 'bTJCVSaO455xDT9ILArEURuz7sTETuQO-YpTCLBw8g'])
+    monkeypatch.setattr(privtube_dav.secrets, 'token_urlsafe', lambda size: next(made))
+    assert privtube_dav.new_password() == 'bTJCVSaO455xDT9ILArEURuz7sTETuQO-YpTCLBw8g'
