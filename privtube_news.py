@@ -13,7 +13,6 @@ import logging
 import re
 import smtplib
 import ssl
-import threading
 import time
 from email.message import EmailMessage
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ import bottle
 from peewee import FloatField, ForeignKeyField, Model, TextField, fn
 
 import privtube_media as media
+from privtube_threads import ScheduledLoop
 
 logger = logging.getLogger('privtube.news')
 
@@ -274,19 +274,12 @@ class Digest:
         return message
 
 
-class DigestLoop:
-    """A `schedule` loop in one daemon thread, owned by the node: sends the digests that are due."""
+class DigestLoop(ScheduledLoop):
+    """Sends the digests that are due, looking every `minutes`."""
 
     def __init__(self, digest, minutes=DIGEST_CHECK_MINUTES):
-        import schedule
+        super().__init__('privtube-digest', minutes)
         self.digest = digest
-        self.scheduler = schedule.Scheduler()
-        self.scheduler.every(minutes).minutes.do(self.run_once)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.loop, name='privtube-digest', daemon=True)
-
-    def start(self):
-        self.thread.start()
 
     def run_once(self):
         try:
@@ -294,15 +287,6 @@ class DigestLoop:
                 self.digest.send_due()
         except Exception:       # a bad night of the mail server or the disk must not end the loop
             logger.exception('the e-mail digests failed')
-
-    def loop(self):
-        while not self.stopping.wait(1.0):
-            self.scheduler.run_pending()
-
-    def stop(self, timeout=5.0):
-        self.stopping.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout)
 
 
 def start_digests(node):

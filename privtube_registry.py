@@ -18,6 +18,7 @@ from privtube_config import ConfigError
 from privtube_config import load as load_config
 from privtube_items import PEER_COLUMNS, REMOTE_ID, checked_header, checked_page
 from privtube_peer import CATALOG_PAGE, PeerClient, PeerError, RequestsTransport
+from privtube_threads import ScheduledLoop
 
 logger = logging.getLogger('privtube.registry')
 
@@ -459,19 +460,12 @@ def write_atomically(path, data):
     os.replace(temp, path)
 
 
-class SyncLoop:
-    """A `schedule` loop in one daemon thread, owned by the app: syncs every peer every `minutes`."""
+class SyncLoop(ScheduledLoop):
+    """Syncs every peer every `minutes`, and once when `serve` starts."""
 
     def __init__(self, registry, minutes):
-        import schedule
+        super().__init__('privtube-sync', minutes, at_start=True)
         self.registry = registry
-        self.scheduler = schedule.Scheduler()
-        self.scheduler.every(minutes).minutes.do(self.run_once)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.loop, name='privtube-sync', daemon=True)
-
-    def start(self):
-        self.thread.start()
 
     def run_once(self):
         for name in list(self.registry.peers()):
@@ -480,16 +474,6 @@ class SyncLoop:
             # each peer in its own thread, so a slow one delays no other
             threading.Thread(target=self.registry.sync, args=(name,), name='privtube-sync-' + name,
                              daemon=True).start()
-
-    def loop(self):
-        self.run_once()
-        while not self.stopping.wait(1.0):
-            self.scheduler.run_pending()
-
-    def stop(self, timeout=5.0):
-        self.stopping.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout)
 
 
 def split_remote(item_id):

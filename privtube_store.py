@@ -25,6 +25,7 @@ from privtube_items import CATALOG_ROWS, MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE
 from privtube_music import SONG_COLUMNS
 from privtube_scan import HASH_AT_CREATE, Scanner
 from privtube_search import SearchIndex
+from privtube_threads import NodeThread
 
 logger = logging.getLogger('privtube.store')
 
@@ -736,17 +737,13 @@ class Trash(Part):
                 return      # not empty: something else is in there
 
 
-class Housekeeping:
+class Housekeeping(NodeThread):
     """One daemon thread owned by the node (`serve` starts it): every `seconds`, items in the trash
     past `trash_days` are removed for good, and abandoned partial uploads with them."""
 
     def __init__(self, store, seconds=3600):
+        super().__init__('privtube-housekeeping')
         self.store, self.seconds = store, seconds
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.loop, name='privtube-housekeeping', daemon=True)
-
-    def start(self):
-        self.thread.start()
 
     def run_once(self):
         with self.store.db.connection_context():
@@ -761,11 +758,6 @@ class Housekeeping:
                 logger.exception('housekeeping failed; trying again later')
             if self.stopping.wait(self.seconds):
                 return
-
-    def stop(self, timeout=5.0):
-        self.stopping.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout)
 
 
 class AlbumSummary:
