@@ -9,13 +9,12 @@
 % end
 <link rel="stylesheet" href="/static/style.css">
 <script src="/static/app.js" defer></script>
-<script src="/static/people.js" defer></script>
+<script src="/static/copy.js" defer></script>
 <script src="/static/playback.js" defer></script>
 <script src="/static/gallery.js" defer></script>
 <script src="/static/comments.js" defer></script>
 <script src="/static/queue.js" defer></script>
 <script src="/static/remux.js" defer></script>
-<script src="/static/shares.js" defer></script>
 </head>
 <body>
 <header>
