@@ -41,6 +41,16 @@ def make_video(path):
                     '-c:a', 'aac', '-shortest', '-movflags', '+faststart', str(path)], check=True, timeout=120)
 
 
+def home_config(tmp_path, more=''):
+    """(config path, port) of a node named home on a free loopback port, its config.ini in `tmp_path`
+    (with the lines `more` after its [server] port)."""
+    port = free_port()
+    config = str(tmp_path / 'config.ini')
+    with open(config, 'w') as fh:
+        fh.write('[node]\nname = home\n[server]\nport = %d\n%s' % (port, more))
+    return config, port
+
+
 def cli(config, *args, stdin=None):
     return subprocess.run([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config] + list(args),
                           input=stdin, capture_output=True, text=True, timeout=60, check=True)
@@ -49,10 +59,7 @@ def cli(config, *args, stdin=None):
 @pytest.fixture
 def node_url(tmp_path):
     require_tools()
-    port = free_port()
-    config = str(tmp_path / 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
+    config, port = home_config(tmp_path)
     cli(config, 'user', 'add', 'admin', '--admin', '--password-stdin', stdin='admin-password\n')
     cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
     with served(config, port) as base:

@@ -5,8 +5,7 @@ import os
 import re
 
 import pytest
-from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, require_tools, served  # noqa: F401 (fixtures)
-from test_serve import free_port
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, home_config, require_tools, served  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = '/tmp/shots-admin'
@@ -16,10 +15,7 @@ WIDTHS = ((1280, 800), (360, 740))
 @pytest.fixture
 def node_url(tmp_path):
     require_tools()
-    port = free_port()
-    config = str(tmp_path / 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
+    config, port = home_config(tmp_path)
     cli(config, 'user', 'add', 'admin', '--admin', '--password-stdin', stdin='admin-password\n')
     cli(config, 'user', 'add', 'grandma', '--password-stdin', stdin='grandma-password\n')
     cli(config, 'group', 'add', 'family', '--allow', 'tag:family', 'album:2024 Summer trip')

@@ -5,8 +5,7 @@ import subprocess
 import time
 
 import pytest
-from test_browser import ARGS, CHROMIUM, browser, cli, require_tools, served  # noqa: F401 (fixtures)
-from test_serve import free_port
+from test_browser import ARGS, CHROMIUM, browser, cli, home_config, require_tools, served  # noqa: F401 (fixtures)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHOTS = '/tmp/shots-films'
@@ -30,10 +29,7 @@ def make_film(folder):
 @pytest.fixture
 def node_url(tmp_path):
     require_tools()
-    port = free_port()
-    config = str(tmp_path / 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
+    config, port = home_config(tmp_path)
     make_film(str(tmp_path / 'media' / 'Films'))
     cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
     cli(config, 'scan')

@@ -7,9 +7,8 @@ the song and its cover. Screenshots at 1280 and 360 px go to /tmp/shots-music/.
 import os
 
 import pytest
-from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, require_tools, served  # noqa: F401 (fixtures)
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, home_config, require_tools, served  # noqa: F401 (fixtures)
 from test_music import make_record
-from test_serve import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = '/tmp/shots-music'
@@ -18,10 +17,7 @@ SHOTS = '/tmp/shots-music'
 @pytest.fixture
 def music_node(tmp_path):
     require_tools()
-    port = free_port()
-    config = str(tmp_path / 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
+    config, port = home_config(tmp_path)
     make_record(str(tmp_path / 'media' / 'Nina Vale' / 'Blue Hour'), seconds=1.5)
     cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
     cli(config, 'scan')

@@ -4,13 +4,10 @@ a scan while it runs appear for the person who may see them, at 1280 and 360 px 
 import io
 import os
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 from PIL import Image
-from test_browser import ARGS, CHROMIUM, ROOT, cli, require_tools
-from test_serve import free_port, wait_for
+from test_browser import ARGS, CHROMIUM, cli, home_config, require_tools, served
 
 import privtube_news
 
@@ -37,22 +34,12 @@ def let_a_visit_pass(database):
 @pytest.fixture
 def home(tmp_path):
     require_tools()
-    port = free_port()
-    config = str(tmp_path / 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
+    config, port = home_config(tmp_path)
     cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
     photo(tmp_path / 'media' / 'old.jpg', (90, 90, 90))
     cli(config, 'scan')
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = 'http://127.0.0.1:%d' % port
-    try:
-        wait_for(base + '/healthz')
+    with served(config, port) as base:
         yield base, config, tmp_path
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_new_photos_appear_in_the_row_at_both_widths(home):

@@ -6,14 +6,11 @@ original.
 """
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 
 import pytest
 from media_samples import make_photo
-from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, require_tools  # noqa: F401 (fixtures)
-from test_serve import free_port, wait_for
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, home_config, require_tools, served  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = '/tmp/shots-photos'
@@ -24,23 +21,13 @@ UPRIGHT = (2400, 3200)      # as shown; stored 3200x2400 and turned by its EXIF 
 def photo_node(tmp_path):
     """(base URL, the photo's item id) of a serving node whose worker has made the photo's preview."""
     require_tools()
-    port = free_port()
-    config = str(tmp_path / 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = home\n[server]\nport = %d\n[store]\nscan_minutes = 0\n' % port)
+    config, port = home_config(tmp_path, '[store]\nscan_minutes = 0\n')
     os.makedirs(tmp_path / 'media', exist_ok=True)
     make_photo(tmp_path / 'media', 'IMG_20240714_101500.jpg', UPRIGHT, 6)
     cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
     cli(config, 'scan')
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = 'http://127.0.0.1:%d' % port
-    try:
-        wait_for(base + '/healthz')
+    with served(config, port) as base:
         yield base, preview_made(str(tmp_path / 'privtube.db'))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def preview_made(database, seconds=60):

@@ -4,19 +4,17 @@ words why it does not play (screenshots at 1280 and 360 px in /tmp/shots-remux/)
 import os
 import sqlite3
 import subprocess
-import sys
 
 import pytest
-from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, require_tools, sign_in  # noqa: F401 (fixtures)
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, home_config, require_tools, served, sign_in  # noqa: F401 (fixtures)
 from test_remux import make_video
-from test_serve import free_port, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = '/tmp/shots-remux'
 
 
 @pytest.fixture
-def served(tmp_path):
+def remux_node(tmp_path):
     """A real `serve` over a media folder holding an H.264/AAC MKV (with subtitles) and an HEVC MKV."""
     require_tools()
     media = tmp_path / 'media'
@@ -25,21 +23,11 @@ def served(tmp_path):
     encoders = subprocess.run(['ffmpeg', '-hide_banner', '-encoders'], capture_output=True, text=True).stdout
     if 'libx265' in encoders:
         make_video(media / 'Phone film.mkv', seconds=2, video='libx265')
-    port = free_port()
-    config = str(tmp_path / 'config.ini')
-    with open(config, 'w') as fh:
-        fh.write('[node]\nname = home\n[server]\nport = %d\n' % port)
+    config, port = home_config(tmp_path)
     cli(config, 'user', 'add', 'mia', '--password-stdin', stdin='mia-password\n')
     cli(config, 'scan')
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', config, 'serve'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = 'http://127.0.0.1:%d' % port
-    try:
-        wait_for(base + '/healthz')
+    with served(config, port) as base:
         yield base, items_by_title(str(tmp_path / 'privtube.db'))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def items_by_title(database):
@@ -47,8 +35,8 @@ def items_by_title(database):
         return dict(db.execute('SELECT title, id FROM item').fetchall())
 
 
-def test_an_h264_mkv_plays_and_seeks_after_it_is_rewrapped(served, browser):
-    base, items = served
+def test_an_h264_mkv_plays_and_seeks_after_it_is_rewrapped(remux_node, browser):
+    base, items = remux_node
     page = sign_in(browser, base, 'mia', 'mia-password')
     page.goto(base + '/watch/' + items['Lake film'])
     if page.query_selector('#unplayable'):       # still being read or prepared (serve has just started)
@@ -67,8 +55,8 @@ def test_an_h264_mkv_plays_and_seeks_after_it_is_rewrapped(served, browser):
     assert page.evaluate('() => document.getElementById("player").currentTime') < 9.9   # played from 7
 
 
-def test_an_hevc_mkv_page_explains_in_plain_words(served, browser):
-    base, items = served
+def test_an_hevc_mkv_page_explains_in_plain_words(remux_node, browser):
+    base, items = remux_node
     if 'Phone film' not in items:
         pytest.skip("this ffmpeg has no HEVC encoder")
     os.makedirs(SHOTS, exist_ok=True)
