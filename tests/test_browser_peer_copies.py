@@ -7,6 +7,7 @@ import time
 
 import pytest
 from test_browser import ARGS, CHROMIUM, browser, require_tools, sign_in  # noqa: F401 (fixtures)
+from test_browser_remux import plays_and_seeks
 from test_network_sockets import Home
 from test_remux import make_video
 
@@ -55,13 +56,7 @@ def test_bobs_page_plays_and_seeks_alices_mkv(homes, browser):
         page.goto(bob.base + '/watch/' + item_id)
         assert page.get_attribute('video#player', 'src') == '/play/' + item_id
         assert not page.query_selector('#unplayable')
-        page.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
-        page.wait_for_function('() => document.getElementById("player").currentTime > 0.5', timeout=20000)
-        assert page.evaluate('() => document.getElementById("player").duration') > 9
-        page.evaluate('() => { document.getElementById("player").currentTime = 7; }')
-        page.wait_for_function('() => { const v = document.getElementById("player");'
-                               ' return !v.seeking && v.currentTime > 7.3; }', timeout=20000)
-        assert page.evaluate('() => document.getElementById("player").currentTime') < 9.9
+        plays_and_seeks(page)
         assert re.search('from alice|alice', page.inner_text('main'))
         page.screenshot(path=os.path.join(SHOTS, 'peer-copy-%d.png' % width), full_page=True)
         page.close()

@@ -35,6 +35,17 @@ def items_by_title(database):
         return dict(db.execute('SELECT title, id FROM item').fetchall())
 
 
+def plays_and_seeks(page):
+    """The page's 10 s film plays muted, then plays on from 7 s after a seek there."""
+    page.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
+    page.wait_for_function('() => document.getElementById("player").currentTime > 0.5', timeout=20000)
+    assert page.evaluate('() => document.getElementById("player").duration') > 9
+    page.evaluate('() => { document.getElementById("player").currentTime = 7; }')
+    page.wait_for_function('() => { const v = document.getElementById("player");'
+                           ' return !v.seeking && v.currentTime > 7.3; }', timeout=20000)
+    assert page.evaluate('() => document.getElementById("player").currentTime') < 9.9   # played from 7
+
+
 def test_an_h264_mkv_plays_and_seeks_after_it_is_rewrapped(remux_node, browser):
     base, items = remux_node
     page = sign_in(browser, base, 'mia', 'mia-password')
@@ -46,13 +57,7 @@ def test_an_h264_mkv_plays_and_seeks_after_it_is_rewrapped(remux_node, browser):
     # probed, then rewrapped in the background: the page reloads itself once the copy is ready
     page.wait_for_selector('video#player', timeout=90000)
     assert page.get_attribute('video#player', 'src') == '/play/' + items['Lake film']
-    page.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
-    page.wait_for_function('() => document.getElementById("player").currentTime > 0.5', timeout=20000)
-    assert page.evaluate('() => document.getElementById("player").duration') > 9
-    page.evaluate('() => { document.getElementById("player").currentTime = 7; }')
-    page.wait_for_function('() => { const v = document.getElementById("player");'
-                           ' return !v.seeking && v.currentTime > 7.3; }', timeout=20000)
-    assert page.evaluate('() => document.getElementById("player").currentTime') < 9.9   # played from 7
+    plays_and_seeks(page)
 
 
 def test_an_hevc_mkv_page_explains_in_plain_words(remux_node, browser):
