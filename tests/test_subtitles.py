@@ -230,14 +230,7 @@ def test_picture_subtitles_are_skipped(node, tmp_path):
 # --- peers ---------------------------------------------------------------------------------------------
 
 def test_a_peers_member_gets_the_tracks_through_their_own_node(network, tmp_path):
-    alice, bob = network.make('alice'), network.make('bob')
-    folder = os.path.join(alice.media_dir, 'Films')
-    make_video(os.path.join(folder, 'Film.mp4'))
-    write(os.path.join(folder, 'Film.en.srt'), SRT)
-    scanned(alice)
-    link(network, alice, bob)
-    assert bob.node.registry.sync('alice')[0]
-    item_id = remote_id(bob, 'Film')
+    alice, bob, item_id = peers_film(network)
     item = bob.store.items.get(item_id)
     assert item.subtitles == [{'id': 'file-en', 'lang': 'en', 'label': 'English'}]
     viewer = bob.sign_in('ann')
@@ -250,14 +243,7 @@ def test_a_peers_member_gets_the_tracks_through_their_own_node(network, tmp_path
 
 def test_a_peer_that_sends_something_else_than_webvtt_is_refused(network, tmp_path):
     from privtube_peer import Reply
-    alice, bob = network.make('alice'), network.make('bob')
-    folder = os.path.join(alice.media_dir, 'Films')
-    make_video(os.path.join(folder, 'Film.mp4'))
-    write(os.path.join(folder, 'Film.en.srt'), SRT)
-    scanned(alice)
-    link(network, alice, bob)
-    bob.node.registry.sync('alice')
-    item_id = remote_id(bob, 'Film')
+    alice, bob, item_id = peers_film(network)
     real = network.handlers['http://alice.test']
 
     def hostile(method, path, headers, body):
@@ -268,7 +254,6 @@ def test_a_peer_that_sends_something_else_than_webvtt_is_refused(network, tmp_pa
     viewer = bob.sign_in('ann')
     answer = viewer.get('/subtitles/%s/file-en' % item_id, status=502)
     assert '<script>alert' not in answer.text
-
 
 
 def test_upgrading_probes_videos_again_for_their_subtitle_streams(node):
