@@ -90,8 +90,9 @@ def browser():
         launched.close()
 
 
-def sign_in(browser, base, name, password):
-    page = browser.new_context(viewport={'width': 360, 'height': 740}).new_page()
+def sign_in(browser, base, name, password, width=360, height=740):
+    """A new page of `browser`, `width` x `height`, signed in as `name` through the sign-in form."""
+    page = browser.new_context(viewport={'width': width, 'height': height}).new_page()
     page.goto(base + '/')
     assert '/login' in page.url
     page.fill('input[name=username]', name)

@@ -5,7 +5,7 @@ import subprocess
 import time
 
 import pytest
-from test_browser import ARGS, CHROMIUM, browser, cli, home_config, require_tools, served  # noqa: F401 (fixtures)
+from test_browser import ARGS, CHROMIUM, browser, cli, home_config, require_tools, served, sign_in  # noqa: F401 (fixtures)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHOTS = '/tmp/shots-films'
@@ -37,14 +37,8 @@ def node_url(tmp_path):
         yield base
 
 
-def sign_in(browser, base, width, height):
-    page = browser.new_context(viewport={'width': width, 'height': height}).new_page()
-    page.goto(base + '/login')
-    page.fill('input[name=username]', 'mia')
-    page.fill('input[name=password]', 'mia-password')
-    page.click('button[type=submit]')
-    page.wait_for_url(base + '/')
-    return page
+def signed_in(browser, base, width, height):
+    return sign_in(browser, base, 'mia', 'mia-password', width, height)
 
 
 def open_film(page, base):
@@ -62,7 +56,7 @@ def open_film(page, base):
 
 def test_a_film_resumes_after_a_reload_and_its_subtitles_load(node_url, browser):
     os.makedirs(SHOTS, exist_ok=True)
-    page = sign_in(browser, node_url, 1280, 800)
+    page = signed_in(browser, node_url, 1280, 800)
     open_film(page, node_url)
     page.evaluate('() => { const v = document.getElementById("player"); v.muted = true; return v.play(); }')
     page.wait_for_function('() => document.getElementById("player").currentTime > 0.3', timeout=20000)
@@ -88,7 +82,7 @@ def test_a_film_resumes_after_a_reload_and_its_subtitles_load(node_url, browser)
     assert page.locator('section.continue .duration').inner_text() == '0:30'
     page.screenshot(path=os.path.join(SHOTS, 'home-1280.png'), full_page=True)
 
-    phone = sign_in(browser, node_url, 360, 740)
+    phone = signed_in(browser, node_url, 360, 740)
     assert 'Lake trip' in phone.locator('section.continue').inner_text()    # the position is the person's
     phone.screenshot(path=os.path.join(SHOTS, 'home-360.png'), full_page=True)
     assert phone.evaluate('() => document.documentElement.scrollWidth') <= 360
@@ -109,7 +103,7 @@ def test_a_film_resumes_after_a_reload_and_its_subtitles_load(node_url, browser)
 
 def test_the_buttons_take_a_film_out_of_continue_watching_and_mark_it_in_place(node_url, browser):
     os.makedirs(SHOTS, exist_ok=True)
-    page = sign_in(browser, node_url, 1280, 800)
+    page = signed_in(browser, node_url, 1280, 800)
     open_film(page, node_url)
     with page.expect_response(lambda answer: answer.url.endswith('/position') and answer.status == 200):
         page.evaluate('() => { const v = document.getElementById("player"); v.muted = true; v.play();'
@@ -119,7 +113,7 @@ def test_the_buttons_take_a_film_out_of_continue_watching_and_mark_it_in_place(n
     box = button.bounding_box()
     assert box['width'] >= 44 and box['height'] >= 44
     page.screenshot(path=os.path.join(SHOTS, 'continue-button-1280.png'))
-    phone = sign_in(browser, node_url, 360, 740)
+    phone = signed_in(browser, node_url, 360, 740)
     phone.screenshot(path=os.path.join(SHOTS, 'continue-button-360.png'))
     phone.close()
     page.evaluate('() => { window.stayed = true; }')

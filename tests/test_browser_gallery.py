@@ -10,7 +10,7 @@ import os
 import subprocess
 
 import pytest
-from test_browser import browser, cli, node_url  # noqa: F401 (fixtures)
+from test_browser import browser, cli, node_url, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -51,13 +51,7 @@ def library(node_url, tmp_path):  # noqa: F811
 
 
 def signed_in(browser, base, width, height):  # noqa: F811
-    page = browser.new_context(viewport={'width': width, 'height': height}).new_page()
-    page.goto(base + '/login')
-    page.fill('input[name=username]', 'admin')
-    page.fill('input[name=password]', 'admin-password')
-    page.click('button[type=submit]')
-    page.wait_for_url(base + '/')
-    return page
+    return sign_in(browser, base, 'admin', 'admin-password', width, height)
 
 
 def shown_title(page):

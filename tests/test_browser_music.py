@@ -7,7 +7,7 @@ the song and its cover. Screenshots at 1280 and 360 px go to /tmp/shots-music/.
 import os
 
 import pytest
-from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, home_config, require_tools, served  # noqa: F401 (fixtures)
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, home_config, require_tools, served, sign_in  # noqa: F401 (fixtures)
 from test_music import make_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,13 +26,7 @@ def music_node(tmp_path):
 
 
 def signed_in(browser, base, width, height):
-    page = browser.new_context(viewport={'width': width, 'height': height}).new_page()
-    page.goto(base + '/login')
-    page.fill('input[name=username]', 'mia')
-    page.fill('input[name=password]', 'mia-password')
-    page.click('button[type=submit]')
-    page.wait_for_url(base + '/')
-    return page
+    return sign_in(browser, base, 'mia', 'mia-password', width, height)
 
 
 def open_album(page, base):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from media_samples import make_photo
-from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, home_config, require_tools, served  # noqa: F401 (fixtures)
+from test_browser import ARGS, CHROMIUM, ROOT, browser, cli, home_config, require_tools, served, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = '/tmp/shots-photos'
@@ -41,20 +41,12 @@ def preview_made(database, seconds=60):
     raise AssertionError('the worker made no preview')
 
 
-def signed_in(browser, base, viewport):
-    page = browser.new_context(viewport=viewport).new_page()
-    page.goto(base + '/login')
-    page.fill('input[name=username]', 'mia')
-    page.fill('input[name=password]', 'mia-password')
-    page.click('button[type=submit]')
-    page.wait_for_url(base + '/')
-    return page
 
 
 @pytest.mark.parametrize('width, height', [(1280, 800), (360, 740)])
 def test_portrait_photo_keeps_its_shape_and_loads_the_preview(photo_node, browser, width, height):
     base, item_id = photo_node
-    page = signed_in(browser, base, {'width': width, 'height': height})
+    page = sign_in(browser, base, 'mia', 'mia-password', width, height)
     asked = []
     page.on('request', lambda request: asked.append(request.url))
     page.goto(base + '/watch/' + item_id)
