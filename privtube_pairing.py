@@ -24,6 +24,7 @@ from privtube_store import StoreError
 logger = logging.getLogger('privtube.pairing')
 
 LINK_HOURS = 24
+RETRY_SECONDS = (2.0, 5.0, 15.0)     # a failed first sync is tried again after each
 SYNC_DEADLINE = 120.0           # a first sync run inline (the CLI's) gives up after this
 TOKEN = re.compile(r'^[A-Za-z0-9_-]{40,60}$')
 KEY = re.compile(r'^[A-Za-z0-9_-]{10,200}$')
@@ -200,13 +201,25 @@ class Pairing:
         return registry.transport
 
     def sync_soon(self, name):
-        """A first sync of peer `name` in a thread of its own (its connection is its own)."""
+        """A first sync of peer `name` in a thread of its own (its connection is its own).
+
+        Both homes start their first sync within moments of each other, on machines that may be busy: a
+        first sync that fails is tried again after each of RETRY_SECONDS before the schedule takes over
+        (else a hiccup left the new peer empty until the next scheduled sync, `sync_minutes` later).
+        """
         def run():
-            try:
-                with self.node.database.db.connection_context():
-                    self.node.registry.sync(name)
-            except Exception:       # a thread has no caller to tell: the peer's status says what went wrong
-                logger.exception('the first sync of %s failed', name)
+            for wait in (0.0,) + RETRY_SECONDS:
+                if wait:
+                    time.sleep(wait)
+                try:
+                    with self.node.database.db.connection_context():
+                        ok, message = self.node.registry.sync(name)
+                except Exception:   # a thread has no caller to tell: the peer's status says what went wrong
+                    logger.exception('the first sync of %s failed', name)
+                    continue
+                if ok or name not in self.node.registry.peers():
+                    return
+                logger.info('the first sync of %s did not finish (%s); trying again', name, message)
         thread = threading.Thread(target=run, name='privtube-pair-sync', daemon=True)
         self.syncs.append(thread)
         thread.start()

@@ -33,7 +33,13 @@ def items_of(house, peer):
     return None
 
 
-def eventually(check, seconds=30):
+def story(*houses):
+    """Each home's peer list and serve log, for the message of a failed wait."""
+    return '\n'.join('--- %s\n%s%s' % (house.name, house.cli('peer', 'list').stdout, house.log()[-4000:])
+                     for house in houses)
+
+
+def eventually(check, seconds=60):
     deadline = time.monotonic() + seconds
     while not check() and time.monotonic() < deadline:
         time.sleep(0.3)
@@ -71,8 +77,8 @@ def test_two_homes_pair_through_their_peers_pages(tmp_path):
             other.click('#pair-join button[type=submit]')
             assert 'Linked with alice' in other.inner_text('#pair-joined')
             shot(other, 'bob-joined-360.png')
-            assert eventually(lambda: items_of(bob, 'alice') == 1)
-            assert eventually(lambda: items_of(alice, 'bob') == 1)
+            assert eventually(lambda: items_of(bob, 'alice') == 1), story(alice, bob)
+            assert eventually(lambda: items_of(alice, 'bob') == 1), story(alice, bob)
             other.goto(bob.base + '/search?q=picnic')
             assert 'alice picnic' in other.inner_text('body')
             assert 'alice taxes' not in other.inner_text('body')

@@ -35,9 +35,16 @@ class Home:
         return done
 
     def start(self):
-        self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config', self.config,
-                                         'serve'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        """`serve` in the background; what it logs goes to serve.log in the home's folder (see log())."""
+        with open(self.folder / 'serve.log', 'ab') as log:
+            self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'privtube.py'), '--config',
+                                             self.config, 'serve'], stdout=log, stderr=subprocess.STDOUT)
         wait_for(self.base + '/healthz')
+
+    def log(self):
+        """What `serve` has logged so far (for a failing test's message)."""
+        path = self.folder / 'serve.log'
+        return path.read_text(errors='replace') if path.exists() else ''
 
     def stop(self):
         if self.process and self.process.poll() is None:

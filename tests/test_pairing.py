@@ -4,7 +4,7 @@ import re
 import time
 
 import pytest
-from conftest import page_csrf
+from conftest import in_own_thread, page_csrf
 
 import privtube_config
 from privtube_pairing import REFUSED, PairingError, parse_link
@@ -61,6 +61,28 @@ def test_a_link_pairs_both_ways_with_keys_each_node_made_and_both_sync(pair):
     assert peer_items(bob, 'alice') == {'alice family'}
     assert peer_items(alice, 'bob') == {'bob family'}
     assert alice.node.pairing.open_links() == []
+
+
+def test_a_first_sync_that_fails_is_tried_again_soon(pair, monkeypatch):
+    """The other home hiccups on the first catalog read (busy, restarting): bob tries again within moments
+    instead of leaving the new peer empty until the next scheduled sync."""
+    network, alice, bob = pair
+    monkeypatch.setattr('privtube_pairing.RETRY_SECONDS', (0.05, 0.05))
+    asked = []
+
+    def hiccup(method, path, headers, body):
+        if path.startswith('/api/v1/catalog'):
+            asked.append(path)
+            if len(asked) == 1:
+                return Reply(503, {'Content-Type': 'application/json'}, b'{"error": "busy"}')
+        return network.call_app(alice.app, method, path, headers, body)
+    network.handlers['http://alice.test'] = lambda *args: in_own_thread(lambda: hiccup(*args))
+    link = alice.node.pairing.create(['tag:family'])
+    assert bob.node.pairing.join(link, ['tag:family']) == ('alice', None)
+    wait_for_syncs(bob)
+    assert len(asked) >= 2
+    assert peer_items(bob, 'alice') == {'alice family'}
+    assert bob.node.registry.state('alice').status == 'ok'
 
 
 def test_each_side_chooses_what_the_other_sees(pair):
