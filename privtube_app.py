@@ -56,6 +56,7 @@ class Node:
         self.pairing = Pairing(self)        # pairing links and their exchange
         self.media = MediaWorker(self)
         self.remux = RemuxWorker(self)     # browser-playable copies of MKV, AVI...: after probes
+        self.media.on_probed = self.remux.probed
         self.peer_copies = PeerCopies(self.registry)     # which peers' items have such a copy at their origin
         self.window_buffers = WindowBuffers(MEMORY_BUDGET, config.get('server', 'spool_mb') * 1024 * 1024)
         self.prefetcher = Prefetcher(self.window_buffers)

@@ -344,6 +344,7 @@ class MediaWorker:
         self.stopping = threading.Event()
         self.thread = None
         self.photos = photos.PhotoPool()
+        self.on_probed = None       # called with each probed batch (the node's remux worker looks at it)
 
     def start(self):
         self.photos.start()
@@ -384,6 +385,8 @@ class MediaWorker:
                 else:
                     self.handle_batch(batch)
                     songs = songs or any(media.media_kind(item.mime) == 'audio' for item in batch)
+                    if self.on_probed is not None:
+                        self.on_probed(batch)
                 done += len(batch)
             if songs:       # the music albums read every song and folder: only when a song's tags were read
                 privtube_music.MusicAlbums(self.node.store).sync()

@@ -220,6 +220,11 @@ class RemuxWorker:
         query = Item.update(remux=state).where(Item.id.in_(list(item_ids)))
         return query.where(Item.remux == only_if).execute() if only_if else query.execute()
 
+    def probed(self, items):
+        """The media worker has probed `items`: a film waiting for its copy starts now, not at the next poll."""
+        if self.enabled and any(item.mime in REMUXABLE for item in items):
+            self.wake.set()
+
     def ask_again(self, item):
         """Someone opened the page of an item whose copy was dropped to make room: make it again."""
         if self.set_state([item.id], 'pending', only_if='dropped'):

@@ -128,6 +128,17 @@ class NodeFixture:
         self.node.close()
 
 
+@pytest.fixture(scope='session')
+def chromium():
+    """One Chromium for every browser test of the run (launching one costs about a second); each test
+    opens contexts of its own in it, which test_browser.browser closes after the test."""
+    from test_browser import launch_chromium
+    playwright, launched = launch_chromium()
+    yield launched
+    launched.close()
+    playwright.stop()
+
+
 @pytest.fixture
 def node(tmp_path):
     made = NodeFixture(tmp_path)

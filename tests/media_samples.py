@@ -1,7 +1,10 @@
 """Tiny real media files made with ffmpeg for the tests (skipped when ffmpeg is missing, except in CI)."""
+import atexit
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -26,9 +29,27 @@ def require_ffmpeg():
 
 def make_sample(folder, name):
     require_ffmpeg()
-    path = os.path.join(str(folder), name)
-    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error'] + RECIPES[name] + [path], check=True, timeout=120)
-    return path
+    return ffmpeg(RECIPES[name], os.path.join(str(folder), name))
+
+
+MADE = tempfile.mkdtemp(prefix='privtube-test-media-')     # what ffmpeg() made in this test run
+atexit.register(shutil.rmtree, MADE, True)
+
+
+def ffmpeg(arguments, path, timeout=120):
+    """`ffmpeg ARGUMENTS PATH`, made once per test run and copied to `path` (a fresh file, its mtime now)
+    after that: the same recipe gives the same bytes anyway, and encoding is most of a media test's set-up.
+    An argument naming a file counts by its content, so a changed input makes a new output."""
+    inputs = [hashlib.sha256(open(a, 'rb').read()).hexdigest() for a in arguments if os.path.isfile(a)]
+    suffix = os.path.splitext(str(path))[1]
+    key = hashlib.sha256(repr((arguments, inputs, suffix)).encode('utf-8')).hexdigest()[:32]
+    made = os.path.join(MADE, key + suffix)
+    if not os.path.exists(made):
+        part = os.path.join(MADE, 'part-%d-%s%s' % (os.getpid(), key, suffix))
+        subprocess.run(['ffmpeg', '-y', '-loglevel', 'error'] + list(arguments) + [part], check=True, timeout=timeout)
+        os.replace(part, made)
+    shutil.copyfile(made, str(path))
+    return str(path)
 
 RECIPES['big_photo.png'] = ['-f', 'lavfi', '-i', 'testsrc=size=640x480', '-frames:v', '1']
 RECIPES['song_with_cover.mp3'] = ['-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-f', 'lavfi', '-i',

@@ -35,10 +35,10 @@ def require_tools():
 
 
 def make_video(path):
-    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi',
-                    '-i', 'testsrc=duration=4:size=320x240:rate=25',
-                    '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
-                    '-c:a', 'aac', '-shortest', '-movflags', '+faststart', str(path)], check=True, timeout=120)
+    from media_samples import ffmpeg
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc=duration=4:size=320x240:rate=25',
+            '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
+            '-c:a', 'aac', '-shortest', '-movflags', '+faststart'], path)
 
 
 def home_config(tmp_path, more=''):
@@ -81,13 +81,20 @@ def served(config, port, log=None):
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def browser():
+def launch_chromium():
+    """Playwright started and Debian's Chromium launched: (playwright, browser); stop both when done."""
+    require_tools()
     from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
+    playwright = sync_playwright().start()
+    return playwright, playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+
+
+@pytest.fixture
+def browser(chromium):
+    """The one Chromium of the test run (conftest's `chromium`); what a test opens in it, it closes after."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 def sign_in(browser, base, name, password, width=360, height=740):

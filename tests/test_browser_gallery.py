@@ -7,9 +7,9 @@ on-screen buttons and a swipe step; a slideshow steps by itself. A comment poste
 leaves it playing, and a time in a comment seeks the player. Screenshots go to /tmp/shots-gallery/.
 """
 import os
-import subprocess
 
 import pytest
+from media_samples import ffmpeg
 from test_browser import browser, cli, node_url, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -29,10 +29,9 @@ def make_photo(path, size, colour):
 
 
 def make_video(path, seconds):
-    subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi',
-                    '-i', 'testsrc=duration=%d:size=320x240:rate=25' % seconds, '-f', 'lavfi',
-                    '-i', 'sine=frequency=440:duration=%d' % seconds, '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
-                    '-c:a', 'aac', '-shortest', '-movflags', '+faststart', str(path)], check=True, timeout=120)
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc=duration=%d:size=320x240:rate=25' % seconds, '-f', 'lavfi',
+            '-i', 'sine=frequency=440:duration=%d' % seconds, '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
+            '-c:a', 'aac', '-shortest', '-movflags', '+faststart'], path)
 
 
 @pytest.fixture

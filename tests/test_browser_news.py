@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 from PIL import Image
-from test_browser import ARGS, CHROMIUM, cli, home_config, require_tools, served
+from test_browser import browser, cli, home_config, require_tools, served  # noqa: F401 (fixture)
 
 import privtube_news
 
@@ -42,35 +42,31 @@ def home(tmp_path):
         yield base, config, tmp_path
 
 
-def test_new_photos_appear_in_the_row_at_both_widths(home):
-    from playwright.sync_api import sync_playwright
+def test_new_photos_appear_in_the_row_at_both_widths(home, browser):  # noqa: F811
     base, config, folder = home
     os.makedirs(SHOTS, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_context(viewport={'width': 1280, 'height': 800}).new_page()
-        page.goto(base + '/')
-        page.fill('input[name=username]', 'mia')
-        page.fill('input[name=password]', 'mia-password')
-        page.click('button[type=submit]')
-        page.wait_for_url(base + '/')
-        assert page.locator('section.news').count() == 0          # a first visit
-        for number, colour in enumerate([(200, 40, 40), (40, 160, 60), (40, 80, 200), (220, 180, 30)]):
-            photo(folder / 'media' / 'summer' / ('Summer %d.jpg' % (number + 1)), colour)
-        cli(config, 'scan')
-        let_a_visit_pass(str(folder / 'privtube.db'))
-        page.reload()
-        row = page.locator('section.news')
-        assert row.locator('h2').inner_text() == 'New since your last visit'
-        assert 'This home added 4 photos' in row.inner_text()
-        titles = row.locator('.cards .title').all_inner_texts()
-        assert sorted(titles) == ['Summer 1', 'Summer 2', 'Summer 3', 'Summer 4']     # not the older photo
-        page.screenshot(path=SHOTS + '/home-1280.png', full_page=True)
-        page.set_viewport_size({'width': 360, 'height': 740})
-        page.reload()                                              # the same visit: the row stays
-        assert page.locator('section.news .cards li').count() == 4
-        assert page.evaluate('document.documentElement.scrollWidth') <= 360
-        page.screenshot(path=SHOTS + '/home-360.png', full_page=True)
-        page.goto(base + '/account')
-        page.screenshot(path=SHOTS + '/account-360.png', full_page=True)
-        browser.close()
+    page = browser.new_context(viewport={'width': 1280, 'height': 800}).new_page()
+    page.goto(base + '/')
+    page.fill('input[name=username]', 'mia')
+    page.fill('input[name=password]', 'mia-password')
+    page.click('button[type=submit]')
+    page.wait_for_url(base + '/')
+    assert page.locator('section.news').count() == 0          # a first visit
+    for number, colour in enumerate([(200, 40, 40), (40, 160, 60), (40, 80, 200), (220, 180, 30)]):
+        photo(folder / 'media' / 'summer' / ('Summer %d.jpg' % (number + 1)), colour)
+    cli(config, 'scan')
+    let_a_visit_pass(str(folder / 'privtube.db'))
+    page.reload()
+    row = page.locator('section.news')
+    assert row.locator('h2').inner_text() == 'New since your last visit'
+    assert 'This home added 4 photos' in row.inner_text()
+    titles = row.locator('.cards .title').all_inner_texts()
+    assert sorted(titles) == ['Summer 1', 'Summer 2', 'Summer 3', 'Summer 4']     # not the older photo
+    page.screenshot(path=SHOTS + '/home-1280.png', full_page=True)
+    page.set_viewport_size({'width': 360, 'height': 740})
+    page.reload()                                              # the same visit: the row stays
+    assert page.locator('section.news .cards li').count() == 4
+    assert page.evaluate('document.documentElement.scrollWidth') <= 360
+    page.screenshot(path=SHOTS + '/home-360.png', full_page=True)
+    page.goto(base + '/account')
+    page.screenshot(path=SHOTS + '/account-360.png', full_page=True)

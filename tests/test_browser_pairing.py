@@ -3,7 +3,7 @@ import os
 import time
 
 import pytest
-from test_browser import ARGS, CHROMIUM, require_tools
+from test_browser import browser, require_tools  # noqa: F401 (fixture)
 from test_network_sockets import DATA, Home
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,9 +46,8 @@ def eventually(check, seconds=60):
     return check()
 
 
-def test_two_homes_pair_through_their_peers_pages(tmp_path):
+def test_two_homes_pair_through_their_peers_pages(tmp_path, browser):  # noqa: F811
     require_tools()
-    from playwright.sync_api import sync_playwright
     alice, bob = Home(tmp_path, 'alice'), Home(tmp_path, 'bob')
     try:
         for house in (alice, bob):
@@ -60,40 +59,37 @@ def test_two_homes_pair_through_their_peers_pages(tmp_path):
             house.cli('content', 'edit', picnic, '--tag', 'family')
             house.cli('user', 'add', 'root', '--admin', '--password-stdin', stdin='root-password\n')
             house.start()
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = signed_in(browser, alice, {'width': 1280, 'height': 800})
-            page.goto(alice.base + '/admin/peers')
-            page.fill('#pair-create input[name=rules]', 'tag:family')
-            page.click('#pair-create button[type=submit]')
-            link = page.inner_text('#pair-link').strip()
-            assert link.startswith(alice.base + '/pair?from=alice#')
-            shot(page, 'alice-link-1280.png')
+        page = signed_in(browser, alice, {'width': 1280, 'height': 800})
+        page.goto(alice.base + '/admin/peers')
+        page.fill('#pair-create input[name=rules]', 'tag:family')
+        page.click('#pair-create button[type=submit]')
+        link = page.inner_text('#pair-link').strip()
+        assert link.startswith(alice.base + '/pair?from=alice#')
+        shot(page, 'alice-link-1280.png')
 
-            other = signed_in(browser, bob, {'width': 360, 'height': 740})
-            other.goto(bob.base + '/admin/peers')
-            other.fill('#pair-join input[name=link]', link)
-            other.fill('#pair-join input[name=rules]', 'tag:family')
-            other.click('#pair-join button[type=submit]')
-            assert 'Linked with alice' in other.inner_text('#pair-joined')
-            shot(other, 'bob-joined-360.png')
-            assert eventually(lambda: items_of(bob, 'alice') == 1), story(alice, bob)
-            assert eventually(lambda: items_of(alice, 'bob') == 1), story(alice, bob)
-            other.goto(bob.base + '/search?q=picnic')
-            assert 'alice picnic' in other.inner_text('body')
-            assert 'alice taxes' not in other.inner_text('body')
-            page.goto(alice.base + '/admin/peers')
-            assert 'bob' in page.inner_text('table')
-            shot(page, 'alice-peers-1280.png')
+        other = signed_in(browser, bob, {'width': 360, 'height': 740})
+        other.goto(bob.base + '/admin/peers')
+        other.fill('#pair-join input[name=link]', link)
+        other.fill('#pair-join input[name=rules]', 'tag:family')
+        other.click('#pair-join button[type=submit]')
+        assert 'Linked with alice' in other.inner_text('#pair-joined')
+        shot(other, 'bob-joined-360.png')
+        assert eventually(lambda: items_of(bob, 'alice') == 1), story(alice, bob)
+        assert eventually(lambda: items_of(alice, 'bob') == 1), story(alice, bob)
+        other.goto(bob.base + '/search?q=picnic')
+        assert 'alice picnic' in other.inner_text('body')
+        assert 'alice taxes' not in other.inner_text('body')
+        page.goto(alice.base + '/admin/peers')
+        assert 'bob' in page.inner_text('table')
+        shot(page, 'alice-peers-1280.png')
 
-            # pasting the spent link again says why, keeping what was typed
-            other.goto(bob.base + '/admin/peers')
-            other.fill('#pair-join input[name=link]', link)
-            other.click('#pair-join button[type=submit]')
-            assert 'already exists' in other.inner_text('body')
-            assert other.input_value('#pair-join input[name=link]') == link
-            shot(other, 'bob-again-360.png')
-            browser.close()
+        # pasting the spent link again says why, keeping what was typed
+        other.goto(bob.base + '/admin/peers')
+        other.fill('#pair-join input[name=link]', link)
+        other.click('#pair-join button[type=submit]')
+        assert 'already exists' in other.inner_text('body')
+        assert other.input_value('#pair-join input[name=link]') == link
+        shot(other, 'bob-again-360.png')
     finally:
         alice.stop()
         bob.stop()

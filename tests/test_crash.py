@@ -20,7 +20,8 @@ import privtube_config
 
 pytestmark = pytest.mark.slow
 
-CYCLES = 30           # each kind of work (upload, scan, sync) is cut in several of them
+# each kind of work (upload, scan, sync) is cut in several of them; PRIVTUBE_CRASH_CYCLES=100 looks harder
+CYCLES = int(os.environ.get('PRIVTUBE_CRASH_CYCLES', '18'))
 ORIGIN_FILES = 2000          # a full re-read of alice's catalog takes a while: kills land inside syncs
 FILES_PER_CYCLE = 60         # new files for each cycle's scan
 HIDDEN = ('.', )

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 
 import pytest
-from media_samples import require_ffmpeg
+from media_samples import ffmpeg, require_ffmpeg
 from peewee import SqliteDatabase
 from test_network import link
 
@@ -33,16 +33,14 @@ def make_song(path, title, artist, album, track, disc='1/1', year='2021', second
     tags = {'title': title, 'artist': artist, 'album': album, 'track': track, 'disc': disc, 'date': year}
     if album_artist:
         tags['album_artist'] = album_artist
-    command = ['ffmpeg', '-y', '-loglevel', 'error', '-f', 'lavfi',
-               '-i', 'sine=frequency=%d:duration=%s' % (frequency, seconds)]
+    command = ['-f', 'lavfi', '-i', 'sine=frequency=%d:duration=%s' % (frequency, seconds)]
     if cover:
         command += ['-i', make_cover(), '-map', '0', '-map', '1',
                     '-c:v', 'copy', '-metadata:s:v', 'title=Album cover', '-metadata:s:v', 'comment=Cover (front)']
     command += ['-c:a', 'libmp3lame', '-id3v2_version', '3']
     for key, value in tags.items():
         command += ['-metadata', '%s=%s' % (key, value)]
-    subprocess.run(command + [str(path)], check=True, timeout=60)
-    return str(path)
+    return ffmpeg(command, path, timeout=60)
 
 
 def make_record(folder, name='Blue Hour', artist='Nina Vale', titles=('Morning', 'Noon', 'Night'), **options):

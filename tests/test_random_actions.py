@@ -510,6 +510,7 @@ class RandomActions(RuleBasedStateMachine):
             assert (answer.json['title'], set(answer.json['tags'])) == (item.title, item.tags)
 
 
+RUNS = int(os.environ.get('PRIVTUBE_RANDOM_RUNS', '12'))      # PRIVTUBE_RANDOM_RUNS=200 looks harder
 TestRandomActions = RandomActions.TestCase
-TestRandomActions.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
+TestRandomActions.settings = settings(max_examples=RUNS, stateful_step_count=25, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -132,6 +132,17 @@ def test_an_hevc_mkv_is_not_rewrapped_and_its_page_says_why_in_plain_words(node)
     assert node.sign_in('bo').get('/play/' + item.id, status=302).headers['Location'].endswith('/media/' + item.id)
 
 
+def test_the_media_worker_wakes_the_rewrap_when_it_has_probed_a_film(node):
+    """A probed MKV starts its copy at once, not at the rewrap worker's next poll; a probed MP4 wakes nothing."""
+    require_ffmpeg()
+    wake = node.node.remux.wake
+    wake.clear()
+    added(node, 'plain.mp4')
+    assert not wake.is_set()
+    added(node, 'holiday.mkv')
+    assert wake.is_set()
+
+
 def test_which_files_get_a_copy():
     assert remux.remux_target('video/x-matroska', 'h264,aac').extension == 'mp4'
     assert remux.remux_target('video/x-msvideo', 'h264,mp3').extension == 'mp4'
