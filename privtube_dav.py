@@ -5,7 +5,8 @@ A person signs in with HTTP Basic: their user name and an app password they made
 (never the sign-in password). The tree is Albums/NAME/, Homes/ORIGIN/ and Years/YYYY/ (Unknown when no date
 taken is known), each folder listing exactly the items the web shows that person (`store.items.visible_query`
 and `store.albums.visible_items`); files are answered by the web's own media code (`privtube_web.media_reply`).
-Only OPTIONS, GET, HEAD and PROPFIND with Depth 0 or 1 are answered; every other method gets 405.
+Only OPTIONS, GET, HEAD and PROPFIND with Depth 0 or 1 (or Windows' 1,noroot) are answered; every other
+method gets 405.
 """
 import base64
 import binascii
@@ -439,10 +440,14 @@ def read_body():
 
 
 def depth():
-    """The Depth header, 0 or 1. A missing one means infinity (RFC 4918), which is refused, as is any other."""
-    asked = (bottle.request.environ.get('HTTP_DEPTH') or 'infinity').strip().lower()
+    """(0 or 1, whether to leave out the resource itself) of the Depth header. Windows' WebDAV client asks
+    `1,noroot` for a folder's entries alone; a missing header means infinity (RFC 4918), which is refused, as
+    is `infinity,noroot` and anything else."""
+    asked = ''.join((bottle.request.environ.get('HTTP_DEPTH') or 'infinity').split()).lower()
     if asked in ('0', '1'):
-        return int(asked)
+        return int(asked), False
+    if asked == '1,noroot':
+        return 1, True
     error = ET.Element(DAV + 'error')
     ET.SubElement(error, DAV + 'propfind-finite-depth')
     raise DavError(403, 'only Depth 0 and 1 are answered', xml=error)
@@ -530,16 +535,18 @@ def value_element(element, short, value, names_only):
         element.text = value
 
 
-def multistatus(tree, parts, found, how_deep, mode, asked):
-    """The 207 body of a PROPFIND: the resource, and at Depth 1 a folder's entries."""
+def multistatus(tree, parts, found, how_deep, mode, asked, noroot=False):
+    """The 207 body of a PROPFIND: the resource (a folder's left out when `noroot`), and at Depth 1 a
+    folder's entries."""
     root = ET.Element(DAV + 'multistatus')
     kind, what = found
-    if kind == 'file':
+    if kind == 'file':          # a file has no entries: `noroot` would leave nothing, so it is answered
         location = parts[:-1] + [what.name]
         response_element(root, href(location, False), file_properties(tree.store, what.item, what.name), mode, asked)
     else:
-        response_element(root, href(parts, True), folder_properties(parts[-1] if parts else 'privtube'), mode,
-                         asked)
+        if not noroot:
+            response_element(root, href(parts, True), folder_properties(parts[-1] if parts else 'privtube'), mode,
+                             asked)
         for entry in what if how_deep else ():
             inner = parts + [entry.name]
             properties = folder_properties(entry.name) if entry.item is None else \
@@ -603,11 +610,11 @@ class Dav:
         if found is None:
             raise DavError(404, 'not found')
         if method == 'PROPFIND':
-            how_deep = depth()
+            how_deep, noroot = depth()
             mode, asked = asked_properties(read_body())
             bottle.response.status = 207
             bottle.response.set_header('Content-Type', 'application/xml; charset=utf-8')
-            return multistatus(tree, parts, found, how_deep, mode, asked)
+            return multistatus(tree, parts, found, how_deep, mode, asked, noroot)
         kind, what = found
         if kind == 'file':
             return web_module.media_reply(self.node, what.item)

@@ -223,7 +223,12 @@ def test_propfind_depths(home):
     top = listing(propfind(dav, '/dav/', auth, depth='1'))
     assert list(top) == ['/dav/', '/dav/Albums/', '/dav/Homes/', '/dav/Years/']
     assert top['/dav/Albums/']['resourcetype'] == [DAV + 'collection']
-    for depth in ('infinity', 'Infinity', None, '2', 'x'):
+    # Windows' client asks a folder's entries without the folder; a file is answered as at Depth 1
+    assert list(listing(propfind(dav, '/dav/', auth, depth='1,noroot'))) == list(top)[1:]
+    assert list(listing(propfind(dav, '/dav/', auth, depth='1, noRoot'))) == list(top)[1:]
+    film = '/dav/Homes/testnode/picnic.mp4'
+    assert list(listing(propfind(dav, film, auth, depth='1,noroot'))) == [film]
+    for depth in ('infinity', 'Infinity', None, '2', 'x', 'infinity,noroot', '0,noroot', 'noroot'):
         refused = propfind(dav, '/dav/', auth, depth=depth, status=403)
         assert ET.fromstring(refused.body).find(DAV + 'propfind-finite-depth') is not None
 
