@@ -28,7 +28,6 @@ from peewee import FloatField, ForeignKeyField, IntegrityError, Model, TextField
 
 import privtube_auth as auth
 import privtube_media as media
-import privtube_news
 import privtube_web as web_module
 from privtube_peer import PeerError
 from privtube_store import UPLOADS, StoreError
@@ -181,17 +180,9 @@ def app_password_section(apps, user, new=None, error=None, typed=''):
             'max_name': MAX_APP_NAME}
 
 
-def account_page(node, news, apps, page, **values):
-    """The account page (views/account.tpl) with its app passwords section; `values` override its defaults."""
-    shown = {'error': None, 'done': False, 'digest': privtube_news.digest_form(node, news, page.user),
-             'app_passwords': app_password_section(apps, page.user)}
-    return page.render('account', **dict(shown, **values))
-
-
 def register_account(app, web):
     """The account page's app passwords: make one (shown once), revoke one (asked first)."""
-    node = web.node
-    news, apps = privtube_news.News(node.store), web.app_passwords
+    apps = web.app_passwords
 
     @app.post('/account/app-passwords')
     def create_app_password(page):
@@ -201,10 +192,10 @@ def register_account(app, web):
         except auth.AuthError as exc:
             bottle.response.status = 400
             section = app_password_section(apps, page.user, error='Not made: %s.' % exc, typed=typed)
-            return account_page(node, news, apps, page, app_passwords=section)
+            return web.account_page(page, app_passwords=section)
         logger.info('user %s made the app password %r', page.user.name, row.name)
         new = {'name': row.name, 'password': password, 'user': page.user.name}
-        return account_page(node, news, apps, page, app_passwords=app_password_section(apps, page.user, new=new))
+        return web.account_page(page, app_passwords=app_password_section(apps, page.user, new=new))
 
     @app.route('/account/app-passwords/<app_id>/revoke', method=('GET', 'POST'))
     def revoke_app_password(page, app_id):

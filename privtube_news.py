@@ -301,7 +301,7 @@ def start_digests(node):
 
 def register(app, web):
     """`POST /account/digest`: a person's e-mail address and how often they get the digest."""
-    news = News(web.node.store)
+    news = web.news
 
     @app.post('/account/digest')
     def choose_digest(page):
@@ -312,9 +312,7 @@ def register(app, web):
             news.choose(page.user, email, digest)
         except NewsError as exc:
             bottle.response.status = 400
-            import privtube_dav  # deferred, as privtube_web: the account page and its app passwords
-            return privtube_dav.account_page(web.node, news, web.app_passwords, page,
-                                             digest=digest_form(web.node, news, page.user, email, digest, str(exc)))
+            return web.account_page(page, digest=digest_form(web.node, news, page.user, email, digest, str(exc)))
         privtube_web.see_other('/account?digest=saved')
 
 

@@ -239,10 +239,20 @@ class Web:
         self.passwords = PasswordGate(max(1, node.config.get('server', 'threads') // 2))
         self.dummy_hash = auth.hash_password('not a real password')
         self.site = node.config.get('node', 'name')    # '' when unset: pages then say just "privtube"
+        self.news = privtube_news.News(node.store)      # what is new for each person, and their digests
+        self.app_passwords = None       # WebDAV's app passwords: privtube_dav.register sets them
 
     def render(self, name, **values):
         """A page of this node: its header and title carry the node's name when one is set."""
         return render(name, site=self.site, **values)
+
+    def account_page(self, page, **values):
+        """The account page (views/account.tpl): the password form, the digest form and the app passwords
+        section (privtube_dav); `values` override what each shows by default."""
+        import privtube_dav  # deferred: it imports this module
+        shown = {'error': None, 'done': False, 'digest': privtube_news.digest_form(self.node, self.news, page.user),
+                 'app_passwords': privtube_dav.app_password_section(self.app_passwords, page.user)}
+        return page.render('account', **dict(shown, **values))
 
     # sessions
     def start_session(self, user):
@@ -470,8 +480,7 @@ SETUP_WHERE = ('This node has no administrator yet. Open the setup link that `pr
 
 def register_sign_in(app, web):
     """Sign-in and sign-out, and the account page (a password change)."""
-    node = web.node
-    news = privtube_news.News(node.store)
+    node, news, account_page = web.node, web.news, web.account_page
 
     @app.get('/login', anonymous=True)
     def login_form():
@@ -505,11 +514,6 @@ def register_sign_in(app, web):
         web.end_session()
         see_other('/login')
 
-    def account_page(page, **values):
-        """The account page with its app passwords section (privtube_dav, which registers it later)."""
-        import privtube_dav  # deferred: it imports this module
-        return privtube_dav.account_page(node, news, web.app_passwords, page, **values)
-
     @app.get('/account')
     def account(page):
         return account_page(page, digest=digest_form(page, bottle.request.query))
@@ -539,8 +543,7 @@ def register_sign_in(app, web):
 def register_browse(app, web):
     """The start page, search, the watch page, and the media and thumbnails they show."""
     node, store = web.node, web.node.store
-    playback = Playback(store)
-    news = privtube_news.News(store)
+    playback, news = Playback(store), web.news
 
     @app.get('/')
     def home(page):
