@@ -208,18 +208,19 @@ class Pairing:
         (else a hiccup left the new peer empty until the next scheduled sync, `sync_minutes` later).
         """
         def run():
-            for wait in (0.0,) + RETRY_SECONDS:
-                if wait:
-                    time.sleep(wait)
+            waits = list(RETRY_SECONDS)
+            while True:
                 try:
                     with self.node.database.db.connection_context():
                         ok, message = self.node.registry.sync(name)
                 except Exception:   # a thread has no caller to tell: the peer's status says what went wrong
                     logger.exception('the first sync of %s failed', name)
-                    continue
-                if ok or name not in self.node.registry.peers():
+                    ok, message = False, 'an error'
+                if ok or not waits or name not in self.node.registry.peers():
                     return
-                logger.info('the first sync of %s did not finish (%s); trying again', name, message)
+                wait = waits.pop(0)
+                logger.info('the first sync of %s did not finish (%s); trying again in %g s', name, message, wait)
+                time.sleep(wait)
         thread = threading.Thread(target=run, name='privtube-pair-sync', daemon=True)
         self.syncs.append(thread)
         thread.start()
