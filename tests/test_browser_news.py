@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 from PIL import Image
-from test_browser import browser, cli, home_config, require_tools, served  # noqa: F401 (fixture)
+from test_browser import browser, cli, home_config, require_tools, served, sign_in  # noqa: F401 (fixture)
 
 import privtube_news
 
@@ -45,12 +45,7 @@ def home(tmp_path):
 def test_new_photos_appear_in_the_row_at_both_widths(home, browser):  # noqa: F811
     base, config, folder = home
     os.makedirs(SHOTS, exist_ok=True)
-    page = browser.new_context(viewport={'width': 1280, 'height': 800}).new_page()
-    page.goto(base + '/')
-    page.fill('input[name=username]', 'mia')
-    page.fill('input[name=password]', 'mia-password')
-    page.click('button[type=submit]')
-    page.wait_for_url(base + '/')
+    page = sign_in(browser, base, 'mia', 'mia-password', 1280, 800)
     assert page.locator('section.news').count() == 0          # a first visit
     for number, colour in enumerate([(200, 40, 40), (40, 160, 60), (40, 80, 200), (220, 180, 30)]):
         photo(folder / 'media' / 'summer' / ('Summer %d.jpg' % (number + 1)), colour)

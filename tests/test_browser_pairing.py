@@ -3,7 +3,7 @@ import os
 import time
 
 import pytest
-from test_browser import browser, require_tools  # noqa: F401 (fixture)
+from test_browser import browser, require_tools, sign_in  # noqa: F401 (fixture)
 from test_network_sockets import DATA, Home
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -13,16 +13,6 @@ SHOTS = '/tmp/shots-pairing'
 def shot(page, name):
     os.makedirs(SHOTS, exist_ok=True)
     page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
-
-
-def signed_in(browser, house, size):
-    page = browser.new_context(viewport=size).new_page()
-    page.goto(house.base + '/login')
-    page.fill('input[name=username]', 'root')
-    page.fill('input[name=password]', 'root-password')
-    page.click('button[type=submit]')
-    page.wait_for_url(house.base + '/')
-    return page
 
 
 def items_of(house, peer):
@@ -59,7 +49,7 @@ def test_two_homes_pair_through_their_peers_pages(tmp_path, browser):  # noqa: F
             house.cli('content', 'edit', picnic, '--tag', 'family')
             house.cli('user', 'add', 'root', '--admin', '--password-stdin', stdin='root-password\n')
             house.start()
-        page = signed_in(browser, alice, {'width': 1280, 'height': 800})
+        page = sign_in(browser, alice.base, 'root', 'root-password', 1280, 800)
         page.goto(alice.base + '/admin/peers')
         page.fill('#pair-create input[name=rules]', 'tag:family')
         page.click('#pair-create button[type=submit]')
@@ -67,7 +57,7 @@ def test_two_homes_pair_through_their_peers_pages(tmp_path, browser):  # noqa: F
         assert link.startswith(alice.base + '/pair?from=alice#')
         shot(page, 'alice-link-1280.png')
 
-        other = signed_in(browser, bob, {'width': 360, 'height': 740})
+        other = sign_in(browser, bob.base, 'root', 'root-password', 360, 740)
         other.goto(bob.base + '/admin/peers')
         other.fill('#pair-join input[name=link]', link)
         other.fill('#pair-join input[name=rules]', 'tag:family')
