@@ -1,13 +1,27 @@
 """What the CI checks share (.ci/debian-check, .ci/docker-check, .ci/boot-check): timed steps, one failure
-type, loopback HTTP. Only the Python standard library: they run on the system's python3."""
+type, loopback HTTP, Debian's docker client. Only the Python standard library: they run on the system's
+python3."""
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 
+DOCKER = '/usr/bin/docker'      # Debian's client has BuildKit built in; a newer docker on PATH wants buildx
+BASE = 'debian:bookworm-slim'   # made by .ci/docker-check, built on by .ci/boot-check
+CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt'    # the host's, from Debian's ca-certificates
+
 
 class CheckFailed(Exception):
     pass
+
+
+def docker(*args, check=True, **kwargs):
+    """`docker ARGS` by Debian's client: its output; CheckFailed naming the command when it fails."""
+    done = subprocess.run([DOCKER, *args], capture_output=True, text=True, **kwargs)
+    if check and done.returncode != 0:
+        raise CheckFailed('docker %s failed: %s' % (args[0], done.stderr.strip()[-2000:]))
+    return done.stdout.strip()
 
 
 def step(title):
