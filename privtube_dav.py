@@ -115,13 +115,11 @@ class AppPasswords:
 
     def revoke(self, user, app_id):
         """Delete one of `user`'s app passwords; False when they have none with that id."""
-        AppPassword = self.AppPassword
-        if not re.fullmatch(r'[0-9]{1,18}', app_id or ''):
-            return False
-        return bool(AppPassword.delete().where((AppPassword.id == int(app_id)) &
-                                               (AppPassword.user == user.id)).execute())
+        row = self.mine(user, app_id)
+        return row is not None and bool(row.delete_instance())
 
     def mine(self, user, app_id):
+        """`user`'s app password of id `app_id` (the text of a URL), or None."""
         AppPassword = self.AppPassword
         if not re.fullmatch(r'[0-9]{1,18}', app_id or ''):
             return None
