@@ -6,8 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from test_browser import served
-from test_serve import free_port
+from test_browser import home_config, served
 
 import privtube_app
 import privtube_config
@@ -24,19 +23,19 @@ def require_rclone():
     if os.environ.get('CI'):
         pytest.fail('CI must install rclone (see .ci/run)')
     pytest.skip('needs rclone')
+
+
 PICNIC = b'\x00\x00\x00\x18ftypmp42' + os.urandom(300 * 1024)
 REPORT = b'\x00\x00\x00\x18ftypmp42' + os.urandom(50 * 1024)
 
 
-def make_home(folder, port):
-    """A node with ann (family) and wes (work), each with an app password; returns (config, passwords)."""
-    config_path = str(folder / 'config.ini')
-    with open(config_path, 'w') as fh:
-        fh.write('[node]\nname = home\n[server]\nport = %d\n[store]\nscan_minutes = 0\n' % port)
+def make_home(folder):
+    """A node with ann (family) and wes (work), each with an app password; returns (config, port, passwords)."""
+    config_path, port = home_config(folder, '[store]\nscan_minutes = 0\n')
     node = privtube_app.Node(privtube_config.load(config_path))
     try:
         with node.database.db.connection_context():
-            return config_path, fill(node)
+            return config_path, port, fill(node)
     finally:
         node.close()
 
@@ -88,11 +87,8 @@ def listed(env, remote):
 
 
 def test_rclone_lists_copies_and_range_reads_only_what_each_person_may_see(tmp_path):
-    if shutil.which('rclone') is None:
-        pytest.fail('rclone is needed (Debian package rclone; .ci/run installs it)')
-    port = free_port()
     (tmp_path / 'node').mkdir()
-    config, passwords = make_home(tmp_path / 'node', port)
+    config, port, passwords = make_home(tmp_path / 'node')
     with served(config, port) as base:
         env = rclone_env(tmp_path, base, passwords)
         ann, wes = listed(env, 'ann'), listed(env, 'wes')
